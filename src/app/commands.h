@@ -1,0 +1,12 @@
+// Each subcommand lives in its own cmd_<name>.cc and registers itself on the CLI11 app.
+// The CLI layer only parses arguments, calls the library and prints.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace attnscope::app {
+
+void register_explain(CLI::App& app);
+void register_forward(CLI::App& app);
+
+}  // namespace attnscope::app

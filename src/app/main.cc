@@ -1,0 +1,31 @@
+// attnscope: train, translate and see the attention of encoder–decoder Transformers.
+#include <fmt/core.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <exception>
+
+#include "app/commands.h"
+#include "core/error.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "attnscope — train and run encoder–decoder Transformers and see every attention map.\n"
+      "Run `attnscope <command> --help` for a command's options."};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "attnscope 0.1.0");
+  attnscope::app::register_explain(app);
+  attnscope::app::register_forward(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const attnscope::Error& e) {
+    fmt::print(stderr, "attnscope: error: {}\n", e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "attnscope: internal error: {}\n", e.what());
+    return 2;
+  }
+  return 0;
+}

@@ -1,0 +1,14 @@
+// Softmax over the last axis with an optional additive mask.
+#pragma once
+
+#include <cstdint>
+
+namespace attnscope::cpu {
+
+// y[rows, n] = softmax(x + mask) along n. mask is [rows, n] or null; −∞ entries mask a column.
+// A row whose entries are all −∞ gives all zeros (never NaN).
+void softmax_forward(const float* x, const float* mask, float* y, int64_t rows, int64_t n);
+// dx[rows, n] += y ⊙ (dy − Σ_n dy ⊙ y)
+void softmax_backward(const float* y, const float* dy, float* dx, int64_t rows, int64_t n);
+
+}  // namespace attnscope::cpu
