@@ -22,7 +22,7 @@ template <typename... Args>
 }  // namespace attnscope
 
 // ATTN_CHECK(cond, "format {}", args...): throws attnscope::Error with the message when cond fails.
-#define ATTN_CHECK(cond, ...)                              \
-  do {                                                     \
-    if (!(cond)) ::attnscope::fail(__VA_ARGS__);           \
+#define ATTN_CHECK(cond, ...)                    \
+  do {                                           \
+    if (!(cond)) ::attnscope::fail(__VA_ARGS__); \
   } while (0)

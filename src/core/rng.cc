@@ -5,7 +5,9 @@
 namespace attnscope {
 
 namespace {
-uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+uint64_t rotl(uint64_t x, int k) {
+  return (x << k) | (x >> (64 - k));
+}
 }  // namespace
 
 void Rng::seed_with(uint64_t seed) {
@@ -24,9 +26,13 @@ uint64_t Rng::next_u64() {
   return result;
 }
 
-float Rng::uniform() { return static_cast<float>(next_u64() >> 40) * (1.0f / 16777216.0f); }
+float Rng::uniform() {
+  return static_cast<float>(next_u64() >> 40) * (1.0f / 16777216.0f);
+}
 
-float Rng::uniform(float lo, float hi) { return lo + (hi - lo) * uniform(); }
+float Rng::uniform(float lo, float hi) {
+  return lo + (hi - lo) * uniform();
+}
 
 float Rng::normal() {
   // Box-Muller in double; u1 in (0, 1] so the log is finite.
@@ -35,6 +41,8 @@ float Rng::normal() {
   return static_cast<float>(std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * M_PI * u2));
 }
 
-uint64_t Rng::below(uint64_t n) { return n ? next_u64() % n : 0; }
+uint64_t Rng::below(uint64_t n) {
+  return n ? next_u64() % n : 0;
+}
 
 }  // namespace attnscope

@@ -16,10 +16,10 @@ class Rng {
   explicit Rng(uint64_t seed = 0x5eed) { seed_with(seed); }
   void seed_with(uint64_t seed);
   uint64_t next_u64();
-  float uniform();                         // [0, 1)
-  float uniform(float lo, float hi);       // [lo, hi)
-  float normal();                          // N(0, 1), Box-Muller
-  uint64_t below(uint64_t n);              // [0, n)
+  float uniform();                    // [0, 1)
+  float uniform(float lo, float hi);  // [lo, hi)
+  float normal();                     // N(0, 1), Box-Muller
+  uint64_t below(uint64_t n);         // [0, n)
   std::array<uint64_t, 4> state() const { return s_; }
   void set_state(const std::array<uint64_t, 4>& s) { s_ = s; }
 

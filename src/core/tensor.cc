@@ -29,7 +29,8 @@ int64_t shape_numel(const Shape& shape) {
 
 namespace {
 std::shared_ptr<float[]> allocate(int64_t n) {
-  const size_t bytes = (static_cast<size_t>(std::max<int64_t>(n, 1)) * sizeof(float) + 63) / 64 * 64;
+  const size_t bytes =
+      (static_cast<size_t>(std::max<int64_t>(n, 1)) * sizeof(float) + 63) / 64 * 64;
   void* p = std::aligned_alloc(64, bytes);
   if (!p) throw std::bad_alloc();
   return std::shared_ptr<float[]>(static_cast<float*>(p), [](float* q) { std::free(q); });
@@ -45,8 +46,8 @@ Tensor::Tensor(Shape shape, float fill_value) {
 
 Tensor Tensor::from(Shape shape, const std::vector<float>& values) {
   Tensor t(std::move(shape));
-  ATTN_CHECK(static_cast<int64_t>(values.size()) == t.numel(), "Tensor::from: {} values for shape {}",
-             values.size(), t.shape_str());
+  ATTN_CHECK(static_cast<int64_t>(values.size()) == t.numel(),
+             "Tensor::from: {} values for shape {}", values.size(), t.shape_str());
   std::copy(values.begin(), values.end(), t.data());
   return t;
 }
@@ -58,7 +59,9 @@ int64_t Tensor::dim(int i) const {
   return shape_[static_cast<size_t>(j)];
 }
 
-std::vector<float> Tensor::to_vector() const { return std::vector<float>(data(), data() + numel_); }
+std::vector<float> Tensor::to_vector() const {
+  return std::vector<float>(data(), data() + numel_);
+}
 
 void Tensor::resize(Shape shape) {
   const int64_t n = shape_numel(shape);
@@ -79,7 +82,9 @@ void Tensor::zero() {
   if (numel_) std::memset(data(), 0, static_cast<size_t>(numel_) * sizeof(float));
 }
 
-void Tensor::fill(float v) { std::fill(data(), data() + numel_, v); }
+void Tensor::fill(float v) {
+  std::fill(data(), data() + numel_, v);
+}
 
 Tensor Tensor::clone() const {
   Tensor t(shape_);

@@ -26,17 +26,17 @@ struct ModelConfig {
   int32_t bos_id = 1;
   int32_t eos_id = 2;
   int32_t unk_id = 3;
-  int64_t max_len = 256;          // longest sequence the positional encoding covers
-  bool embed_scale = true;        // multiply embeddings by √d_model
+  int64_t max_len = 256;    // longest sequence the positional encoding covers
+  bool embed_scale = true;  // multiply embeddings by √d_model
   float layer_norm_eps = 1e-5f;
   bool final_norms = true;        // encoder.norm / decoder.norm after the stacks (nn.Transformer)
   bool share_embeddings = false;  // src_embed and tgt_embed are one table (needs equal vocabs)
   bool tie_output = false;        // generator.weight is tgt_embed.weight
   bool generator_bias = true;
-  float dropout = 0.1f;           // residual, FFN, embedding and attention-weight dropout
+  float dropout = 0.1f;  // residual, FFN, embedding and attention-weight dropout
   // Learner switches (what attention does without them):
-  bool residual = true;           // false: no residual connections around sub-layers
-  bool scale_scores = true;       // false: no 1/√d_k on Q·Kᵀ
+  bool residual = true;      // false: no residual connections around sub-layers
+  bool scale_scores = true;  // false: no 1/√d_k on Q·Kᵀ
 
   int64_t d_head() const { return d_model / heads; }
   // Throws attnscope::Error naming the key when a value is impossible

@@ -1,0 +1,60 @@
+#include "io/model_dir.h"
+
+#include <filesystem>
+#include <set>
+#include <vector>
+
+#include "core/error.h"
+#include "io/config_json.h"
+#include "io/safetensors.h"
+
+namespace attnscope {
+
+namespace fs = std::filesystem;
+
+std::unique_ptr<Transformer> load_model(const std::string& dir) {
+  ATTN_CHECK(fs::is_directory(dir), "model directory {} does not exist", dir);
+  const std::string config_path = (fs::path(dir) / kConfigFile).string();
+  ATTN_CHECK(fs::exists(config_path), "{} is missing: a model directory needs {} and {}",
+             config_path, kConfigFile, kWeightsFile);
+  auto model = std::make_unique<Transformer>(read_config(config_path));
+  load_weights(*model, (fs::path(dir) / kWeightsFile).string());
+  return model;
+}
+
+void load_weights(Transformer& model, const std::string& path) {
+  SafetensorsFile file = read_safetensors(path);
+  std::set<std::string> used;
+  model.visit_params([&](Param& p) {
+    auto it = file.tensors.find(p.name);
+    ATTN_CHECK(it != file.tensors.end(), "{}: tensor \"{}\" is missing (expected shape {})", path,
+               p.name, p.value.shape_str());
+    ATTN_CHECK(it->second.shape() == p.value.shape(),
+               "{}: tensor \"{}\" has shape {}, the config needs {}", path, p.name,
+               it->second.shape_str(), p.value.shape_str());
+    p.value = std::move(it->second);
+    used.insert(p.name);
+  });
+  for (const auto& [name, t] : file.tensors) {
+    if (used.count(name)) continue;
+    std::string hint;
+    if (name == "generator.weight" && model.config().tie_output)
+      hint = " (config.json has tie_output: true, so the generator uses tgt_embed.weight)";
+    if (name == "src_embed.weight" && model.config().share_embeddings)
+      hint = " (config.json has share_embeddings: true, so the source uses tgt_embed.weight)";
+    fail("{}: unexpected tensor \"{}\" {}{}", path, name, t.shape_str(), hint);
+  }
+}
+
+void save_model(Transformer& model, const std::string& dir) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  ATTN_CHECK(!ec, "cannot create model directory {}: {}", dir, ec.message());
+  write_config((fs::path(dir) / kConfigFile).string(), model.config());
+  std::vector<std::pair<std::string, const Tensor*>> tensors;
+  model.visit_params([&](Param& p) { tensors.emplace_back(p.name, &p.value); });
+  write_safetensors((fs::path(dir) / kWeightsFile).string(), tensors,
+                    {{"format", "pt"}, {"producer", "attnscope"}});
+}
+
+}  // namespace attnscope

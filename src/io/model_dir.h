@@ -1,0 +1,30 @@
+// A model directory, as a user sees it:
+//   config.json        the architecture (ModelConfig keys)
+//   model.safetensors  the weights, named as PyTorch's nn.Transformer state_dict
+//                      plus src_embed.weight, tgt_embed.weight, generator.weight/bias
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "nn/transformer.h"
+
+namespace attnscope {
+
+inline constexpr const char* kConfigFile = "config.json";
+inline constexpr const char* kWeightsFile = "model.safetensors";
+
+// Reads DIR/config.json and DIR/model.safetensors. Throws attnscope::Error naming the file and
+// the problem: a missing file, bad JSON, an impossible config, a missing, unexpected or
+// mis-shaped tensor.
+std::unique_ptr<Transformer> load_model(const std::string& dir);
+
+// Fills the model's parameters from a safetensors file (every parameter must be there with its
+// shape; a tensor the model does not have is an error too, so a typo cannot pass silently).
+void load_weights(Transformer& model, const std::string& path);
+
+// Writes DIR/config.json and DIR/model.safetensors (each to a temporary name, then renamed),
+// creating DIR if needed.
+void save_model(Transformer& model, const std::string& dir);
+
+}  // namespace attnscope

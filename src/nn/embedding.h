@@ -1,0 +1,42 @@
+// Token embeddings scaled by √d_model (when embed_scale), plus the sinusoidal positional
+// encoding, plus dropout: the input of both stacks.
+#pragma once
+
+#include <string>
+
+#include "core/tensor.h"
+#include "nn/param.h"
+
+namespace attnscope {
+
+class Embedding {
+ public:
+  Embedding() = default;
+  Embedding(const std::string& name, int64_t vocab, int64_t d_model)
+      : weight(name + ".weight", {vocab, d_model}) {}
+  int64_t vocab() const { return weight.value.dim(0); }
+  int64_t dim() const { return weight.value.dim(1); }
+  Param weight;  // [vocab, D]
+};
+
+// The fixed sinusoidal table [max_len, D], computed once.
+class PositionalEncoding {
+ public:
+  PositionalEncoding() = default;
+  PositionalEncoding(int64_t max_len, int64_t d_model);
+  const float* data() const { return table_.data(); }
+  int64_t max_len() const { return table_.dim(0); }
+
+ private:
+  Tensor table_;
+};
+
+// out [B, T, D] = scale · table[ids] + PE[:T], then dropout(p, seed). Throws attnscope::Error
+// naming the side ("source"/"target") for a token id outside the vocabulary or T > max_len.
+void embed_tokens(const char* side, const TokenBatch& ids, const Param& table, float scale,
+                  const PositionalEncoding& pe, float p, uint64_t seed, Tensor& out);
+// Accumulates table.grad from d_out [B, T, D] (the dropout mask is regenerated from seed).
+void embed_tokens_backward(const TokenBatch& ids, const float* d_out, Param& table, float scale,
+                           float p, uint64_t seed, Tensor& scratch);
+
+}  // namespace attnscope

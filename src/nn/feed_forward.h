@@ -1,0 +1,38 @@
+// Position-wise feed-forward network: FFN(x) = act(x·W1ᵀ + b1)·W2ᵀ + b2, with dropout on the
+// hidden activation (PyTorch's TransformerEncoderLayer: linear1 → act → dropout → linear2).
+#pragma once
+
+#include <string>
+
+#include "kernels/cpu/activation.h"
+#include "nn/linear.h"
+
+namespace attnscope {
+
+class FeedForward {
+ public:
+  struct Activations {
+    Tensor pre;                     // [N, d_ff] x·W1ᵀ + b1, before the activation
+    Tensor hidden;                  // [N, d_ff] act(pre) after dropout: the input of linear2
+    Tensor d_hidden, d_act, d_pre;  // backward scratch [N, d_ff]
+  };
+
+  FeedForward() = default;
+  FeedForward(const std::string& prefix, int64_t d_model, int64_t d_ff, cpu::Activation act);
+
+  // x [N, D] → y [N, D]
+  void forward(const float* x, float* y, int64_t N, float dropout, uint64_t seed,
+               Activations& a) const;
+  // Accumulates dx [N, D].
+  void backward(const float* x, const float* dy, float* dx, int64_t N, float dropout, uint64_t seed,
+                Activations& a);
+  void visit_params(const ParamVisitor& f);
+
+  Linear linear1;  // [d_ff, D]
+  Linear linear2;  // [D, d_ff]
+
+ private:
+  cpu::Activation act_ = cpu::Activation::kRelu;
+};
+
+}  // namespace attnscope

@@ -1,0 +1,131 @@
+#include "nn/multi_head_attention.h"
+
+#include <cmath>
+
+#include "kernels/cpu/attention.h"
+#include "kernels/cpu/gemm.h"
+
+namespace attnscope {
+
+MultiHeadAttention::MultiHeadAttention(const std::string& prefix, int64_t d_model, int64_t heads,
+                                       bool scale_scores)
+    : in_proj_weight(prefix + ".in_proj_weight", {3 * d_model, d_model}),
+      in_proj_bias(prefix + ".in_proj_bias", {3 * d_model}),
+      out_proj(prefix + ".out_proj", d_model, d_model),
+      d_model_(d_model),
+      heads_(heads),
+      scale_scores_(scale_scores) {}
+
+float MultiHeadAttention::scale() const {
+  // d_k is the key width of one head, not the sequence length.
+  return scale_scores_ ? 1.0f / std::sqrt(static_cast<float>(d_model_ / heads_)) : 1.0f;
+}
+
+namespace {
+cpu::AttentionShape shape_of(const AttentionCall& c, int64_t heads, int64_t d_head, float scale) {
+  cpu::AttentionShape s;
+  s.B = c.B;
+  s.H = heads;
+  s.Tq = c.Tq;
+  s.Tk = c.Tk;
+  s.d_k = d_head;
+  s.d_v = d_head;
+  s.scale = scale;
+  s.causal = c.causal;
+  s.causal_offset = c.Tk - c.Tq;
+  s.key_padding = c.key_padding;
+  s.dropout = c.dropout;
+  s.dropout_seed = c.dropout_seed;
+  return s;
+}
+}  // namespace
+
+void MultiHeadAttention::forward_self(const float* x, float* y, const AttentionCall& c,
+                                      Activations& a) const {
+  const int64_t D = d_model_, dh = D / heads_, N = c.B * c.Tq;
+  a.qkv.resize({c.B, c.Tq, 3 * D});
+  a.probs.resize({c.B, heads_, c.Tq, c.Tk});
+  a.ctx.resize({c.B, c.Tq, D});
+  // qkv [B, T, 3D] = x [B, T, D] · in_projᵀ + b
+  cpu::linear_forward(x, in_proj_weight.value.data(), in_proj_bias.value.data(), a.qkv.data(), N, D,
+                      3 * D);
+  float* qkv = a.qkv.data();
+  const auto s = shape_of(c, heads_, dh, scale());
+  cpu::attention_forward(s, cpu::interleaved_heads(qkv, c.Tq, 3 * D, dh, 0),
+                         cpu::interleaved_heads(qkv, c.Tk, 3 * D, dh, D),
+                         cpu::interleaved_heads(qkv, c.Tk, 3 * D, dh, 2 * D),
+                         cpu::interleaved_heads(a.ctx.data(), c.Tq, D, dh), a.probs.data());
+  out_proj.forward(a.ctx.data(), y, N);
+}
+
+void MultiHeadAttention::backward_self(const float* x, const float* dy, float* dx,
+                                       const AttentionCall& c, Activations& a) {
+  const int64_t D = d_model_, dh = D / heads_, N = c.B * c.Tq;
+  a.d_ctx.resize_zero({c.B, c.Tq, D});
+  a.d_qkv.resize_zero({c.B, c.Tq, 3 * D});
+  out_proj.backward(a.ctx.data(), dy, a.d_ctx.data(), N);
+  float* qkv = a.qkv.data();
+  float* dqkv = a.d_qkv.data();
+  const auto s = shape_of(c, heads_, dh, scale());
+  cpu::attention_backward(s, cpu::interleaved_heads(qkv, c.Tq, 3 * D, dh, 0),
+                          cpu::interleaved_heads(qkv, c.Tk, 3 * D, dh, D),
+                          cpu::interleaved_heads(qkv, c.Tk, 3 * D, dh, 2 * D), a.probs.data(),
+                          cpu::interleaved_heads(a.d_ctx.data(), c.Tq, D, dh),
+                          cpu::interleaved_heads(dqkv, c.Tq, 3 * D, dh, 0),
+                          cpu::interleaved_heads(dqkv, c.Tk, 3 * D, dh, D),
+                          cpu::interleaved_heads(dqkv, c.Tk, 3 * D, dh, 2 * D));
+  cpu::linear_backward(x, in_proj_weight.value.data(), dqkv, dx, in_proj_weight.grad.data(),
+                       in_proj_bias.grad.data(), N, D, 3 * D);
+}
+
+void MultiHeadAttention::forward_cross(const float* x, const float* memory, float* y,
+                                       const AttentionCall& c, Activations& a) const {
+  const int64_t D = d_model_, dh = D / heads_;
+  a.qkv.resize({c.B, c.Tq, D});
+  a.kv.resize({c.B, c.Tk, 2 * D});
+  a.probs.resize({c.B, heads_, c.Tq, c.Tk});
+  a.ctx.resize({c.B, c.Tq, D});
+  const float* W = in_proj_weight.value.data();
+  const float* b = in_proj_bias.value.data();
+  // q [B, Tq, D] = x · W_Qᵀ + b_Q;  kv [B, Tk, 2D] = memory · [W_K; W_V]ᵀ + [b_K; b_V]
+  cpu::linear_forward(x, W, b, a.qkv.data(), c.B * c.Tq, D, D);
+  cpu::linear_forward(memory, W + D * D, b + D, a.kv.data(), c.B * c.Tk, D, 2 * D);
+  const auto s = shape_of(c, heads_, dh, scale());
+  cpu::attention_forward(s, cpu::interleaved_heads(a.qkv.data(), c.Tq, D, dh),
+                         cpu::interleaved_heads(a.kv.data(), c.Tk, 2 * D, dh, 0),
+                         cpu::interleaved_heads(a.kv.data(), c.Tk, 2 * D, dh, D),
+                         cpu::interleaved_heads(a.ctx.data(), c.Tq, D, dh), a.probs.data());
+  out_proj.forward(a.ctx.data(), y, c.B * c.Tq);
+}
+
+void MultiHeadAttention::backward_cross(const float* x, const float* memory, const float* dy,
+                                        float* dx, float* dmemory, const AttentionCall& c,
+                                        Activations& a) {
+  const int64_t D = d_model_, dh = D / heads_;
+  a.d_ctx.resize_zero({c.B, c.Tq, D});
+  a.d_qkv.resize_zero({c.B, c.Tq, D});
+  a.d_kv.resize_zero({c.B, c.Tk, 2 * D});
+  out_proj.backward(a.ctx.data(), dy, a.d_ctx.data(), c.B * c.Tq);
+  const auto s = shape_of(c, heads_, dh, scale());
+  cpu::attention_backward(s, cpu::interleaved_heads(a.qkv.data(), c.Tq, D, dh),
+                          cpu::interleaved_heads(a.kv.data(), c.Tk, 2 * D, dh, 0),
+                          cpu::interleaved_heads(a.kv.data(), c.Tk, 2 * D, dh, D), a.probs.data(),
+                          cpu::interleaved_heads(a.d_ctx.data(), c.Tq, D, dh),
+                          cpu::interleaved_heads(a.d_qkv.data(), c.Tq, D, dh),
+                          cpu::interleaved_heads(a.d_kv.data(), c.Tk, 2 * D, dh, 0),
+                          cpu::interleaved_heads(a.d_kv.data(), c.Tk, 2 * D, dh, D));
+  const float* W = in_proj_weight.value.data();
+  float* dW = in_proj_weight.grad.data();
+  float* db = in_proj_bias.grad.data();
+  cpu::linear_backward(x, W, a.d_qkv.data(), dx, dW, db, c.B * c.Tq, D, D);
+  cpu::linear_backward(memory, W + D * D, a.d_kv.data(), dmemory, dW + D * D, db + D, c.B * c.Tk, D,
+                       2 * D);
+}
+
+void MultiHeadAttention::visit_params(const ParamVisitor& f) {
+  f(in_proj_weight);
+  f(in_proj_bias);
+  out_proj.visit_params(f);
+}
+
+}  // namespace attnscope

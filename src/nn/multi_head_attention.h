@@ -1,0 +1,71 @@
+// nn.MultiheadAttention (batch-first): h heads of d_head = d_model / h, the projections packed
+// as PyTorch packs them: in_proj_weight [3·d_model, d_model] = [W_Q; W_K; W_V], in_proj_bias
+// [3·d_model], then out_proj (W_O) over the concatenated heads.
+//
+// Self-attention reads Q, K and V from one packed product x·in_projᵀ [B, T, 3·d_model];
+// cross-attention projects Q from the decoder and K, V (rows d_model.. of in_proj) from the
+// encoder memory. The weights [B, H, Tq, Tk] are always kept in Activations::probs: backward
+// reads them, and they are what a user sees.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "nn/linear.h"
+#include "nn/param.h"
+
+namespace attnscope {
+
+// What one attention call sees: sizes, masks and dropout.
+struct AttentionCall {
+  int64_t B = 0, Tq = 0, Tk = 0;
+  bool causal = false;
+  const uint8_t* key_padding = nullptr;  // [B, Tk], nonzero = padding, or null
+  float dropout = 0.0f;                  // on the weights, training only
+  uint64_t dropout_seed = 0;
+};
+
+class MultiHeadAttention {
+ public:
+  struct Activations {
+    Tensor qkv;    // self: [B, Tq, 3·D] packed Q|K|V; cross: [B, Tq, D] Q only
+    Tensor kv;     // cross: [B, Tk, 2·D] packed K|V from the memory
+    Tensor probs;  // [B, H, Tq, Tk] attention weights (before dropout)
+    Tensor ctx;    // [B, Tq, D] heads concatenated, before W_O
+    // backward scratch
+    Tensor d_ctx;  // [B, Tq, D]
+    Tensor d_qkv;  // like qkv
+    Tensor d_kv;   // like kv
+  };
+
+  MultiHeadAttention() = default;
+  MultiHeadAttention(const std::string& prefix, int64_t d_model, int64_t heads, bool scale_scores);
+
+  // x [B, T, D] → y [B, T, D]
+  void forward_self(const float* x, float* y, const AttentionCall& c, Activations& a) const;
+  // Accumulates dx [B, T, D].
+  void backward_self(const float* x, const float* dy, float* dx, const AttentionCall& c,
+                     Activations& a);
+
+  // x [B, Tq, D] attends over memory [B, Tk, D] → y [B, Tq, D]
+  void forward_cross(const float* x, const float* memory, float* y, const AttentionCall& c,
+                     Activations& a) const;
+  // Accumulates dx [B, Tq, D] and dmemory [B, Tk, D].
+  void backward_cross(const float* x, const float* memory, const float* dy, float* dx,
+                      float* dmemory, const AttentionCall& c, Activations& a);
+
+  void visit_params(const ParamVisitor& f);
+  int64_t heads() const { return heads_; }
+  int64_t d_model() const { return d_model_; }
+
+  Param in_proj_weight;  // [3·D, D]
+  Param in_proj_bias;    // [3·D]
+  Linear out_proj;       // W_O [D, D]
+
+ private:
+  float scale() const;
+  int64_t d_model_ = 0, heads_ = 0;
+  bool scale_scores_ = true;
+};
+
+}  // namespace attnscope

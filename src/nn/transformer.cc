@@ -1,0 +1,254 @@
+#include "nn/transformer.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "core/error.h"
+#include "core/rng.h"
+#include "kernels/cpu/activation.h"
+#include "kernels/cpu/gemm.h"
+#include "nn/dropout_sites.h"
+
+namespace attnscope {
+
+Transformer::Transformer(const ModelConfig& cfg) : cfg_(cfg) {
+  cfg_.validate();
+  const int64_t D = cfg_.d_model;
+  if (!cfg_.share_embeddings) src_embed_ = Embedding("src_embed", cfg_.src_vocab, D);
+  tgt_embed_ = Embedding("tgt_embed", cfg_.tgt_vocab, D);
+  pe_ = PositionalEncoding(cfg_.max_len, D);
+  for (int64_t l = 0; l < cfg_.encoder_layers; ++l) encoder_.emplace_back(cfg_, l);
+  for (int64_t l = 0; l < cfg_.decoder_layers; ++l) decoder_.emplace_back(cfg_, l);
+  if (cfg_.final_norms) {
+    encoder_norm_ = LayerNorm("encoder.norm", D, cfg_.layer_norm_eps);
+    decoder_norm_ = LayerNorm("decoder.norm", D, cfg_.layer_norm_eps);
+  }
+  generator_ = Linear("generator", D, cfg_.tgt_vocab, cfg_.generator_bias);
+  if (cfg_.tie_output) generator_.weight = Param();  // generator_weight() is tgt_embed
+  init_weights(0);
+}
+
+void Transformer::visit_params(const ParamVisitor& f) {
+  if (!cfg_.share_embeddings) f(src_embed_.weight);
+  f(tgt_embed_.weight);
+  for (auto& layer : encoder_) layer.visit_params(f);
+  if (cfg_.final_norms) encoder_norm_.visit_params(f);
+  for (auto& layer : decoder_) layer.visit_params(f);
+  if (cfg_.final_norms) decoder_norm_.visit_params(f);
+  if (!cfg_.tie_output) f(generator_.weight);
+  if (cfg_.generator_bias) f(generator_.bias);
+}
+
+int64_t Transformer::num_params() {
+  int64_t n = 0;
+  visit_params([&](Param& p) { n += p.value.numel(); });
+  return n;
+}
+
+void Transformer::alloc_grads() {
+  visit_params([](Param& p) { p.alloc_grad(); });
+}
+
+void Transformer::zero_grads() {
+  visit_params([](Param& p) { p.grad.zero(); });
+}
+
+void Transformer::init_weights(uint64_t seed) {
+  Rng rng(seed);
+  const float embed_std = 1.0f / std::sqrt(static_cast<float>(cfg_.d_model));
+  visit_params([&](Param& p) {
+    Tensor& t = p.value;
+    const bool is_norm = p.name.find("norm") != std::string::npos;
+    if (p.name.ends_with("_embed.weight")) {
+      for (int64_t i = 0; i < t.numel(); ++i) t[i] = embed_std * rng.normal();
+    } else if (t.rank() == 2) {  // Xavier uniform: U(±√(6 / (fan_in + fan_out)))
+      const float bound = std::sqrt(6.0f / static_cast<float>(t.dim(0) + t.dim(1)));
+      for (int64_t i = 0; i < t.numel(); ++i) t[i] = rng.uniform(-bound, bound);
+    } else if (is_norm && p.name.ends_with(".weight")) {
+      t.fill(1.0f);
+    } else {
+      t.zero();
+    }
+  });
+}
+
+float Transformer::embed_scale() const {
+  return cfg_.embed_scale ? std::sqrt(static_cast<float>(cfg_.d_model)) : 1.0f;
+}
+
+StackCall Transformer::encoder_call() const {
+  StackCall c;
+  c.B = src_.rows;
+  c.T = src_.cols;
+  c.self_padding = act_.src_padding.data();
+  c.dropout = last_.training ? cfg_.dropout : 0.0f;
+  c.step_seed = last_.step_seed;
+  return c;
+}
+
+StackCall Transformer::decoder_call() const {
+  StackCall c;
+  c.B = tgt_.rows;
+  c.T = tgt_.cols;
+  c.Tm = src_.cols;
+  c.self_padding = act_.tgt_padding.data();
+  c.memory_padding = act_.src_padding.data();
+  c.dropout = last_.training ? cfg_.dropout : 0.0f;
+  c.step_seed = last_.step_seed;
+  return c;
+}
+
+namespace {
+void padding_mask(const TokenBatch& t, int32_t pad, std::vector<uint8_t>& mask) {
+  mask.resize(t.ids.size());
+  for (size_t i = 0; i < t.ids.size(); ++i) mask[i] = t.ids[i] == pad ? 1 : 0;
+}
+
+void copy(const Tensor& from, Tensor& to) {
+  to.resize(from.shape());
+  std::memcpy(to.data(), from.data(), static_cast<size_t>(from.numel()) * sizeof(float));
+}
+}  // namespace
+
+void Transformer::encode(const TokenBatch& src, const ForwardOptions& o) {
+  ATTN_CHECK(static_cast<int64_t>(src.ids.size()) == src.rows * src.cols,
+             "source batch holds {} ids for shape [{}, {}]", src.ids.size(), src.rows, src.cols);
+  src_ = src;
+  last_ = o;
+  padding_mask(src_, cfg_.pad_id, act_.src_padding);
+  const float p = o.training ? cfg_.dropout : 0.0f;
+  embed_tokens("source", src_, src_table(), embed_scale(), pe_, p,
+               site_seed(o.step_seed, kSourceEmbeddingSite), act_.src_embedded);
+  const StackCall c = encoder_call();
+  act_.encoder.resize(encoder_.size());
+  const float* x = act_.src_embedded.data();
+  for (size_t l = 0; l < encoder_.size(); ++l) {
+    encoder_[l].forward(x, c, act_.encoder[l]);
+    x = act_.encoder[l].out().data();
+  }
+  const Tensor& last = encoder_.empty() ? act_.src_embedded : act_.encoder.back().out();
+  if (cfg_.final_norms) {
+    act_.memory.resize(last.shape());
+    encoder_norm_.forward(last.data(), act_.memory.data(), c.B * c.T, act_.encoder_norm);
+  } else {
+    copy(last, act_.memory);
+  }
+}
+
+void Transformer::decode(const TokenBatch& tgt_in, const ForwardOptions& o) {
+  ATTN_CHECK(static_cast<int64_t>(tgt_in.ids.size()) == tgt_in.rows * tgt_in.cols,
+             "target batch holds {} ids for shape [{}, {}]", tgt_in.ids.size(), tgt_in.rows,
+             tgt_in.cols);
+  ATTN_CHECK(tgt_in.rows == src_.rows, "target batch has {} sequences, source batch {}",
+             tgt_in.rows, src_.rows);
+  tgt_ = tgt_in;
+  padding_mask(tgt_, cfg_.pad_id, act_.tgt_padding);
+  const float p = o.training ? cfg_.dropout : 0.0f;
+  embed_tokens("target", tgt_, tgt_embed_.weight, embed_scale(), pe_, p,
+               site_seed(o.step_seed, kTargetEmbeddingSite), act_.tgt_embedded);
+  const StackCall c = decoder_call();
+  act_.decoder.resize(decoder_.size());
+  const float* x = act_.tgt_embedded.data();
+  for (size_t l = 0; l < decoder_.size(); ++l) {
+    decoder_[l].forward(x, act_.memory.data(), c, act_.decoder[l]);
+    x = act_.decoder[l].out().data();
+  }
+  const Tensor& last = act_.decoder.back().out();
+  if (cfg_.final_norms) {
+    act_.decoded.resize(last.shape());
+    decoder_norm_.forward(last.data(), act_.decoded.data(), c.B * c.T, act_.decoder_norm);
+  } else {
+    copy(last, act_.decoded);
+  }
+  // logits [B, Tt, V] = decoded · generatorᵀ + b
+  const int64_t V = cfg_.tgt_vocab;
+  act_.logits.resize({c.B, c.T, V});
+  cpu::linear_forward(act_.decoded.data(), generator_weight().value.data(),
+                      cfg_.generator_bias ? generator_.bias.value.data() : nullptr,
+                      act_.logits.data(), c.B * c.T, cfg_.d_model, V);
+}
+
+const Tensor& Transformer::forward(const TokenBatch& src, const TokenBatch& tgt_in,
+                                   const ForwardOptions& o) {
+  encode(src, o);
+  decode(tgt_in, o);
+  return act_.logits;
+}
+
+void Transformer::backward(const Tensor& d_logits) {
+  ATTN_CHECK(d_logits.shape() == act_.logits.shape(), "backward: d_logits {} but logits {}",
+             d_logits.shape_str(), act_.logits.shape_str());
+  const int64_t D = cfg_.d_model, V = cfg_.tgt_vocab;
+  const StackCall dc = decoder_call(), ec = encoder_call();
+  const int64_t Nt = dc.B * dc.T, Ns = ec.B * ec.T;
+
+  // Generator.
+  act_.d_decoded.resize_zero({dc.B, dc.T, D});
+  Param& gw = generator_weight();
+  cpu::linear_backward(act_.decoded.data(), gw.value.data(), d_logits.data(), act_.d_decoded.data(),
+                       gw.grad.data(), cfg_.generator_bias ? generator_.bias.grad.data() : nullptr,
+                       Nt, D, V);
+
+  // Decoder stack, last layer first; d_stream_a holds d(layer output), d_stream_b d(input).
+  Tensor* d_out = &act_.d_stream_a;
+  Tensor* d_in = &act_.d_stream_b;
+  const Tensor& dec_last = act_.decoder.back().out();
+  if (cfg_.final_norms) {
+    d_out->resize_zero({dc.B, dc.T, D});
+    decoder_norm_.backward(dec_last.data(), act_.d_decoded.data(), d_out->data(), Nt,
+                           act_.decoder_norm);
+  } else {
+    copy(act_.d_decoded, *d_out);
+  }
+  act_.d_memory.resize_zero({ec.B, ec.T, D});
+  for (size_t l = decoder_.size(); l-- > 0;) {
+    const float* x = l == 0 ? act_.tgt_embedded.data() : act_.decoder[l - 1].out().data();
+    d_in->resize_zero({dc.B, dc.T, D});
+    decoder_[l].backward(x, act_.memory.data(), d_out->data(), d_in->data(), act_.d_memory.data(),
+                         dc, act_.decoder[l]);
+    std::swap(d_out, d_in);
+  }
+  const float p = last_.training ? cfg_.dropout : 0.0f;
+  embed_tokens_backward(tgt_, d_out->data(), tgt_embed_.weight, embed_scale(), p,
+                        site_seed(last_.step_seed, kTargetEmbeddingSite), act_.d_embed_scratch);
+
+  // Encoder stack.
+  const Tensor& enc_last = encoder_.empty() ? act_.src_embedded : act_.encoder.back().out();
+  if (cfg_.final_norms) {
+    d_out->resize_zero({ec.B, ec.T, D});
+    encoder_norm_.backward(enc_last.data(), act_.d_memory.data(), d_out->data(), Ns,
+                           act_.encoder_norm);
+  } else {
+    copy(act_.d_memory, *d_out);
+  }
+  for (size_t l = encoder_.size(); l-- > 0;) {
+    const float* x = l == 0 ? act_.src_embedded.data() : act_.encoder[l - 1].out().data();
+    d_in->resize_zero({ec.B, ec.T, D});
+    encoder_[l].backward(x, d_out->data(), d_in->data(), ec, act_.encoder[l]);
+    std::swap(d_out, d_in);
+  }
+  embed_tokens_backward(src_, d_out->data(), src_table(), embed_scale(), p,
+                        site_seed(last_.step_seed, kSourceEmbeddingSite), act_.d_embed_scratch);
+}
+
+int64_t Transformer::num_layers(AttentionKind kind) const {
+  return static_cast<int64_t>(kind == AttentionKind::kEncoderSelf ? encoder_.size()
+                                                                  : decoder_.size());
+}
+
+const Tensor& Transformer::attention(AttentionKind kind, int64_t layer) const {
+  ATTN_CHECK(layer >= 0 && layer < num_layers(kind), "no {} attention layer {} (the model has {})",
+             attention_kind_name(kind), layer, num_layers(kind));
+  const size_t l = static_cast<size_t>(layer);
+  switch (kind) {
+    case AttentionKind::kEncoderSelf:
+      return act_.encoder.at(l).attn.probs;
+    case AttentionKind::kDecoderSelf:
+      return act_.decoder.at(l).self_attn.probs;
+    case AttentionKind::kCross:
+      return act_.decoder.at(l).cross_attn.probs;
+  }
+  fail("unknown attention kind");
+}
+
+}  // namespace attnscope

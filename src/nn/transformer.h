@@ -1,0 +1,93 @@
+// The encoder–decoder Transformer (PyTorch nn.Transformer plus embeddings and generator):
+//
+//   memory [B, Ts, D] = EncoderNorm(EncoderLayers(embed(src)·√D + PE))
+//   logits [B, Tt, V] = generator(DecoderNorm(DecoderLayers(embed(tgt_in)·√D + PE, memory)))
+//
+// Explicit backward: forward() keeps every activation the backward needs in Activations,
+// sized from the batch (buffers grow only when a batch is larger than any before, so a
+// training step of a familiar shape allocates nothing). Every attention map of the last
+// forward can be read with attention().
+#pragma once
+
+#include <vector>
+
+#include "nn/attention_kind.h"
+#include "nn/decoder_layer.h"
+#include "nn/embedding.h"
+#include "nn/encoder_layer.h"
+#include "nn/model_config.h"
+
+namespace attnscope {
+
+struct ForwardOptions {
+  bool training = false;   // dropout on (config.dropout) when true
+  uint64_t step_seed = 0;  // dropout masks derive from it
+};
+
+class Transformer {
+ public:
+  struct Activations {
+    std::vector<uint8_t> src_padding;  // [B, Ts] 1 = pad
+    std::vector<uint8_t> tgt_padding;  // [B, Tt]
+    Tensor src_embedded;               // [B, Ts, D]
+    Tensor tgt_embedded;               // [B, Tt, D]
+    std::vector<EncoderLayer::Activations> encoder;
+    Tensor memory;  // [B, Ts, D] after encoder.norm
+    LayerNorm::Saved encoder_norm;
+    std::vector<DecoderLayer::Activations> decoder;
+    Tensor decoded;  // [B, Tt, D] after decoder.norm
+    LayerNorm::Saved decoder_norm;
+    Tensor logits;  // [B, Tt, V]
+    // backward scratch
+    Tensor d_decoded, d_memory, d_stream_a, d_stream_b, d_embed_scratch;
+  };
+
+  explicit Transformer(const ModelConfig& cfg);
+  Transformer(const Transformer&) = delete;
+  Transformer& operator=(const Transformer&) = delete;
+
+  const ModelConfig& config() const { return cfg_; }
+
+  // Xavier-uniform matrices (as nn.Transformer), N(0, D^-½) embeddings, zero biases, unit norms.
+  void init_weights(uint64_t seed);
+  // Each distinct parameter once, in state_dict order (shared tables visited once).
+  void visit_params(const ParamVisitor& f);
+  int64_t num_params();
+  void alloc_grads();
+  void zero_grads();
+
+  // Teacher-forced pass: src [B, Ts], tgt_in [B, Tt] → logits [B, Tt, V].
+  const Tensor& forward(const TokenBatch& src, const TokenBatch& tgt_in, const ForwardOptions& o);
+  // Accumulates parameter gradients from d_logits [B, Tt, V] (after forward with the same
+  // batch and options).
+  void backward(const Tensor& d_logits);
+
+  // The weights [B, H, Tq, Tk] of `layer` from the last forward.
+  const Tensor& attention(AttentionKind kind, int64_t layer) const;
+  int64_t num_layers(AttentionKind kind) const;
+  const Activations& activations() const { return act_; }
+
+ private:
+  void encode(const TokenBatch& src, const ForwardOptions& o);
+  void decode(const TokenBatch& tgt_in, const ForwardOptions& o);
+  StackCall encoder_call() const;
+  StackCall decoder_call() const;
+  float embed_scale() const;
+  Param& src_table() { return cfg_.share_embeddings ? tgt_embed_.weight : src_embed_.weight; }
+  Param& generator_weight() { return cfg_.tie_output ? tgt_embed_.weight : generator_.weight; }
+
+  ModelConfig cfg_;
+  Embedding src_embed_, tgt_embed_;
+  PositionalEncoding pe_;
+  std::vector<EncoderLayer> encoder_;
+  LayerNorm encoder_norm_;
+  std::vector<DecoderLayer> decoder_;
+  LayerNorm decoder_norm_;
+  Linear generator_;  // weight unused (and not visited) when tie_output
+
+  Activations act_;
+  TokenBatch src_, tgt_;  // the last forward's batch, for backward
+  ForwardOptions last_;
+};
+
+}  // namespace attnscope

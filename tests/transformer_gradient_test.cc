@@ -1,0 +1,203 @@
+// Finite-difference gradient checks of the whole Transformer (every module's backward at once)
+// on a tiny model, across the switches: post/pre-norm, ReLU/GELU, tied and shared embeddings,
+// no final norms, no residual, no 1/√d_k, dropout on (fixed masks), and padding on both sides.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <string>
+
+#include "core/error.h"
+#include "core/rng.h"
+#include "nn/transformer.h"
+#include "train/loss.h"
+
+namespace attnscope {
+namespace {
+
+struct GradCase {
+  std::string name;
+  ModelConfig cfg;
+  bool training = false;
+};
+
+ModelConfig tiny() {
+  ModelConfig c;
+  c.d_model = 8;
+  c.heads = 2;
+  c.encoder_layers = 2;
+  c.decoder_layers = 2;
+  c.d_ff = 12;
+  c.src_vocab = 11;
+  c.tgt_vocab = 9;
+  c.max_len = 16;
+  c.dropout = 0.0f;
+  c.activation = cpu::Activation::kGelu;
+  return c;
+}
+
+std::vector<GradCase> cases() {
+  std::vector<GradCase> v;
+  v.push_back({"post_gelu", tiny()});
+  {
+    auto c = tiny();
+    c.norm = NormPlacement::kPre;
+    v.push_back({"pre_gelu", c});
+  }
+  {
+    auto c = tiny();
+    c.activation = cpu::Activation::kRelu;
+    c.tie_output = true;
+    v.push_back({"relu_tied_output", c});
+  }
+  {
+    auto c = tiny();
+    c.src_vocab = c.tgt_vocab = 10;
+    c.share_embeddings = true;
+    c.tie_output = true;
+    c.final_norms = false;
+    c.norm = NormPlacement::kPre;
+    v.push_back({"shared_embeddings_no_final_norms", c});
+  }
+  {
+    auto c = tiny();
+    c.residual = false;
+    c.scale_scores = false;
+    c.embed_scale = false;
+    v.push_back({"no_residual_no_scale", c});
+  }
+  {
+    auto c = tiny();
+    c.dropout = 0.2f;
+    v.push_back({"dropout_fixed_masks", c, true});
+  }
+  {
+    auto c = tiny();
+    c.encoder_layers = 1;
+    c.decoder_layers = 1;
+    c.heads = 4;
+    c.generator_bias = false;
+    v.push_back({"four_heads_one_layer", c});
+  }
+  return v;
+}
+
+class TransformerGradient : public ::testing::TestWithParam<GradCase> {};
+
+TEST_P(TransformerGradient, MatchesFiniteDifferences) {
+  const GradCase& gc = GetParam();
+  Transformer model(gc.cfg);
+  model.init_weights(7);
+  // Larger random biases and norm gains than the init, so no gradient is trivially zero.
+  Rng rng(11);
+  model.visit_params([&](Param& p) {
+    if (p.value.rank() == 1)
+      for (int64_t i = 0; i < p.value.numel(); ++i) p.value[i] += 0.2f * rng.normal();
+  });
+  model.alloc_grads();
+  model.zero_grads();
+
+  // Padding on both sides: source lengths 5 and 3, target lengths 4 and 6.
+  const int32_t pad = gc.cfg.pad_id;
+  TokenBatch src{2, 5, {5, 6, 7, 8, 2, 9, 4, 2, pad, pad}};
+  TokenBatch tgt_in{2, 6, {1, 3, 4, 5, pad, pad, 1, 6, 7, 3, 4, 8}};
+  TokenBatch tgt_out{2, 6, {3, 4, 5, 2, pad, pad, 6, 7, 3, 4, 8, 2}};
+  ForwardOptions opt{gc.training, 1234};
+  const float ls = 0.1f;
+
+  auto loss_at = [&]() {
+    return sequence_loss(model.forward(src, tgt_in, opt), tgt_out, pad, ls, nullptr).mean;
+  };
+  Tensor d_logits;
+  sequence_loss(model.forward(src, tgt_in, opt), tgt_out, pad, ls, &d_logits);
+  model.backward(d_logits);
+
+  // Central differences on a sample of every parameter's entries.
+  const float eps = 2e-3f;
+  int checked = 0;
+  double worst = 0;
+  std::string worst_where;
+  model.visit_params([&](Param& p) {
+    const int64_t n = p.value.numel();
+    const int64_t samples = std::min<int64_t>(n, 6);
+    for (int64_t s = 0; s < samples; ++s) {
+      const int64_t i = (s * 7919 + 13) % n;
+      const float saved = p.value[i];
+      p.value[i] = saved + eps;
+      const double up = loss_at();
+      p.value[i] = saved - eps;
+      const double down = loss_at();
+      p.value[i] = saved;
+      const double numeric = (up - down) / (2.0 * eps);
+      const double analytic = p.grad[i];
+      const double err = std::abs(numeric - analytic) / std::max(1e-2, std::abs(numeric));
+      if (err > worst) {
+        worst = err;
+        worst_where = p.name + "[" + std::to_string(i) + "] analytic " + std::to_string(analytic) +
+                      " numeric " + std::to_string(numeric);
+      }
+      ++checked;
+    }
+  });
+  EXPECT_GT(checked, 50);
+  EXPECT_LT(worst, 2e-2) << "worst entry: " << worst_where;
+}
+
+INSTANTIATE_TEST_SUITE_P(Configs, TransformerGradient, ::testing::ValuesIn(cases()),
+                         [](const ::testing::TestParamInfo<GradCase>& i) { return i.param.name; });
+
+TEST(TransformerAttention, MasksAndRowSums) {
+  ModelConfig c = tiny();
+  Transformer model(c);
+  model.init_weights(3);
+  const int32_t pad = c.pad_id;
+  TokenBatch src{2, 4, {5, 6, 7, 2, 8, 2, pad, pad}};
+  TokenBatch tgt{2, 3, {1, 3, 4, 1, pad, pad}};
+  model.forward(src, tgt, ForwardOptions{});
+  for (AttentionKind kind : kAllAttentionKinds) {
+    for (int64_t l = 0; l < model.num_layers(kind); ++l) {
+      const Tensor& p = model.attention(kind, l);
+      const int64_t B = p.dim(0), H = p.dim(1), Tq = p.dim(2), Tk = p.dim(3);
+      for (int64_t b = 0; b < B; ++b)
+        for (int64_t h = 0; h < H; ++h)
+          for (int64_t i = 0; i < Tq; ++i) {
+            double sum = 0;
+            for (int64_t j = 0; j < Tk; ++j) {
+              const float w = p[((b * H + h) * Tq + i) * Tk + j];
+              ASSERT_FALSE(std::isnan(w));
+              const bool key_is_pad =
+                  kind == AttentionKind::kDecoderSelf ? tgt.at(b, j) == pad : src.at(b, j) == pad;
+              const bool future = kind == AttentionKind::kDecoderSelf && j > i;
+              if (key_is_pad || future) {
+                EXPECT_EQ(w, 0.0f) << attention_kind_name(kind);
+              }
+              sum += w;
+            }
+            EXPECT_NEAR(sum, 1.0, 1e-5) << attention_kind_name(kind) << " layer " << l;
+          }
+    }
+  }
+}
+
+TEST(TransformerErrors, BadTokenIdNamesSideAndPosition) {
+  Transformer model(tiny());
+  TokenBatch src{1, 3, {5, 99, 2}};
+  TokenBatch tgt{1, 2, {1, 3}};
+  try {
+    model.forward(src, tgt, ForwardOptions{});
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("source token id 99"), std::string::npos) << e.what();
+  }
+}
+
+TEST(TransformerErrors, TooLongForPositionalEncoding) {
+  ModelConfig c = tiny();
+  c.max_len = 4;
+  Transformer model(c);
+  TokenBatch src{1, 5, {5, 6, 7, 8, 2}};
+  TokenBatch tgt{1, 2, {1, 3}};
+  EXPECT_THROW(model.forward(src, tgt, ForwardOptions{}), Error);
+}
+
+}  // namespace
+}  // namespace attnscope
