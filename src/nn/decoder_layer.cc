@@ -83,6 +83,20 @@ void DecoderLayer::backward(const float* x, const float* memory, const float* d_
                       });
 }
 
+void DecoderLayer::forward_step(const float* x, int64_t B, int64_t t, Tensor& self_kv,
+                                const Tensor& cross_kv, const uint8_t* memory_padding,
+                                Activations& a) const {
+  self_block.forward(x, B, 0.0f, 0, a.self_block, [&](const float* u, float* y) {
+    self_attn.forward_self_step(u, y, B, t, self_kv, a.self_attn);
+  });
+  cross_block.forward(a.self_block.out.data(), B, 0.0f, 0, a.cross_block,
+                      [&](const float* u, float* y) {
+                        cross_attn.forward_cross_step(u, y, cross_kv, memory_padding, a.cross_attn);
+                      });
+  ffn_block.forward(a.cross_block.out.data(), B, 0.0f, 0, a.ffn_block,
+                    [&](const float* u, float* y) { ffn.forward(u, y, B, 0.0f, 0, a.ffn); });
+}
+
 void DecoderLayer::visit_params(const ParamVisitor& f) {
   // PyTorch's state_dict order: self_attn, multihead_attn, linear1, linear2, norm1..3.
   self_attn.visit_params(f);

@@ -1,7 +1,9 @@
 #include "nn/multi_head_attention.h"
 
 #include <cmath>
+#include <cstring>
 
+#include "core/error.h"
 #include "kernels/cpu/attention.h"
 #include "kernels/cpu/gemm.h"
 
@@ -120,6 +122,62 @@ void MultiHeadAttention::backward_cross(const float* x, const float* memory, con
   cpu::linear_backward(x, W, a.d_qkv.data(), dx, dW, db, c.B * c.Tq, D, D);
   cpu::linear_backward(memory, W + D * D, a.d_kv.data(), dmemory, dW + D * D, db + D, c.B * c.Tk, D,
                        2 * D);
+}
+
+void MultiHeadAttention::forward_self_step(const float* x, float* y, int64_t B, int64_t t,
+                                           Tensor& kv_cache, Activations& a) const {
+  const int64_t D = d_model_, dh = D / heads_, capacity = kv_cache.dim(1);
+  ATTN_CHECK(t < capacity, "decoder cache holds {} positions, step {} needs more", capacity, t);
+  a.qkv.resize({B, 1, 3 * D});
+  a.probs.resize({B, heads_, 1, t + 1});
+  a.ctx.resize({B, 1, D});
+  cpu::linear_forward(x, in_proj_weight.value.data(), in_proj_bias.value.data(), a.qkv.data(), B, D,
+                      3 * D);
+  // Append this position's K|V to the cache: kv_cache[b, t, :] = qkv[b, D:3D].
+  for (int64_t b = 0; b < B; ++b)
+    std::memcpy(kv_cache.data() + (b * capacity + t) * 2 * D, a.qkv.data() + b * 3 * D + D,
+                static_cast<size_t>(2 * D) * sizeof(float));
+  AttentionCall c;
+  c.B = B;
+  c.Tq = 1;
+  c.Tk = t + 1;
+  const auto s = shape_of(c, heads_, dh, scale());
+  float* kv = kv_cache.data();
+  cpu::attention_forward(s, cpu::HeadView{a.qkv.data(), 3 * D, dh, 3 * D},
+                         cpu::HeadView{kv, capacity * 2 * D, dh, 2 * D},
+                         cpu::HeadView{kv + D, capacity * 2 * D, dh, 2 * D},
+                         cpu::HeadView{a.ctx.data(), D, dh, D}, a.probs.data());
+  out_proj.forward(a.ctx.data(), y, B);
+}
+
+void MultiHeadAttention::project_memory(const float* memory, int64_t B, int64_t Ts,
+                                        Tensor& kv) const {
+  const int64_t D = d_model_;
+  kv.resize({B, Ts, 2 * D});
+  cpu::linear_forward(memory, in_proj_weight.value.data() + D * D, in_proj_bias.value.data() + D,
+                      kv.data(), B * Ts, D, 2 * D);
+}
+
+void MultiHeadAttention::forward_cross_step(const float* x, float* y, const Tensor& kv,
+                                            const uint8_t* memory_padding, Activations& a) const {
+  const int64_t D = d_model_, dh = D / heads_, B = kv.dim(0), Ts = kv.dim(1);
+  a.qkv.resize({B, 1, D});
+  a.probs.resize({B, heads_, 1, Ts});
+  a.ctx.resize({B, 1, D});
+  cpu::linear_forward(x, in_proj_weight.value.data(), in_proj_bias.value.data(), a.qkv.data(), B, D,
+                      D);
+  AttentionCall c;
+  c.B = B;
+  c.Tq = 1;
+  c.Tk = Ts;
+  c.key_padding = memory_padding;
+  const auto s = shape_of(c, heads_, dh, scale());
+  float* kvp = const_cast<float*>(kv.data());  // HeadView is mutable; attention only reads K, V
+  cpu::attention_forward(s, cpu::HeadView{a.qkv.data(), D, dh, D},
+                         cpu::interleaved_heads(kvp, Ts, 2 * D, dh, 0),
+                         cpu::interleaved_heads(kvp, Ts, 2 * D, dh, D),
+                         cpu::HeadView{a.ctx.data(), D, dh, D}, a.probs.data());
+  out_proj.forward(a.ctx.data(), y, B);
 }
 
 void MultiHeadAttention::visit_params(const ParamVisitor& f) {

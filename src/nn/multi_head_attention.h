@@ -54,6 +54,17 @@ class MultiHeadAttention {
   void backward_cross(const float* x, const float* memory, const float* dy, float* dx,
                       float* dmemory, const AttentionCall& c, Activations& a);
 
+  // Incremental decoding. kv_cache [B, capacity, 2·D] holds K|V of the positions before t;
+  // x [B, D] is position t of each row: its K, V are written at row t of the cache and it
+  // attends over positions 0..t (the look-ahead mask is implicit). y [B, D].
+  void forward_self_step(const float* x, float* y, int64_t B, int64_t t, Tensor& kv_cache,
+                         Activations& a) const;
+  // K|V of the encoder memory [B, Ts, D], once per sentence: kv [B, Ts, 2·D].
+  void project_memory(const float* memory, int64_t B, int64_t Ts, Tensor& kv) const;
+  // x [B, D] attends over a projected memory kv [B, Ts, 2·D] → y [B, D].
+  void forward_cross_step(const float* x, float* y, const Tensor& kv, const uint8_t* memory_padding,
+                          Activations& a) const;
+
   void visit_params(const ParamVisitor& f);
   int64_t heads() const { return heads_; }
   int64_t d_model() const { return d_model_; }

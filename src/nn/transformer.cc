@@ -6,6 +6,7 @@
 #include "core/error.h"
 #include "core/rng.h"
 #include "kernels/cpu/activation.h"
+#include "kernels/cpu/embedding.h"
 #include "kernels/cpu/gemm.h"
 #include "nn/dropout_sites.h"
 
@@ -229,6 +230,89 @@ void Transformer::backward(const Tensor& d_logits) {
   }
   embed_tokens_backward(src_, d_out->data(), src_table(), embed_scale(), p,
                         site_seed(last_.step_seed, kSourceEmbeddingSite), act_.d_embed_scratch);
+}
+
+void DecoderCache::reorder(const std::vector<int64_t>& from) {
+  ATTN_CHECK(static_cast<int64_t>(from.size()) == rows, "cache reorder: {} rows for a cache of {}",
+             from.size(), rows);
+  auto gather = [&](std::vector<Tensor>& tensors, int64_t positions) {
+    for (Tensor& t : tensors) {
+      const int64_t row = t.numel() / rows;  // floats per row
+      const int64_t used = row / t.dim(1) * positions;
+      Tensor out(t.shape());
+      for (int64_t r = 0; r < rows; ++r)
+        std::memcpy(out.data() + r * row, t.data() + from[static_cast<size_t>(r)] * row,
+                    static_cast<size_t>(used) * sizeof(float));
+      t = std::move(out);
+    }
+  };
+  gather(self_kv, steps);
+  // Rows of one sentence share its memory, and beams never move between sentences, so the
+  // cross-attention K|V and the memory padding need no reordering.
+}
+
+DecoderCache Transformer::start_decoding(const TokenBatch& src, int64_t expand, int64_t max_steps) {
+  ATTN_CHECK(expand >= 1, "decoding needs at least one row per sentence");
+  ATTN_CHECK(max_steps >= 1 && max_steps <= cfg_.max_len,
+             "decoding {} steps exceeds the model's max_len {}", max_steps, cfg_.max_len);
+  encode(src, ForwardOptions{});
+  const int64_t B = src.rows, Ts = src.cols, D = cfg_.d_model;
+  DecoderCache cache;
+  cache.rows = B * expand;
+  cache.src_len = Ts;
+  cache.capacity = max_steps;
+  cache.memory_padding.resize(static_cast<size_t>(cache.rows * Ts));
+  for (int64_t r = 0; r < cache.rows; ++r)
+    std::memcpy(cache.memory_padding.data() + r * Ts, act_.src_padding.data() + (r / expand) * Ts,
+                static_cast<size_t>(Ts));
+  Tensor kv;
+  for (const DecoderLayer& layer : decoder_) {
+    cache.self_kv.emplace_back(Shape{cache.rows, max_steps, 2 * D});
+    layer.cross_attn.project_memory(act_.memory.data(), B, Ts, kv);  // [B, Ts, 2D]
+    Tensor expanded({cache.rows, Ts, 2 * D});
+    const int64_t per_row = Ts * 2 * D;
+    for (int64_t r = 0; r < cache.rows; ++r)
+      std::memcpy(expanded.data() + r * per_row, kv.data() + (r / expand) * per_row,
+                  static_cast<size_t>(per_row) * sizeof(float));
+    cache.cross_kv.push_back(std::move(expanded));
+  }
+  return cache;
+}
+
+const Tensor& Transformer::decode_step(DecoderCache& cache, const std::vector<int32_t>& tokens) {
+  const int64_t R = cache.rows, D = cfg_.d_model, V = cfg_.tgt_vocab, t = cache.steps;
+  ATTN_CHECK(static_cast<int64_t>(tokens.size()) == R, "decode_step: {} tokens for {} rows",
+             tokens.size(), R);
+  ATTN_CHECK(t < cache.capacity, "decode_step: the cache is full ({} positions)", cache.capacity);
+  // x [R, D] = scale · tgt_embed[token] + PE[t]
+  for (int64_t r = 0; r < R; ++r)
+    ATTN_CHECK(tokens[static_cast<size_t>(r)] >= 0 && tokens[static_cast<size_t>(r)] < V,
+               "decode_step: token id {} is outside the target vocabulary of {}",
+               tokens[static_cast<size_t>(r)], V);
+  act_.step_embedded.resize({R, D});
+  cpu::embedding_forward(tokens.data(), tgt_embed_.weight.value.data(), act_.step_embedded.data(),
+                         R, D, V, embed_scale());
+  for (int64_t r = 0; r < R; ++r)
+    cpu::axpy(1.0f, pe_.data() + t * D, act_.step_embedded.data() + r * D, D);
+  act_.decoder.resize(decoder_.size());
+  const float* x = act_.step_embedded.data();
+  for (size_t l = 0; l < decoder_.size(); ++l) {
+    decoder_[l].forward_step(x, R, t, cache.self_kv[l], cache.cross_kv[l],
+                             cache.memory_padding.data(), act_.decoder[l]);
+    x = act_.decoder[l].out().data();
+  }
+  act_.decoded.resize({R, D});
+  if (cfg_.final_norms) {
+    decoder_norm_.forward(x, act_.decoded.data(), R, act_.decoder_norm);
+  } else {
+    std::memcpy(act_.decoded.data(), x, static_cast<size_t>(R * D) * sizeof(float));
+  }
+  act_.logits.resize({R, V});
+  cpu::linear_forward(act_.decoded.data(), generator_weight().value.data(),
+                      cfg_.generator_bias ? generator_.bias.value.data() : nullptr,
+                      act_.logits.data(), R, D, V);
+  ++cache.steps;
+  return act_.logits;
 }
 
 int64_t Transformer::num_layers(AttentionKind kind) const {

@@ -19,6 +19,21 @@
 
 namespace attnscope {
 
+// The state of incremental decoding for `rows` decoder rows (sentences × beams): per decoder
+// layer, the self-attention K|V of the positions fed so far and the cross-attention K|V of the
+// encoder memory (computed once per sentence).
+struct DecoderCache {
+  int64_t rows = 0;
+  int64_t src_len = 0;                  // Ts
+  int64_t steps = 0;                    // positions fed so far
+  int64_t capacity = 0;                 // positions the self cache can hold
+  std::vector<Tensor> self_kv;          // per layer [rows, capacity, 2·D]
+  std::vector<Tensor> cross_kv;         // per layer [rows, Ts, 2·D]
+  std::vector<uint8_t> memory_padding;  // [rows, Ts] 1 = padded source position
+  // Row r of the cache becomes old row from[r] (beam search follows its backpointers).
+  void reorder(const std::vector<int64_t>& from);
+};
+
 struct ForwardOptions {
   bool training = false;   // dropout on (config.dropout) when true
   uint64_t step_seed = 0;  // dropout masks derive from it
@@ -37,7 +52,8 @@ class Transformer {
     std::vector<DecoderLayer::Activations> decoder;
     Tensor decoded;  // [B, Tt, D] after decoder.norm
     LayerNorm::Saved decoder_norm;
-    Tensor logits;  // [B, Tt, V]
+    Tensor logits;         // [B, Tt, V]
+    Tensor step_embedded;  // decode_step: [rows, D]
     // backward scratch
     Tensor d_decoded, d_memory, d_stream_a, d_stream_b, d_embed_scratch;
   };
@@ -61,6 +77,15 @@ class Transformer {
   // Accumulates parameter gradients from d_logits [B, Tt, V] (after forward with the same
   // batch and options).
   void backward(const Tensor& d_logits);
+
+  // Incremental decoding. start_decoding encodes src [B, Ts] (the encoder self-attention
+  // maps are then readable with attention()) and returns a cache of B·expand rows, row
+  // b·expand + k belonging to sentence b, with room for max_steps positions.
+  DecoderCache start_decoding(const TokenBatch& src, int64_t expand, int64_t max_steps);
+  // Feeds tokens[r] at position cache.steps of every row → logits [rows, V]. Afterwards
+  // attention(kDecoderSelf / kCross, l) holds this step's weights [rows, H, 1, steps] and
+  // [rows, H, 1, Ts].
+  const Tensor& decode_step(DecoderCache& cache, const std::vector<int32_t>& tokens);
 
   // The weights [B, H, Tq, Tk] of `layer` from the last forward.
   const Tensor& attention(AttentionKind kind, int64_t layer) const;

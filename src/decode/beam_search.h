@@ -1,0 +1,42 @@
+// Translation by beam search over the KV-cached decoder (beam 1 is greedy decoding), batched
+// over sentences, optionally capturing every attention map of the hypotheses it returns.
+#pragma once
+
+#include <vector>
+
+#include "core/tensor.h"
+#include "nn/transformer.h"
+
+namespace attnscope {
+
+struct DecodeOptions {
+  int64_t beam = 1;
+  int64_t nbest = 1;            // hypotheses returned per sentence (≤ beam)
+  float length_penalty = 1.0f;  // score = log P / length^α (α = 0: raw log-probability)
+  float max_len_ratio = 2.0f;   // stop after max_len_ratio · source length + max_len_extra
+  int64_t max_len_extra = 10;
+  bool stop_at_eos = true;  // false: always decode the full length (benchmarks)
+  bool capture_attention = false;
+};
+
+// The attention of one hypothesis, rows = its output positions (the fed tokens: bos, y1, …):
+struct HypothesisAttention {
+  std::vector<Tensor> encoder_self;  // per layer [H, Ts, Ts]
+  std::vector<Tensor> decoder_self;  // per layer [H, T, T] (zero above the diagonal)
+  std::vector<Tensor> cross;         // per layer [H, T, Ts]
+};
+
+struct Hypothesis {
+  std::vector<int32_t> tokens;    // output ids without bos and eos
+  float log_prob = 0;             // Σ log p of the tokens and the eos (if reached)
+  float score = 0;                // log_prob with the length penalty, what the beam ranks by
+  bool finished = false;          // reached eos
+  HypothesisAttention attention;  // filled when capture_attention
+};
+
+// src [B, Ts] (each row ending in eos, padded with pad_id) → for each sentence, its nbest
+// hypotheses, best first.
+std::vector<std::vector<Hypothesis>> beam_search(Transformer& model, const TokenBatch& src,
+                                                 const DecodeOptions& opt);
+
+}  // namespace attnscope

@@ -1,0 +1,194 @@
+// Decoding: the KV-cached step equals the teacher-forced forward pass, greedy is beam 1, beams
+// are ranked, and the attention captured through the beam's backpointers equals the maps of a
+// forced forward pass over the output that was chosen.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "decode/beam_search.h"
+
+namespace attnscope {
+namespace {
+
+ModelConfig config() {
+  ModelConfig c;
+  c.d_model = 16;
+  c.heads = 4;
+  c.encoder_layers = 2;
+  c.decoder_layers = 2;
+  c.d_ff = 24;
+  c.src_vocab = 13;
+  c.tgt_vocab = 11;
+  c.max_len = 40;
+  c.dropout = 0;
+  return c;
+}
+
+// A model whose output is peaked enough that beams differ from greedy.
+std::unique_ptr<Transformer> model_with_seed(uint64_t seed, NormPlacement norm) {
+  ModelConfig c = config();
+  c.norm = norm;
+  auto m = std::make_unique<Transformer>(c);
+  m->init_weights(seed);
+  m->visit_params([](Param& p) {
+    if (p.name == "generator.weight")
+      for (int64_t i = 0; i < p.value.numel(); ++i) p.value[i] *= 4.0f;
+  });
+  return m;
+}
+
+const int32_t P = 0;  // pad
+TokenBatch sources() {
+  return TokenBatch{3, 5, {5, 6, 7, 8, 2, 9, 4, 2, P, P, 3, 3, 12, 10, 2}};
+}
+
+TEST(DecodeStep, MatchesTeacherForcedForward) {
+  for (NormPlacement norm : {NormPlacement::kPost, NormPlacement::kPre}) {
+    auto model = model_with_seed(5, norm);
+    TokenBatch src = sources();
+    TokenBatch tgt{3, 6, {1, 4, 5, 6, 7, 8, 1, 9, 3, 4, 5, 6, 1, 10, 9, 8, 7, 6}};
+    const Tensor full = model->forward(src, tgt, {}).clone();  // [3, 6, V]
+    std::vector<Tensor> cross_full;
+    for (int64_t l = 0; l < 2; ++l)
+      cross_full.push_back(model->attention(AttentionKind::kCross, l).clone());
+    DecoderCache cache = model->start_decoding(src, 1, 6);
+    const int64_t V = full.dim(2);
+    for (int64_t t = 0; t < 6; ++t) {
+      std::vector<int32_t> feed = {tgt.at(0, t), tgt.at(1, t), tgt.at(2, t)};
+      const Tensor& step = model->decode_step(cache, feed);
+      for (int64_t b = 0; b < 3; ++b)
+        for (int64_t v = 0; v < V; ++v)
+          ASSERT_NEAR(step[b * V + v], full[(b * 6 + t) * V + v], 2e-5) << "b " << b << " t " << t;
+      // cross-attention row t of every head equals the full pass's row t.
+      const Tensor& cs = model->attention(AttentionKind::kCross, 1);  // [3, H, 1, 5]
+      const int64_t H = cs.dim(1);
+      for (int64_t b = 0; b < 3; ++b)
+        for (int64_t h = 0; h < H; ++h)
+          for (int64_t j = 0; j < 5; ++j)
+            ASSERT_NEAR(cs[(b * H + h) * 5 + j], cross_full[1][((b * H + h) * 6 + t) * 5 + j],
+                        1e-5);
+    }
+  }
+}
+
+TEST(BeamSearch, GreedyIsArgmaxAtEveryStep) {
+  auto model = model_with_seed(9, NormPlacement::kPost);
+  DecodeOptions opt;
+  opt.beam = 1;
+  const auto out = beam_search(*model, sources(), opt);
+  ASSERT_EQ(out.size(), 3u);
+  const ModelConfig& c = model->config();
+  for (int64_t b = 0; b < 3; ++b) {
+    const Hypothesis& h = out[b][0];
+    // Re-run teacher-forced over bos + tokens: each token is the argmax of its position.
+    TokenBatch src{1, 5, {}};
+    for (int64_t j = 0; j < 5; ++j) src.ids.push_back(sources().at(b, j));
+    TokenBatch tgt{1, static_cast<int64_t>(h.tokens.size()) + 1, {c.bos_id}};
+    tgt.ids.insert(tgt.ids.end(), h.tokens.begin(), h.tokens.end());
+    const Tensor& logits = model->forward(src, tgt, {});
+    const int64_t V = logits.dim(2);
+    // An unfinished hypothesis (length limit) has no prediction after its last token.
+    const int64_t predicted = tgt.cols - (h.finished ? 0 : 1);
+    for (int64_t t = 0; t < predicted; ++t) {
+      const float* row = logits.data() + t * V;
+      int64_t best = -1;
+      for (int64_t v = 0; v < V; ++v)
+        if (v != c.pad_id && v != c.bos_id && (best < 0 || row[v] > row[best])) best = v;
+      const int32_t chosen = t < static_cast<int64_t>(h.tokens.size()) ? h.tokens[t] : c.eos_id;
+      EXPECT_EQ(best, chosen) << "sentence " << b << " position " << t;
+    }
+  }
+}
+
+TEST(BeamSearch, BeamFindsAtLeastAsLikelyAHypothesisAsGreedy) {
+  auto model = model_with_seed(21, NormPlacement::kPre);
+  DecodeOptions greedy, beam;
+  beam.beam = 4;
+  beam.nbest = 4;
+  beam.length_penalty = 0.0f;
+  const auto g = beam_search(*model, sources(), greedy);
+  const auto k = beam_search(*model, sources(), beam);
+  for (size_t b = 0; b < 3; ++b) {
+    ASSERT_FALSE(k[b].empty());
+    EXPECT_GE(k[b][0].log_prob, g[b][0].log_prob - 1e-4f);
+    for (size_t i = 1; i < k[b].size(); ++i) EXPECT_GE(k[b][i - 1].score, k[b][i].score);
+  }
+}
+
+// Log-probability of a given output under teacher forcing, to check beam scores.
+double sequence_log_prob(Transformer& m, const TokenBatch& src1, const Hypothesis& h) {
+  const ModelConfig& c = m.config();
+  TokenBatch tgt{1, static_cast<int64_t>(h.tokens.size()) + 1, {c.bos_id}};
+  tgt.ids.insert(tgt.ids.end(), h.tokens.begin(), h.tokens.end());
+  const Tensor& logits = m.forward(src1, tgt, {});
+  const int64_t V = logits.dim(2);
+  double total = 0;
+  for (int64_t t = 0; t < tgt.cols; ++t) {
+    const int32_t next = t < static_cast<int64_t>(h.tokens.size()) ? h.tokens[t] : c.eos_id;
+    if (!h.finished && t == tgt.cols - 1) break;
+    const float* row = logits.data() + t * V;
+    double mx = row[0], s = 0;
+    for (int64_t v = 0; v < V; ++v) mx = std::max<double>(mx, row[v]);
+    for (int64_t v = 0; v < V; ++v) s += std::exp(row[v] - mx);
+    total += row[next] - mx - std::log(s);
+  }
+  return total;
+}
+
+class BeamCapture : public ::testing::TestWithParam<int64_t> {};
+
+TEST_P(BeamCapture, MapsEqualForcedForwardOverTheOutput) {
+  auto model = model_with_seed(33, NormPlacement::kPost);
+  DecodeOptions opt;
+  opt.beam = GetParam();
+  opt.nbest = GetParam();
+  opt.capture_attention = true;
+  const TokenBatch src = sources();
+  const auto out = beam_search(*model, src, opt);
+  const ModelConfig& c = model->config();
+  for (int64_t b = 0; b < 3; ++b) {
+    TokenBatch src1{1, 0, {}};
+    for (int64_t j = 0; j < 5; ++j)
+      if (src.at(b, j) != c.pad_id) src1.ids.push_back(src.at(b, j));
+    src1.cols = static_cast<int64_t>(src1.ids.size());
+    for (const Hypothesis& h : out[b]) {
+      EXPECT_NEAR(sequence_log_prob(*model, src1, h), h.log_prob, 1e-3);
+      TokenBatch tgt{1, static_cast<int64_t>(h.tokens.size()) + (h.finished ? 1 : 0), {c.bos_id}};
+      tgt.ids.insert(tgt.ids.end(), h.tokens.begin(), h.tokens.end());
+      tgt.ids.resize(static_cast<size_t>(tgt.cols));
+      model->forward(src1, tgt, {});
+      const int64_t T = tgt.cols, n = src1.cols;
+      for (int64_t l = 0; l < 2; ++l) {
+        const Tensor& self = h.attention.decoder_self.at(l);
+        const Tensor& cross = h.attention.cross.at(l);
+        const Tensor& enc = h.attention.encoder_self.at(l);
+        ASSERT_EQ(self.shape(), (Shape{4, T, T}));
+        ASSERT_EQ(cross.shape(), (Shape{4, T, n}));
+        ASSERT_EQ(enc.shape(), (Shape{4, n, n}));
+        const Tensor& fs = model->attention(AttentionKind::kDecoderSelf, l);
+        const Tensor& fc = model->attention(AttentionKind::kCross, l);
+        const Tensor& fe = model->attention(AttentionKind::kEncoderSelf, l);
+        for (int64_t i = 0; i < self.numel(); ++i) ASSERT_NEAR(self[i], fs[i], 1e-5);
+        for (int64_t i = 0; i < cross.numel(); ++i) ASSERT_NEAR(cross[i], fc[i], 1e-5);
+        // The batched encoder map of a padded sentence equals the unpadded one's.
+        for (int64_t i = 0; i < enc.numel(); ++i) ASSERT_NEAR(enc[i], fe[i], 1e-5);
+        for (int64_t hd = 0; hd < 4; ++hd)
+          for (int64_t i = 0; i < T; ++i) {
+            double row = 0;
+            for (int64_t j = 0; j < T; ++j) {
+              if (j > i) {
+                EXPECT_EQ(self[(hd * T + i) * T + j], 0.0f);
+              }
+              row += self[(hd * T + i) * T + j];
+            }
+            EXPECT_NEAR(row, 1.0, 1e-5);
+          }
+      }
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(BeamSizes, BeamCapture, ::testing::Values(1, 4));
+
+}  // namespace
+}  // namespace attnscope
