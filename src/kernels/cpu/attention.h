@@ -30,11 +30,11 @@ inline HeadView interleaved_heads(float* base, int64_t T, int64_t width, int64_t
 
 struct AttentionShape {
   int64_t B = 0, H = 0, Tq = 0, Tk = 0, d_k = 0, d_v = 0;
-  float scale = 1.0f;               // 1/√d_k normally; 1 when the learner switches it off
+  float scale = 1.0f;  // 1/√d_k normally; 1 when the learner switches it off
   bool causal = false;
-  int64_t causal_offset = 0;        // key j visible to query i iff j ≤ i + causal_offset
+  int64_t causal_offset = 0;             // key j visible to query i iff j ≤ i + causal_offset
   const uint8_t* key_padding = nullptr;  // [B, Tk], nonzero = padding (masked), or null
-  float dropout = 0.0f;             // dropout on the weights (training), stateless mask
+  float dropout = 0.0f;                  // dropout on the weights (training), stateless mask
   uint64_t dropout_seed = 0;
 };
 
@@ -44,6 +44,8 @@ void attention_forward(const AttentionShape& s, const HeadView& q, const HeadVie
                        const HeadView& v, const HeadView& out, float* probs);
 
 // Accumulates dq, dk, dv (same layouts as q, k, v) from dout and the saved probs.
+// Both calls run the (b, h) pairs in parallel, so the parts of out, dq, dk, dv that different pairs
+// write must not overlap (e.g. no dk/dv shared across heads through head_stride 0).
 void attention_backward(const AttentionShape& s, const HeadView& q, const HeadView& k,
                         const HeadView& v, const float* probs, const HeadView& dout,
                         const HeadView& dq, const HeadView& dk, const HeadView& dv);

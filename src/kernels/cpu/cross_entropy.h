@@ -16,7 +16,7 @@ struct CrossEntropyResult {
 // and zero rows for ignored tokens. The mean loss is loss_sum / count; pass grad_scale = 1/count
 // for its gradient. Throws attnscope::Error for a target outside [0, V) that is not ignored.
 CrossEntropyResult cross_entropy(const float* logits, const int32_t* targets, float* dlogits,
-                                 int64_t N, int64_t V, int32_t ignore_index,
-                                 float label_smoothing, float grad_scale);
+                                 int64_t N, int64_t V, int32_t ignore_index, float label_smoothing,
+                                 float grad_scale);
 
 }  // namespace attnscope::cpu

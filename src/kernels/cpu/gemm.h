@@ -17,8 +17,8 @@ void gemm_batched(int64_t batch, bool trans_a, bool trans_b, int64_t M, int64_t 
                   int64_t stride_c);
 
 // PyTorch nn.Linear: y[N, out] = x[N, in] · Wᵀ + b, W is [out, in], b is [out] or null.
-void linear_forward(const float* x, const float* W, const float* b, float* y, int64_t N,
-                    int64_t in, int64_t out);
+void linear_forward(const float* x, const float* W, const float* b, float* y, int64_t N, int64_t in,
+                    int64_t out);
 // Accumulates: dx[N, in] += dy · W (skipped when dx is null), dW[out, in] += dyᵀ · x,
 // db[out] += Σ_rows dy (skipped when db is null).
 void linear_backward(const float* x, const float* W, const float* dy, float* dx, float* dW,

@@ -1,0 +1,203 @@
+// Scaled dot-product attention, one (batch, head) pair per OpenMP task. Each pair is three
+// small cblas products on the HeadViews in place (the row stride is the leading dimension) plus
+// a masked row softmax; the per-thread scratch (dropped-out weights, dP) grows once and is reused.
+#include "kernels/cpu/attention.h"
+
+#include <cblas.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "core/error.h"
+#include "core/rng.h"
+#include "kernels/cpu/gemm.h"
+
+namespace attnscope::cpu {
+
+namespace {
+
+constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+
+// Leading dimension of the [T, cols] matrix of one (b, h) in a view: the row stride (checked ≥
+// cols when T > 1). A single row may have any stride, so BLAS then gets at least cols.
+int64_t leading_dim(const HeadView& v, int64_t cols) {
+  return std::max<int64_t>({v.row_stride, cols, 1});
+}
+
+void check_view(const HeadView& v, int64_t T, int64_t cols, const AttentionShape& s,
+                const char* name) {
+  if (s.B == 0 || s.H == 0 || T == 0 || cols == 0) return;
+  ATTN_CHECK(v.data != nullptr, "attention: {} is null", name);
+  ATTN_CHECK(T <= 1 || v.row_stride >= cols,
+             "attention: {} row stride {} is smaller than its {} columns (rows would overlap)",
+             name, v.row_stride, cols);
+}
+
+void check_shape(const AttentionShape& s) {
+  ATTN_CHECK(s.B >= 0 && s.H >= 0 && s.Tq >= 0 && s.Tk >= 0 && s.d_k >= 0 && s.d_v >= 0,
+             "attention: negative shape B={} H={} Tq={} Tk={} d_k={} d_v={}", s.B, s.H, s.Tq, s.Tk,
+             s.d_k, s.d_v);
+  ATTN_CHECK(s.dropout >= 0.0f && s.dropout < 1.0f, "attention: dropout {} is outside [0, 1)",
+             s.dropout);
+}
+
+// Masked softmax of one score row in place: row [Tk] holds scale·q·k for query i of sequence b.
+// Masked keys get weight 0; a row with every key masked is all zeros.
+void masked_softmax_row(const AttentionShape& s, int64_t b, int64_t i, float* row) {
+  const int64_t limit =
+      s.causal ? std::clamp<int64_t>(i + s.causal_offset + 1, 0, s.Tk) : s.Tk;  // keys [0, limit)
+  const uint8_t* pad = s.key_padding ? s.key_padding + b * s.Tk : nullptr;
+  float m = kNegInf;
+  for (int64_t j = 0; j < limit; ++j)
+    if (!pad || !pad[j]) m = std::max(m, row[j]);
+  if (m == kNegInf) {
+    std::fill(row, row + s.Tk, 0.0f);
+    return;
+  }
+  float sum = 0.0f;
+  for (int64_t j = 0; j < limit; ++j) {
+    row[j] = (!pad || !pad[j]) ? std::exp(row[j] - m) : 0.0f;
+    sum += row[j];
+  }
+  std::fill(row + limit, row + s.Tk, 0.0f);
+  const float inv = 1.0f / sum;
+  for (int64_t j = 0; j < limit; ++j) row[j] *= inv;
+}
+
+// dst[Tq, Tk] = src ⊙ keep / (1 − p), keep(i, j) from the flat index into [B, H, Tq, Tk].
+// Used for the weights (forward, and dV in backward) and for dP (backward).
+void apply_dropout(const AttentionShape& s, int64_t bh, const float* src, float* dst) {
+  const float scale = 1.0f / (1.0f - s.dropout);
+  const uint64_t base = static_cast<uint64_t>(bh * s.Tq * s.Tk);
+  const int64_t n = s.Tq * s.Tk;
+  for (int64_t e = 0; e < n; ++e)
+    dst[e] = counter_uniform(s.dropout_seed, base + static_cast<uint64_t>(e)) >= s.dropout
+                 ? src[e] * scale
+                 : 0.0f;
+}
+
+// Keeps OpenBLAS to one thread while our OpenMP threads each run their own (b, h) products.
+// The pthread build of OpenBLAS would otherwise thread every product above its size threshold
+// (M·N·K > 262144, e.g. Tq = Tk = 128, d = 64) from all our threads at once, oversubscribing the
+// cores. The OpenMP build needs nothing: it runs single-threaded inside a parallel region.
+// openblas_set_num_threads is global: attention must not run concurrently with other BLAS work.
+class OneBlasThread {
+ public:
+  explicit OneBlasThread(int64_t tasks) {
+    if (tasks < 2 || omp_get_max_threads() < 2 || openblas_get_parallel() != 1) return;
+    saved_ = openblas_get_num_threads();
+    if (saved_ > 1) openblas_set_num_threads(1);
+  }
+  ~OneBlasThread() {
+    if (saved_ > 1) openblas_set_num_threads(saved_);
+  }
+  OneBlasThread(const OneBlasThread&) = delete;
+  OneBlasThread& operator=(const OneBlasThread&) = delete;
+
+ private:
+  int saved_ = 0;
+};
+
+// Per-thread scratch of at least n floats; grows, never shrinks, so steady state never allocates.
+float* scratch(std::vector<float>& buf, int64_t n) {
+  if (static_cast<int64_t>(buf.size()) < n) buf.resize(static_cast<size_t>(n));
+  return buf.data();
+}
+
+}  // namespace
+
+void attention_forward(const AttentionShape& s, const HeadView& q, const HeadView& k,
+                       const HeadView& v, const HeadView& out, float* probs) {
+  check_shape(s);
+  check_view(q, s.Tq, s.d_k, s, "q");
+  check_view(k, s.Tk, s.d_k, s, "k");
+  check_view(v, s.Tk, s.d_v, s, "v");
+  check_view(out, s.Tq, s.d_v, s, "out");
+  ATTN_CHECK(probs != nullptr || s.B * s.H * s.Tq * s.Tk == 0, "attention: probs is null");
+  const int64_t ldq = leading_dim(q, s.d_k), ldk = leading_dim(k, s.d_k);
+  const int64_t ldv = leading_dim(v, s.d_v), ldo = leading_dim(out, s.d_v);
+  const int64_t ldp = std::max<int64_t>(s.Tk, 1);
+  const int64_t BH = s.B * s.H, TT = s.Tq * s.Tk;
+  // Everything that can throw is checked above: nothing below throws inside the parallel region.
+  const OneBlasThread one_blas_thread(BH);
+#pragma omp parallel for schedule(static) if (BH > 1)
+  for (int64_t bh = 0; bh < BH; ++bh) {
+    const int64_t b = bh / s.H, h = bh % s.H;
+    float* P = probs + bh * TT;  // P [Tq, Tk]
+    // S [Tq, Tk] = scale · Q [Tq, d_k] · Kᵀ [d_k, Tk], then P = masked softmax of S
+    gemm(false, true, s.Tq, s.Tk, s.d_k, s.scale, q.row(b, h, 0), ldq, k.row(b, h, 0), ldk, 0.0f, P,
+         ldp);
+    for (int64_t i = 0; i < s.Tq; ++i) masked_softmax_row(s, b, i, P + i * s.Tk);
+    // P' = dropout(P) when training
+    const float* W = P;
+    if (s.dropout > 0.0f) {
+      static thread_local std::vector<float> buf;
+      float* Pd = scratch(buf, TT);
+      apply_dropout(s, bh, P, Pd);
+      W = Pd;
+    }
+    // out [Tq, d_v] = P' [Tq, Tk] · V [Tk, d_v]
+    gemm(false, false, s.Tq, s.d_v, s.Tk, 1.0f, W, ldp, v.row(b, h, 0), ldv, 0.0f, out.row(b, h, 0),
+         ldo);
+  }
+}
+
+void attention_backward(const AttentionShape& s, const HeadView& q, const HeadView& k,
+                        const HeadView& v, const float* probs, const HeadView& dout,
+                        const HeadView& dq, const HeadView& dk, const HeadView& dv) {
+  check_shape(s);
+  check_view(q, s.Tq, s.d_k, s, "q");
+  check_view(k, s.Tk, s.d_k, s, "k");
+  check_view(v, s.Tk, s.d_v, s, "v");
+  check_view(dout, s.Tq, s.d_v, s, "dout");
+  check_view(dq, s.Tq, s.d_k, s, "dq");
+  check_view(dk, s.Tk, s.d_k, s, "dk");
+  check_view(dv, s.Tk, s.d_v, s, "dv");
+  ATTN_CHECK(probs != nullptr || s.B * s.H * s.Tq * s.Tk == 0, "attention: probs is null");
+  const int64_t ldq = leading_dim(q, s.d_k), ldk = leading_dim(k, s.d_k);
+  const int64_t ldv = leading_dim(v, s.d_v), lddo = leading_dim(dout, s.d_v);
+  const int64_t lddq = leading_dim(dq, s.d_k), lddk = leading_dim(dk, s.d_k);
+  const int64_t lddv = leading_dim(dv, s.d_v);
+  const int64_t ldp = std::max<int64_t>(s.Tk, 1);
+  const int64_t BH = s.B * s.H, TT = s.Tq * s.Tk;
+  const bool drop = s.dropout > 0.0f;
+  const OneBlasThread one_blas_thread(BH);
+#pragma omp parallel for schedule(static) if (BH > 1)
+  for (int64_t bh = 0; bh < BH; ++bh) {
+    const int64_t b = bh / s.H, h = bh % s.H;
+    const float* P = probs + bh * TT;  // P [Tq, Tk], the weights before dropout
+    static thread_local std::vector<float> buf;
+    float* dS = scratch(buf, drop ? 2 * TT : TT);  // dP, then dS in place [Tq, Tk]
+    const float* W = P;                            // P' = dropout(P)
+    if (drop) {
+      apply_dropout(s, bh, P, dS + TT);
+      W = dS + TT;
+    }
+    // dV [Tk, d_v] += P'ᵀ [Tk, Tq] · dOut [Tq, d_v]
+    gemm(true, false, s.Tk, s.d_v, s.Tq, 1.0f, W, ldp, dout.row(b, h, 0), lddo, 1.0f,
+         dv.row(b, h, 0), lddv);
+    // dP' [Tq, Tk] = dOut [Tq, d_v] · Vᵀ [d_v, Tk]; dP = dropout backward of dP'
+    gemm(false, true, s.Tq, s.Tk, s.d_v, 1.0f, dout.row(b, h, 0), lddo, v.row(b, h, 0), ldv, 0.0f,
+         dS, ldp);
+    if (drop) apply_dropout(s, bh, dS, dS);
+    // dS = P ⊙ (dP − Σ_j dP ⊙ P), row by row
+    for (int64_t i = 0; i < s.Tq; ++i) {
+      const float* p = P + i * s.Tk;
+      float* d = dS + i * s.Tk;
+      float dot = 0.0f;
+      for (int64_t j = 0; j < s.Tk; ++j) dot += d[j] * p[j];
+      for (int64_t j = 0; j < s.Tk; ++j) d[j] = p[j] * (d[j] - dot);
+    }
+    // dQ [Tq, d_k] += scale · dS [Tq, Tk] · K [Tk, d_k]
+    gemm(false, false, s.Tq, s.d_k, s.Tk, s.scale, dS, ldp, k.row(b, h, 0), ldk, 1.0f,
+         dq.row(b, h, 0), lddq);
+    // dK [Tk, d_k] += scale · dSᵀ [Tk, Tq] · Q [Tq, d_k]
+    gemm(true, false, s.Tk, s.d_k, s.Tq, s.scale, dS, ldp, q.row(b, h, 0), ldq, 1.0f,
+         dk.row(b, h, 0), lddk);
+  }
+}
+
+}  // namespace attnscope::cpu

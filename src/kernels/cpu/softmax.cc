@@ -1,0 +1,53 @@
+// Row softmax with an optional additive mask; fully masked rows give zeros.
+#include "kernels/cpu/softmax.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "core/error.h"
+
+namespace attnscope::cpu {
+
+namespace {
+constexpr int64_t kParallelMin = 1 << 14;  // elements below which one thread is faster
+}
+
+void softmax_forward(const float* x, const float* mask, float* y, int64_t rows, int64_t n) {
+  ATTN_CHECK(rows >= 0 && n >= 0, "softmax: negative shape [{}, {}]", rows, n);
+  constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+#pragma omp parallel for schedule(static) if (rows * n > kParallelMin)
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * n;  // x [rows, n]
+    const float* mr = mask ? mask + r * n : nullptr;
+    float* yr = y + r * n;
+    float m = kNegInf;
+    for (int64_t j = 0; j < n; ++j) m = std::max(m, mr ? xr[j] + mr[j] : xr[j]);
+    if (m == kNegInf) {  // every column masked
+      std::fill(yr, yr + n, 0.0f);
+      continue;
+    }
+    float sum = 0.0f;
+    for (int64_t j = 0; j < n; ++j) {
+      yr[j] = std::exp((mr ? xr[j] + mr[j] : xr[j]) - m);
+      sum += yr[j];
+    }
+    const float inv = 1.0f / sum;
+    for (int64_t j = 0; j < n; ++j) yr[j] *= inv;
+  }
+}
+
+void softmax_backward(const float* y, const float* dy, float* dx, int64_t rows, int64_t n) {
+  ATTN_CHECK(rows >= 0 && n >= 0, "softmax: negative shape [{}, {}]", rows, n);
+#pragma omp parallel for schedule(static) if (rows * n > kParallelMin)
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* yr = y + r * n;  // y, dy, dx [rows, n]
+    const float* gr = dy + r * n;
+    float* dr = dx + r * n;
+    float dot = 0.0f;
+    for (int64_t j = 0; j < n; ++j) dot += gr[j] * yr[j];
+    for (int64_t j = 0; j < n; ++j) dr[j] += yr[j] * (gr[j] - dot);
+  }
+}
+
+}  // namespace attnscope::cpu

@@ -1,0 +1,133 @@
+// Row softmax: the float kernel against the reference, masks, fully masked rows, large logits,
+// and a finite-difference check of the reference gradient.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "grad_check.h"
+#include "kernels/cpu/softmax.h"
+#include "kernels/ref/softmax.h"
+
+namespace attnscope {
+namespace {
+
+using test::expect_close;
+using test::Guarded;
+using test::random_vector;
+
+constexpr float kInf = std::numeric_limits<float>::infinity();
+
+// A [rows, n] additive mask: −∞ at about a quarter of the entries, small values elsewhere.
+std::vector<float> random_mask(int64_t rows, int64_t n, uint64_t seed) {
+  auto m = random_vector(rows * n, seed, -0.5, 0.5);
+  const auto u = random_vector(rows * n, seed + 1, 0.0, 1.0);
+  for (size_t i = 0; i < m.size(); ++i)
+    if (u[i] < 0.25f) m[i] = -kInf;
+  return m;
+}
+
+TEST(Softmax, ForwardMatchesRef) {
+  for (const auto& [rows, n] : {std::pair<int64_t, int64_t>{7, 13}, {1, 1}, {300, 129}}) {
+    const auto x = random_vector(rows * n, 1, -4.0, 4.0);
+    const auto mask = random_mask(rows, n, 2);
+    for (const bool masked : {false, true}) {
+      Guarded<float> y(rows * n, std::numeric_limits<float>::quiet_NaN());
+      cpu::softmax_forward(x.data(), masked ? mask.data() : nullptr, y.data(), rows, n);
+      std::vector<double> expected(rows * n);
+      const auto xd = test::to_double(x), md = test::to_double(mask);
+      ref::softmax_forward<double>(xd.data(), masked ? md.data() : nullptr, expected.data(), rows,
+                                   n);
+      expect_close(y.values(), expected, 1e-5, 1e-7, masked ? "y (masked)" : "y");
+      y.expect_guards_intact("y");
+    }
+  }
+}
+
+TEST(Softmax, RowsSumToOneAndMaskedColumnsAreZero) {
+  const int64_t rows = 7, n = 13;
+  const auto x = random_vector(rows * n, 3, -4.0, 4.0);
+  auto mask = random_mask(rows, n, 4);
+  for (int64_t r = 0; r < rows; ++r) mask[r * n] = 0.0f;  // at least one visible column per row
+  std::vector<float> y(rows * n);
+  cpu::softmax_forward(x.data(), mask.data(), y.data(), rows, n);
+  for (int64_t r = 0; r < rows; ++r) {
+    double sum = 0;
+    for (int64_t j = 0; j < n; ++j) {
+      sum += y[r * n + j];
+      if (mask[r * n + j] == -kInf) {
+        EXPECT_EQ(y[r * n + j], 0.0f) << "row " << r << " col " << j;
+      }
+    }
+    EXPECT_NEAR(sum, 1.0, 1e-6) << "row " << r;
+  }
+}
+
+TEST(Softmax, AllNegativeInfinityRowGivesZeros) {
+  const int64_t rows = 3, n = 5;
+  auto x = random_vector(rows * n, 5);
+  std::vector<float> mask(rows * n, 0.0f);
+  for (int64_t j = 0; j < n; ++j) mask[1 * n + j] = -kInf;  // row 1 fully masked by the mask
+  for (int64_t j = 0; j < n; ++j) x[2 * n + j] = -kInf;     // row 2 fully −∞ in x itself
+  std::vector<float> y(rows * n, 7.0f);
+  cpu::softmax_forward(x.data(), mask.data(), y.data(), rows, n);
+  for (int64_t j = 0; j < n; ++j) {
+    EXPECT_EQ(y[1 * n + j], 0.0f) << "col " << j;
+    EXPECT_EQ(y[2 * n + j], 0.0f) << "col " << j;
+  }
+  double sum0 = 0;
+  for (int64_t j = 0; j < n; ++j) sum0 += y[j];
+  EXPECT_NEAR(sum0, 1.0, 1e-6);
+  // The backward of a zero row is zero (and finite).
+  const auto dy = random_vector(rows * n, 6);
+  std::vector<float> dx(rows * n, 0.0f);
+  cpu::softmax_backward(y.data(), dy.data(), dx.data(), rows, n);
+  for (int64_t j = 0; j < n; ++j) EXPECT_EQ(dx[1 * n + j], 0.0f);
+  for (float v : dx) EXPECT_TRUE(std::isfinite(v));
+}
+
+TEST(Softmax, LargeLogitsAreStable) {
+  const std::vector<float> x = {1000.0f, 1001.0f, 999.0f, -1000.0f};
+  std::vector<float> y(4);
+  cpu::softmax_forward(x.data(), nullptr, y.data(), 1, 4);
+  const double z = std::exp(-1.0) + 1.0 + std::exp(-2.0);
+  expect_close(y, std::vector<double>{std::exp(-1.0) / z, 1.0 / z, std::exp(-2.0) / z, 0.0}, 1e-6,
+               1e-7, "y");
+}
+
+TEST(Softmax, BackwardAccumulatesLikeRef) {
+  for (const auto& [rows, n] : {std::pair<int64_t, int64_t>{7, 13}, {300, 129}}) {
+    const auto x = random_vector(rows * n, 7, -3.0, 3.0);
+    std::vector<float> y(rows * n);
+    cpu::softmax_forward(x.data(), nullptr, y.data(), rows, n);
+    const auto dy = random_vector(rows * n, 8);
+    Guarded<float> dx(random_vector(rows * n, 9));
+    auto expected = test::to_double(dx.values());
+    cpu::softmax_backward(y.data(), dy.data(), dx.data(), rows, n);
+    const auto yd = test::to_double(y), dyd = test::to_double(dy);
+    ref::softmax_backward<double>(yd.data(), dyd.data(), expected.data(), rows, n);
+    expect_close(dx.values(), expected, 1e-5, 1e-6, "dx");
+    dx.expect_guards_intact("dx");
+  }
+}
+
+TEST(Softmax, RefGradientMatchesFiniteDifferences) {
+  const int64_t rows = 3, n = 7;
+  const auto x = random_vector<double>(rows * n, 10, -2.0, 2.0);
+  auto mask = test::to_double(random_mask(rows, n, 11));
+  mask[0] = 0.0;
+  const auto w = random_vector<double>(rows * n, 12);
+  auto loss = [&](const std::vector<double>& xx) {
+    std::vector<double> y(rows * n);
+    ref::softmax_forward<double>(xx.data(), mask.data(), y.data(), rows, n);
+    return test::dot(y, w);
+  };
+  std::vector<double> y(rows * n), dx(rows * n, 0.0);
+  ref::softmax_forward<double>(x.data(), mask.data(), y.data(), rows, n);
+  ref::softmax_backward<double>(y.data(), w.data(), dx.data(), rows, n);
+  expect_close(dx, test::numeric_gradient(loss, x), 1e-6, 1e-9, "dx");
+}
+
+}  // namespace
+}  // namespace attnscope
