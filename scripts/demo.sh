@@ -6,4 +6,4 @@ bash scripts/install-deps.sh
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DATTNSCOPE_BUILD_TESTS=OFF >/dev/null
 cmake --build build --target attnscope -j"$(nproc)"
 echo
-./build/attnscope explain "$@"
+./build/attnscope demo "$@"

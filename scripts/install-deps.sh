@@ -6,7 +6,7 @@ SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
 PACKAGES=(
   build-essential cmake ninja-build pkg-config clang-format
   libopenblas-dev libopenblas0-pthread
-  nlohmann-json3-dev libcli11-dev libfmt-dev
+  nlohmann-json3-dev libcli11-dev libfmt-dev libsentencepiece-dev libstb-dev
   libgtest-dev libgmock-dev libbenchmark-dev
 )
 missing=()

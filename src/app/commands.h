@@ -8,5 +8,9 @@ namespace attnscope::app {
 
 void register_explain(CLI::App& app);
 void register_forward(CLI::App& app);
+void register_train(CLI::App& app);
+void register_translate(CLI::App& app);
+void register_eval(CLI::App& app);
+void register_demo(CLI::App& app);
 
 }  // namespace attnscope::app

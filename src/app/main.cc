@@ -1,20 +1,35 @@
 // attnscope: train, translate and see the attention of encoder–decoder Transformers.
 #include <fmt/core.h>
 
+#include <unistd.h>
 #include <CLI/CLI.hpp>
+
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 
 #include "app/commands.h"
 #include "core/error.h"
 
 int main(int argc, char** argv) {
+  // libgomp reads OMP_WAIT_POLICY once, when it loads. Spinning workers make the many small
+  // parallel regions of a training step 10–30× slower whenever the cores are shared (a build, a
+  // second process), so unless the user chose a policy, run with passive waiting: set it and
+  // start again, once. If exec fails, carry on as we are.
+  if (std::getenv("OMP_WAIT_POLICY") == nullptr) {
+    setenv("OMP_WAIT_POLICY", "passive", 1);
+    execv("/proc/self/exe", argv);
+  }
   CLI::App app{
       "attnscope — train and run encoder–decoder Transformers and see every attention map.\n"
       "Run `attnscope <command> --help` for a command's options."};
   app.require_subcommand(1);
   app.set_version_flag("--version", "attnscope 0.1.0");
+  attnscope::app::register_demo(app);
   attnscope::app::register_explain(app);
+  attnscope::app::register_train(app);
+  attnscope::app::register_translate(app);
+  attnscope::app::register_eval(app);
   attnscope::app::register_forward(app);
   try {
     app.parse(argc, argv);

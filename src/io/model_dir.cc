@@ -46,6 +46,21 @@ void load_weights(Transformer& model, const std::string& path) {
   }
 }
 
+TokenizerPair load_tokenizers(const std::string& dir) {
+  const fs::path shared = fs::path(dir) / kSharedTokenizer;
+  if (fs::exists(shared)) {
+    auto tok = std::make_shared<Tokenizer>(Tokenizer::load(shared.string()));
+    return {tok, tok};
+  }
+  const fs::path src = fs::path(dir) / kSourceTokenizer, tgt = fs::path(dir) / kTargetTokenizer;
+  ATTN_CHECK(fs::exists(src) && fs::exists(tgt),
+             "{} has no tokenizer: it needs {} or both {} and {} (a model trained by `attnscope "
+             "train` has them)",
+             dir, kSharedTokenizer, kSourceTokenizer, kTargetTokenizer);
+  return {std::make_shared<Tokenizer>(Tokenizer::load(src.string())),
+          std::make_shared<Tokenizer>(Tokenizer::load(tgt.string()))};
+}
+
 void save_model(Transformer& model, const std::string& dir) {
   std::error_code ec;
   fs::create_directories(dir, ec);

@@ -2,17 +2,29 @@
 //   config.json        the architecture (ModelConfig keys)
 //   model.safetensors  the weights, named as PyTorch's nn.Transformer state_dict
 //                      plus src_embed.weight, tgt_embed.weight, generator.weight/bias
+//   shared.spm         one SentencePiece model for both sides, or
+//   source.spm + target.spm
 #pragma once
 
 #include <memory>
 #include <string>
 
+#include "data/tokenizer.h"
 #include "nn/transformer.h"
 
 namespace attnscope {
 
 inline constexpr const char* kConfigFile = "config.json";
 inline constexpr const char* kWeightsFile = "model.safetensors";
+inline constexpr const char* kSharedTokenizer = "shared.spm";
+inline constexpr const char* kSourceTokenizer = "source.spm";
+inline constexpr const char* kTargetTokenizer = "target.spm";
+
+// The tokenizers of a model directory (src and tgt point to one object when shared).
+struct TokenizerPair {
+  std::shared_ptr<Tokenizer> src, tgt;
+};
+TokenizerPair load_tokenizers(const std::string& dir);
 
 // Reads DIR/config.json and DIR/model.safetensors. Throws attnscope::Error naming the file and
 // the problem: a missing file, bad JSON, an impossible config, a missing, unexpected or

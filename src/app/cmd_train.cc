@@ -1,0 +1,162 @@
+// attnscope train: a translation model from a parallel corpus.
+#include <fmt/core.h>
+
+#include <memory>
+
+#include "app/commands.h"
+#include "app/model_presets.h"
+#include "app/progress.h"
+#include "core/error.h"
+#include "data/corpus.h"
+#include "train/recipe.h"
+
+namespace attnscope::app {
+
+namespace {
+
+struct TrainArgs {
+  std::string data, src_file, tgt_file, valid, out, config = "small";
+  int src_col = 0, tgt_col = 1;
+  bool reverse = false, resume = false, separate_vocab = false;
+  int64_t split_dev = 0, steps = 0, epochs = 0;
+  double minutes = 0;
+  int vocab = 8000;
+  std::string spm_type = "unigram", spm, tgt_spm;
+  int64_t batch_tokens = 4096, accumulate = 1, warmup = 4000, valid_every = 500, log_every = 50;
+  int64_t patience = 0, valid_bleu_sentences = 500;
+  float lr = 1e-3f, label_smoothing = 0.1f, clip_norm = 1.0f, dropout = -1, weight_decay = 0;
+  std::string schedule = "inverse_sqrt", norm;
+  uint64_t seed = 1;
+};
+
+std::vector<SentencePair> read_pairs(const TrainArgs& a, const std::string& tsv,
+                                     const CorpusOptions& opt) {
+  CorpusReport report;
+  auto pairs =
+      tsv.empty() ? read_parallel(a.src_file, a.tgt_file, opt, report) : read_tsv(tsv, opt, report);
+  fmt::print(stderr, "{}\n", report.summary());
+  return pairs;
+}
+
+void run_train(const TrainArgs& a) {
+  ATTN_CHECK(!a.data.empty() || (!a.src_file.empty() && !a.tgt_file.empty()) || a.resume,
+             "give the training data: --data FILE.tsv, or --src-file and --tgt-file");
+  CorpusOptions copt;
+  copt.src_col = a.src_col;
+  copt.tgt_col = a.tgt_col;
+  copt.reverse = a.reverse;
+  TrainRecipe r;
+  r.out_dir = a.out;
+  r.resume = a.resume;
+  r.train = read_pairs(a, a.data, copt);
+  if (!a.valid.empty()) {
+    CorpusReport report;
+    r.valid = read_tsv(a.valid, copt, report);
+    fmt::print(stderr, "{}\n", report.summary());
+  } else if (a.split_dev > 0) {
+    CorpusSplit split = split_corpus(r.train, a.split_dev, 0, a.seed);
+    r.train = std::move(split.train);
+    r.valid = std::move(split.dev);
+    fmt::print(stderr, "held out {} pairs for validation (--split-dev)\n", r.valid.size());
+  }
+  r.model = model_preset(a.config);
+  if (a.dropout >= 0) r.model.dropout = a.dropout;
+  if (a.norm == "pre") r.model.norm = NormPlacement::kPre;
+  if (a.norm == "post") r.model.norm = NormPlacement::kPost;
+  r.joint_tokenizer = !a.separate_vocab;
+  r.model.share_embeddings = !a.separate_vocab;
+  r.model.tie_output = true;
+  r.tokenizer.vocab_size = a.vocab;
+  r.tokenizer.model_type = a.spm_type;
+  r.tokenizer.seed = a.seed;
+  r.source_spm = a.spm;
+  r.target_spm = a.tgt_spm;
+  r.max_tokens = a.batch_tokens;
+  r.valid_bleu_sentences = a.valid_bleu_sentences;
+  TrainerOptions& t = r.trainer;
+  t.max_steps = a.steps;
+  t.max_epochs = a.epochs;
+  t.max_minutes = a.minutes;
+  t.accumulate = a.accumulate;
+  t.label_smoothing = a.label_smoothing;
+  t.clip_norm = a.clip_norm;
+  t.adam.weight_decay = a.weight_decay;
+  t.adam.decoupled = a.weight_decay > 0;
+  t.schedule.kind = a.schedule;
+  t.schedule.peak = a.lr;
+  t.schedule.warmup = a.warmup;
+  t.log_every = a.log_every;
+  t.valid_every = a.valid_every;
+  t.patience = a.patience;
+  t.seed = a.seed;
+  TrainingProgress progress(stderr);
+  const TrainerState s = run_training(r, progress, stderr);
+  fmt::print(stderr, "best model (step {}) in {}\n", s.best_step, a.out);
+}
+
+}  // namespace
+
+void register_train(CLI::App& app) {
+  auto a = std::make_shared<TrainArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "train", "Train a translation model from a parallel corpus (TSV or two aligned files).");
+  cmd->add_option("--data", a->data, "Training pairs: source<TAB>target per line");
+  cmd->add_option("--src-file", a->src_file, "Source sentences, one per line (with --tgt-file)");
+  cmd->add_option("--tgt-file", a->tgt_file, "Target sentences, aligned with --src-file");
+  cmd->add_option("--valid", a->valid, "Validation pairs (TSV) for loss, BLEU and chrF");
+  cmd->add_option("--split-dev", a->split_dev,
+                  "Without --valid: hold out this many training pairs for validation");
+  cmd->add_option("--out", a->out, "Model directory to write")->required();
+  cmd->add_option("--config", a->config, "Model size: tiny, small, base, or a config.json")
+      ->capture_default_str();
+  cmd->add_option("--src-col", a->src_col, "TSV column of the source (0-based)")
+      ->capture_default_str();
+  cmd->add_option("--tgt-col", a->tgt_col, "TSV column of the target (0-based)")
+      ->capture_default_str();
+  cmd->add_flag("--reverse", a->reverse, "Swap the direction (translate target → source)");
+  cmd->add_option("--steps", a->steps, "Stop after this many updates");
+  cmd->add_option("--epochs", a->epochs, "Stop after this many passes over the data");
+  cmd->add_option("--minutes", a->minutes, "Stop after this much training time");
+  cmd->add_option("--seed", a->seed, "Seed of initialisation, data order and dropout")
+      ->capture_default_str();
+  cmd->add_flag("--resume", a->resume, "Continue the run in --out exactly where it stopped");
+  cmd->add_option("--vocab", a->vocab, "SentencePiece vocabulary size")->capture_default_str();
+  cmd->add_option("--spm-type", a->spm_type, "SentencePiece model: unigram or bpe")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"unigram", "bpe"}));
+  cmd->add_flag("--separate-vocab", a->separate_vocab,
+                "One tokenizer per side instead of a joint one");
+  cmd->add_option("--spm", a->spm,
+                  "Use this SentencePiece .model (for both sides, or the "
+                  "source with --tgt-spm) instead of training one");
+  cmd->add_option("--tgt-spm", a->tgt_spm, "The target side's SentencePiece .model");
+  cmd->add_option("--batch-tokens", a->batch_tokens, "Tokens per batch (padded)")
+      ->capture_default_str();
+  cmd->add_option("--accumulate", a->accumulate, "Batches per update")->capture_default_str();
+  cmd->add_option("--lr", a->lr, "Peak learning rate")->capture_default_str();
+  cmd->add_option("--warmup", a->warmup, "Warm-up steps")->capture_default_str();
+  cmd->add_option("--schedule", a->schedule, "inverse_sqrt or constant")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"inverse_sqrt", "constant"}));
+  cmd->add_option("--label-smoothing", a->label_smoothing, "Label smoothing ε")
+      ->capture_default_str();
+  cmd->add_option("--dropout", a->dropout, "Dropout (default: the config's)");
+  cmd->add_option("--norm", a->norm, "post (the paper's) or pre")
+      ->check(CLI::IsMember({"post", "pre"}));
+  cmd->add_option("--clip-norm", a->clip_norm, "Gradient norm limit, 0 = off")
+      ->capture_default_str();
+  cmd->add_option("--weight-decay", a->weight_decay, "AdamW weight decay (0 = Adam)")
+      ->capture_default_str();
+  cmd->add_option("--valid-every", a->valid_every, "Validate and checkpoint every N updates")
+      ->capture_default_str();
+  cmd->add_option("--valid-bleu-sentences", a->valid_bleu_sentences,
+                  "Sentences translated for validation BLEU/chrF (0 = loss only)")
+      ->capture_default_str();
+  cmd->add_option("--log-every", a->log_every, "Log every N updates")->capture_default_str();
+  cmd->add_option("--patience", a->patience,
+                  "Stop after N validations without improvement (0 = never)")
+      ->capture_default_str();
+  cmd->callback([a] { run_train(*a); });
+}
+
+}  // namespace attnscope::app

@@ -1,0 +1,82 @@
+// attnscope translate: sentences from stdin or a file, translations to stdout or a file.
+#include <fmt/core.h>
+
+#include <fstream>
+#include <iostream>
+#include <memory>
+
+#include "app/commands.h"
+#include "app/decode_args.h"
+#include "core/error.h"
+#include "data/corpus.h"
+#include "io/model_dir.h"
+
+namespace attnscope::app {
+
+namespace {
+
+struct TranslateArgs {
+  std::string model, input, output;
+  TranslateOptions opt;
+};
+
+void run_translate(const TranslateArgs& a) {
+  auto model = load_model(a.model);
+  const TokenizerPair tok = load_tokenizers(a.model);
+  std::ifstream file;
+  if (!a.input.empty()) {
+    file.open(a.input);
+    ATTN_CHECK(file.good(), "cannot open {}", a.input);
+  }
+  std::istream& in = a.input.empty() ? std::cin : file;
+  const std::string in_name = a.input.empty() ? "stdin" : a.input;
+  std::vector<std::string> lines;
+  std::vector<int64_t> bad;
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (!is_valid_utf8(line)) {
+      bad.push_back(static_cast<int64_t>(lines.size()) + 1);
+      line.clear();  // keep the line count aligned: an empty translation
+    }
+    lines.push_back(line);
+  }
+  if (!bad.empty()) {
+    fmt::print(stderr,
+               "attnscope: {} line(s) of {} are not valid UTF-8 and were left "
+               "untranslated (empty output lines), first: {}:{}\n",
+               bad.size(), in_name, in_name, bad.front());
+  }
+  const auto translations = translate_sentences(*model, *tok.src, *tok.tgt, lines, a.opt);
+  std::ofstream out_file;
+  if (!a.output.empty()) {
+    out_file.open(a.output);
+    ATTN_CHECK(out_file.good(), "cannot write {}", a.output);
+  }
+  std::ostream& out = a.output.empty() ? std::cout : out_file;
+  for (size_t i = 0; i < translations.size(); ++i) {
+    const Translation& t = translations[i];
+    if (a.opt.decode.nbest <= 1 || lines[i].empty()) {
+      out << (lines[i].empty() ? "" : t.text) << "\n";
+      continue;
+    }
+    // n-best: "index ||| hypothesis ||| score", as Moses and Marian print it.
+    for (const auto& h : t.hypotheses)
+      out << i << " ||| " << tok.tgt->decode(h.tokens) << " ||| " << h.score << "\n";
+  }
+  if (!bad.empty()) throw Error(fmt::format("{} input line(s) were not valid UTF-8", bad.size()));
+}
+
+}  // namespace
+
+void register_translate(CLI::App& app) {
+  auto a = std::make_shared<TranslateArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "translate", "Translate sentences, one per line, from stdin (or --input) to stdout.");
+  cmd->add_option("--model", a->model, "Model directory")->required();
+  cmd->add_option("--input", a->input, "Read sentences from this file instead of stdin");
+  cmd->add_option("--output", a->output, "Write translations to this file instead of stdout");
+  add_decode_options(cmd, a->opt);
+  cmd->callback([a] { run_translate(*a); });
+}
+
+}  // namespace attnscope::app

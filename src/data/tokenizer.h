@@ -1,0 +1,54 @@
+// SentencePiece tokenizers (Debian's libsentencepiece), trained from the training data through
+// the library or loaded from a .model file. Special ids match ModelConfig: pad 0, bos 1, eos 2,
+// unk 3.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace sentencepiece {
+class SentencePieceProcessor;
+}
+
+namespace attnscope {
+
+struct TokenizerOptions {
+  int vocab_size = 8000;
+  std::string model_type = "unigram";  // "unigram" | "bpe"
+  float character_coverage = 1.0f;
+  int64_t input_sentence_size = 2000000;  // sentences sampled for training
+  uint64_t seed = 0;
+  int num_threads = 2;
+  bool split_digits = false;  // every digit its own piece (numbers, dates)
+};
+
+class Tokenizer {
+ public:
+  static constexpr int kPadId = 0, kBosId = 1, kEosId = 2, kUnkId = 3;
+
+  // Trains on `sentences` and writes `model_path` (a SentencePiece .model). When the text
+  // cannot support vocab_size pieces the vocabulary is made smaller and a line says so.
+  static Tokenizer train(const std::vector<std::string>& sentences, const std::string& model_path,
+                         const TokenizerOptions& opt);
+  // Loads a .model file; throws attnscope::Error naming the file when it is not one.
+  static Tokenizer load(const std::string& model_path);
+
+  Tokenizer(Tokenizer&&) noexcept;
+  Tokenizer& operator=(Tokenizer&&) noexcept;
+  ~Tokenizer();
+
+  std::vector<int32_t> encode(const std::string& text) const;  // no bos/eos added
+  std::string decode(const std::vector<int32_t>& ids) const;   // special ids skipped
+  std::vector<std::string> pieces(const std::vector<int32_t>& ids) const;  // "▁este", "</s>", …
+  std::string piece(int32_t id) const;
+  int vocab_size() const;
+  const std::string& path() const { return path_; }
+
+ private:
+  Tokenizer();
+  std::unique_ptr<sentencepiece::SentencePieceProcessor> sp_;
+  std::string path_;
+};
+
+}  // namespace attnscope

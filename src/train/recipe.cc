@@ -1,0 +1,186 @@
+#include "train/recipe.h"
+
+#include <fmt/core.h>
+
+#include <algorithm>
+#include <filesystem>
+
+#include "core/error.h"
+#include "decode/translate.h"
+#include "eval/bleu.h"
+#include "eval/chrf.h"
+#include "io/config_json.h"
+#include "io/model_dir.h"
+#include "train/loss.h"
+
+namespace attnscope {
+
+namespace fs = std::filesystem;
+
+std::vector<EncodedPair> encode_pairs(const std::vector<SentencePair>& pairs, const Tokenizer& src,
+                                      const Tokenizer& tgt, const ModelConfig& cfg,
+                                      int64_t* skipped) {
+  std::vector<EncodedPair> out;
+  out.reserve(pairs.size());
+  int64_t n_skipped = 0;
+  for (const auto& p : pairs) {
+    EncodedPair e;
+    e.src = src.encode(p.src);
+    e.src.push_back(cfg.eos_id);
+    e.tgt.push_back(cfg.bos_id);
+    const auto t = tgt.encode(p.tgt);
+    e.tgt.insert(e.tgt.end(), t.begin(), t.end());
+    e.tgt.push_back(cfg.eos_id);
+    // The decoder sees tgt[:-1]: both sides must fit the positional encoding.
+    if (static_cast<int64_t>(e.src.size()) > cfg.max_len ||
+        static_cast<int64_t>(e.tgt.size()) - 1 > cfg.max_len) {
+      ++n_skipped;
+      continue;
+    }
+    out.push_back(std::move(e));
+  }
+  if (skipped) *skipped = n_skipped;
+  return out;
+}
+
+double validation_loss(Transformer& model, const std::vector<EncodedPair>& pairs,
+                       int64_t max_tokens) {
+  std::vector<const EncodedPair*> sorted;
+  for (const auto& p : pairs) sorted.push_back(&p);
+  std::stable_sort(sorted.begin(), sorted.end(), [](const EncodedPair* a, const EncodedPair* b) {
+    return a->src.size() < b->src.size();
+  });
+  double total = 0;
+  int64_t tokens = 0;
+  size_t i = 0;
+  while (i < sorted.size()) {
+    std::vector<const EncodedPair*> chunk;
+    size_t longest = 0;
+    while (i < sorted.size()) {
+      const size_t len = std::max(sorted[i]->src.size(), sorted[i]->tgt.size());
+      if (!chunk.empty() &&
+          static_cast<int64_t>((chunk.size() + 1) * std::max(longest, len)) > max_tokens)
+        break;
+      longest = std::max(longest, len);
+      chunk.push_back(sorted[i++]);
+    }
+    const Batch b = make_batch(chunk, model.config().pad_id);
+    const LossValue v = sequence_loss(model.forward(b.src, b.tgt_in, ForwardOptions{}), b.tgt_out,
+                                      model.config().pad_id, 0.0f, nullptr);
+    total += v.mean * static_cast<double>(v.tokens);
+    tokens += v.tokens;
+  }
+  return tokens ? total / static_cast<double>(tokens) : 0.0;
+}
+
+namespace {
+
+TokenizerPair prepare_tokenizers(const TrainRecipe& r, std::FILE* log) {
+  if (r.resume) return load_tokenizers(r.out_dir);
+  fs::create_directories(r.out_dir);
+  if (!r.source_spm.empty()) {
+    const std::string tgt_path = r.target_spm.empty() ? r.source_spm : r.target_spm;
+    if (tgt_path == r.source_spm) {
+      fs::copy_file(r.source_spm, fs::path(r.out_dir) / kSharedTokenizer,
+                    fs::copy_options::overwrite_existing);
+      return load_tokenizers(r.out_dir);
+    }
+    fs::copy_file(r.source_spm, fs::path(r.out_dir) / kSourceTokenizer,
+                  fs::copy_options::overwrite_existing);
+    fs::copy_file(tgt_path, fs::path(r.out_dir) / kTargetTokenizer,
+                  fs::copy_options::overwrite_existing);
+    return load_tokenizers(r.out_dir);
+  }
+  std::vector<std::string> src_text, tgt_text;
+  for (const auto& p : r.train) {
+    src_text.push_back(p.src);
+    tgt_text.push_back(p.tgt);
+  }
+  if (r.joint_tokenizer) {
+    std::vector<std::string> all = src_text;
+    all.insert(all.end(), tgt_text.begin(), tgt_text.end());
+    auto tok = std::make_shared<Tokenizer>(
+        Tokenizer::train(all, (fs::path(r.out_dir) / kSharedTokenizer).string(), r.tokenizer));
+    fmt::print(log, "tokenizer: joint SentencePiece {} with {} pieces\n", r.tokenizer.model_type,
+               tok->vocab_size());
+    return {tok, tok};
+  }
+  auto src = std::make_shared<Tokenizer>(
+      Tokenizer::train(src_text, (fs::path(r.out_dir) / kSourceTokenizer).string(), r.tokenizer));
+  auto tgt = std::make_shared<Tokenizer>(
+      Tokenizer::train(tgt_text, (fs::path(r.out_dir) / kTargetTokenizer).string(), r.tokenizer));
+  fmt::print(log, "tokenizers: SentencePiece {} with {} source and {} target pieces\n",
+             r.tokenizer.model_type, src->vocab_size(), tgt->vocab_size());
+  return {src, tgt};
+}
+
+}  // namespace
+
+TrainerState run_training(const TrainRecipe& r,
+                          const std::function<void(const TrainProgress&)>& progress,
+                          std::FILE* log) {
+  const std::string config_path = (fs::path(r.out_dir) / kConfigFile).string();
+  ATTN_CHECK(r.resume || (!fs::exists(fs::path(r.out_dir) / "checkpoint") &&
+                          !fs::exists(fs::path(r.out_dir) / kConfigFile)),
+             "{} already holds a training run: add --resume to continue it, or choose another "
+             "--out",
+             r.out_dir);
+  TokenizerPair tok = prepare_tokenizers(r, log);
+  ModelConfig cfg = r.resume ? read_config(config_path) : r.model;
+  if (!r.resume) {
+    cfg.src_vocab = tok.src->vocab_size();
+    cfg.tgt_vocab = tok.tgt->vocab_size();
+    if (cfg.share_embeddings && cfg.src_vocab != cfg.tgt_vocab) cfg.share_embeddings = false;
+  }
+  Transformer model(cfg);
+  if (!r.resume) {
+    model.init_weights(r.trainer.seed);
+    save_model(model, r.out_dir);
+  }
+  fmt::print(log, "model: {} parameters, d_model {}, {} heads, {}+{} layers, {} norm\n",
+             model.num_params(), cfg.d_model, cfg.heads, cfg.encoder_layers, cfg.decoder_layers,
+             cfg.norm == NormPlacement::kPre ? "pre" : "post");
+
+  int64_t skipped = 0;
+  std::vector<EncodedPair> train = encode_pairs(r.train, *tok.src, *tok.tgt, cfg, &skipped);
+  fmt::print(log, "training pairs: {}{}\n", train.size(),
+             skipped
+                 ? fmt::format(" ({} skipped: longer than max_len {} tokens)", skipped, cfg.max_len)
+                 : "");
+  ATTN_CHECK(!train.empty(), "no training pair fits max_len {}", cfg.max_len);
+  Batcher batcher(std::move(train), r.max_tokens, cfg.pad_id, r.trainer.seed);
+
+  Trainer trainer(model, batcher, r.trainer, r.out_dir);
+  if (!r.valid.empty()) {
+    auto valid = std::make_shared<std::vector<EncodedPair>>(
+        encode_pairs(r.valid, *tok.src, *tok.tgt, cfg, nullptr));
+    trainer.set_validation([&, valid](Transformer& m) {
+      ValidationResult v;
+      v.loss = validation_loss(m, *valid, r.max_tokens);
+      if (r.valid_bleu_sentences > 0) {
+        std::vector<std::string> sources, refs;
+        for (size_t i = 0; i < r.valid.size() && static_cast<int64_t>(i) < r.valid_bleu_sentences;
+             ++i) {
+          sources.push_back(r.valid[i].src);
+          refs.push_back(r.valid[i].tgt);
+        }
+        TranslateOptions topt;
+        topt.decode = r.valid_decode;
+        std::vector<std::string> hyps;
+        for (auto& t : translate_sentences(m, *tok.src, *tok.tgt, sources, topt))
+          hyps.push_back(t.text);
+        v.bleu = corpus_bleu(hyps, refs).score;
+        v.chrf = corpus_chrf(hyps, refs);
+      }
+      return v;
+    });
+  }
+  if (r.resume) {
+    ATTN_CHECK(trainer.resume(), "{} has no checkpoint to resume", r.out_dir);
+    fmt::print(log, "resumed at step {} (epoch {}, batch {})\n", trainer.state().step,
+               trainer.state().epoch, trainer.state().batch_index);
+  }
+  return trainer.run(progress);
+}
+
+}  // namespace attnscope

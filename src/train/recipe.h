@@ -1,0 +1,47 @@
+// From sentence pairs to a trained model directory: tokenizers (trained or loaded), encoding
+// with length checks, batching, validation (loss, BLEU, chrF) and the training loop. Shared by
+// `attnscope train` and `attnscope demo`.
+#pragma once
+
+#include <cstdio>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "data/corpus.h"
+#include "data/tokenizer.h"
+#include "decode/beam_search.h"
+#include "nn/model_config.h"
+#include "train/trainer.h"
+
+namespace attnscope {
+
+struct TrainRecipe {
+  std::vector<SentencePair> train, valid;
+  std::string out_dir;
+  ModelConfig model;  // src_vocab / tgt_vocab are set from the tokenizers
+  TokenizerOptions tokenizer;
+  bool joint_tokenizer = true;         // one SentencePiece model for both sides
+  std::string source_spm, target_spm;  // existing .model files to use instead of training
+  int64_t max_tokens = 4096;           // per batch (padded)
+  TrainerOptions trainer;
+  int64_t valid_bleu_sentences = 500;  // 0: validation loss only
+  DecodeOptions valid_decode;
+  bool resume = false;  // continue the checkpoint in out_dir
+};
+
+// Encodes pairs for training: src = pieces + eos, tgt = bos + pieces + eos. Pairs longer than
+// max_len are skipped and counted in *skipped.
+std::vector<EncodedPair> encode_pairs(const std::vector<SentencePair>& pairs, const Tokenizer& src,
+                                      const Tokenizer& tgt, const ModelConfig& cfg,
+                                      int64_t* skipped);
+
+// Mean teacher-forced loss (no dropout, no smoothing) over pairs, token-weighted.
+double validation_loss(Transformer& model, const std::vector<EncodedPair>& pairs,
+                       int64_t max_tokens);
+
+TrainerState run_training(const TrainRecipe& recipe,
+                          const std::function<void(const TrainProgress&)>& progress,
+                          std::FILE* log);
+
+}  // namespace attnscope

@@ -1,0 +1,251 @@
+#include "train/trainer.h"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "core/error.h"
+#include "io/model_dir.h"
+#include "train/loss.h"
+
+namespace attnscope {
+
+namespace fs = std::filesystem;
+
+Trainer::Trainer(Transformer& model, Batcher& batcher, const TrainerOptions& opt,
+                 std::string out_dir)
+    : model_(model), batcher_(batcher), opt_(opt), out_dir_(std::move(out_dir)), adam_(opt.adam) {
+  ATTN_CHECK(opt_.max_steps > 0 || opt_.max_epochs > 0 || opt_.max_minutes > 0,
+             "training needs a limit: --steps, --epochs or --minutes");
+  ATTN_CHECK(opt_.accumulate >= 1, "--accumulate must be ≥ 1");
+  state_.seed = opt_.seed;
+  model_.alloc_grads();
+  fs::create_directories(out_dir_);
+}
+
+bool Trainer::resume() {
+  if (!load_checkpoint(out_dir_, model_, adam_, state_)) return false;
+  batcher_.seek(state_.epoch, state_.batch_index);
+  truncate_metrics_after(state_.step);
+  return true;
+}
+
+double Trainer::clip_gradients() {
+  double sq = 0;
+  model_.visit_params([&](Param& p) {
+    for (int64_t i = 0; i < p.grad.numel(); ++i) sq += static_cast<double>(p.grad[i]) * p.grad[i];
+  });
+  const double norm = std::sqrt(sq);
+  if (opt_.clip_norm > 0 && norm > opt_.clip_norm) {
+    const float scale = static_cast<float>(opt_.clip_norm / (norm + 1e-6));
+    model_.visit_params([&](Param& p) {
+      for (int64_t i = 0; i < p.grad.numel(); ++i) p.grad[i] *= scale;
+    });
+  }
+  return norm;
+}
+
+double Trainer::step_once(int64_t& tgt_tokens) {
+  model_.zero_grads();
+  double loss_sum = 0;
+  tgt_tokens = 0;
+  const int64_t step = state_.step + 1;
+  for (int64_t micro = 0; micro < opt_.accumulate; ++micro) {
+    Batch batch = batcher_.next();
+    // Each micro-batch has its own dropout masks, a pure function of (seed, step, micro).
+    const uint64_t step_seed =
+        counter_hash(state_.seed, static_cast<uint64_t>(step * opt_.accumulate + micro));
+    const Tensor& logits = model_.forward(batch.src, batch.tgt_in, ForwardOptions{true, step_seed});
+    const LossValue loss = sequence_loss(logits, batch.tgt_out, model_.config().pad_id,
+                                         opt_.label_smoothing, &d_logits_);
+    if (!std::isfinite(loss.mean)) {
+      std::string where = "the logits";
+      for (int64_t i = 0; i < logits.numel(); ++i)
+        if (!std::isfinite(logits[i])) {
+          where = fmt::format("the logits (first non-finite value at flat index {})", i);
+          break;
+        }
+      fail(
+          "step {}: the loss is {}; first non-finite tensor: {}. HINT: lower --lr or raise "
+          "--warmup; the last checkpoint is in {}/checkpoint",
+          step, loss.mean, where, out_dir_);
+    }
+    if (opt_.accumulate > 1) {
+      const float s = 1.0f / static_cast<float>(opt_.accumulate);
+      for (int64_t i = 0; i < d_logits_.numel(); ++i) d_logits_[i] *= s;
+    }
+    model_.backward(d_logits_);
+    loss_sum += loss.mean;
+    tgt_tokens += batch.tgt_tokens;
+  }
+  const double norm = clip_gradients();
+  if (!std::isfinite(norm)) {
+    std::string name;
+    model_.visit_params([&](Param& p) {
+      if (!name.empty()) return;
+      for (int64_t i = 0; i < p.grad.numel(); ++i)
+        if (!std::isfinite(p.grad[i])) {
+          name = p.name;
+          return;
+        }
+    });
+    fail(
+        "step {}: a gradient is not finite; first non-finite tensor: grad of \"{}\". HINT: "
+        "lower --lr or set --clip-norm",
+        step, name);
+  }
+  adam_.step(model_, opt_.schedule.at(step));
+  state_.step = step;
+  state_.epoch = batcher_.epoch();
+  state_.batch_index = batcher_.index();
+  state_.tokens_seen += tgt_tokens;
+  return loss_sum / static_cast<double>(opt_.accumulate);
+}
+
+void Trainer::append_metrics(const std::string& json_line) {
+  std::ofstream out(fs::path(out_dir_) / "metrics.jsonl", std::ios::app);
+  out << json_line << "\n";
+}
+
+void Trainer::truncate_metrics_after(int64_t step) {
+  const fs::path path = fs::path(out_dir_) / "metrics.jsonl";
+  if (!fs::exists(path)) return;
+  std::ifstream in(path);
+  std::ostringstream kept;
+  std::string line;
+  while (std::getline(in, line)) {
+    try {
+      if (nlohmann::json::parse(line).value("step", int64_t{0}) <= step) kept << line << "\n";
+    } catch (const nlohmann::json::exception&) {
+      // A line cut by the crash: dropped.
+    }
+  }
+  in.close();
+  std::ofstream(path, std::ios::trunc) << kept.str();
+}
+
+void Trainer::save_best() {
+  save_model(model_, out_dir_);
+}
+
+TrainerState Trainer::run(const std::function<void(const TrainProgress&)>& on_progress) {
+  using clock = std::chrono::steady_clock;
+  const auto start = clock::now();
+  const double elapsed_before = state_.elapsed_s;
+  auto elapsed = [&] {
+    return elapsed_before + std::chrono::duration<double>(clock::now() - start).count();
+  };
+  double window_loss = 0;
+  int64_t window_steps = 0, window_tokens = 0;
+  auto window_start = clock::now();
+  std::string stop;
+
+  auto fraction = [&] {
+    double f = 0;
+    if (opt_.max_steps > 0)
+      f = std::max(f, static_cast<double>(state_.step) / static_cast<double>(opt_.max_steps));
+    if (opt_.max_minutes > 0) f = std::max(f, elapsed() / (60.0 * opt_.max_minutes));
+    if (opt_.max_epochs > 0 && batcher_.batches_per_epoch() > 0)
+      f = std::max(f, (static_cast<double>(batcher_.epoch()) +
+                       static_cast<double>(batcher_.index()) /
+                           static_cast<double>(batcher_.batches_per_epoch())) /
+                          static_cast<double>(opt_.max_epochs));
+    return std::min(f, 1.0);
+  };
+  auto validate_and_save = [&](TrainProgress& p) {
+    state_.elapsed_s = elapsed();
+    if (validate_) {
+      ValidationResult v = validate_(model_);
+      p.validation = v;
+      nlohmann::json j = {{"step", state_.step}, {"valid_loss", v.loss}};
+      if (v.bleu) j["bleu"] = *v.bleu;
+      if (v.chrf) j["chrf"] = *v.chrf;
+      if (v.metric() > state_.best_metric) {
+        state_.best_metric = v.metric();
+        state_.best_step = state_.step;
+        state_.bad_validations = 0;
+        p.improved = true;
+        save_best();
+      } else {
+        ++state_.bad_validations;
+      }
+      j["best_step"] = state_.best_step;
+      append_metrics(j.dump());
+    } else {
+      state_.best_step = state_.step;
+      save_best();
+    }
+    save_checkpoint(out_dir_, model_, adam_, state_);
+  };
+
+  while (true) {
+    if (opt_.max_steps > 0 && state_.step >= opt_.max_steps)
+      stop = "steps";
+    else if (opt_.max_epochs > 0 && batcher_.epoch() >= opt_.max_epochs)
+      stop = "epochs";
+    else if (opt_.max_minutes > 0 && elapsed() >= 60.0 * opt_.max_minutes)
+      stop = "minutes";
+    else if (opt_.patience > 0 && state_.bad_validations >= opt_.patience)
+      stop = "early stopping";
+    if (!stop.empty()) break;
+
+    int64_t tokens = 0;
+    window_loss += step_once(tokens);
+    window_tokens += tokens;
+    ++window_steps;
+
+    const bool log_now = state_.step % opt_.log_every == 0;
+    const bool valid_now = opt_.valid_every > 0 && state_.step % opt_.valid_every == 0;
+    if (log_now || valid_now) {
+      TrainProgress p;
+      p.step = state_.step;
+      p.max_steps = opt_.max_steps;
+      p.epoch = batcher_.epoch();
+      p.loss = window_loss / static_cast<double>(std::max<int64_t>(window_steps, 1));
+      p.lr = opt_.schedule.at(state_.step);
+      const double dt = std::chrono::duration<double>(clock::now() - window_start).count();
+      p.tokens_per_s = dt > 0 ? static_cast<double>(window_tokens) / dt : 0;
+      if (log_now) {
+        append_metrics(nlohmann::json{
+            {"step", p.step},
+            {"epoch", p.epoch},
+            {"loss", p.loss},
+            {"lr", p.lr},
+            {"tgt_tokens_per_s", p.tokens_per_s},
+            {"elapsed_s",
+             elapsed()}}.dump());
+        window_loss = 0;
+        window_steps = 0;
+        window_tokens = 0;
+        window_start = clock::now();
+      }
+      if (valid_now) {
+        validate_and_save(p);
+        p.kind = TrainProgress::Kind::kValidation;
+      }
+      p.elapsed_s = elapsed();
+      p.fraction_done = fraction();
+      on_progress(p);
+    }
+  }
+  TrainProgress done;
+  done.kind = TrainProgress::Kind::kDone;
+  done.step = state_.step;
+  done.max_steps = opt_.max_steps;
+  done.epoch = batcher_.epoch();
+  done.stop_reason = stop;
+  // The final state is validated and saved unless the last step just was.
+  if (opt_.valid_every <= 0 || state_.step % opt_.valid_every != 0 || state_.step == 0)
+    validate_and_save(done);
+  done.elapsed_s = elapsed();
+  done.fraction_done = 1.0;
+  on_progress(done);
+  return state_;
+}
+
+}  // namespace attnscope

@@ -1,0 +1,92 @@
+// The training loop: teacher-forced batches, label-smoothed loss, gradient accumulation and
+// clipping, Adam with a warm-up schedule, periodic validation (loss, BLEU, chrF), the best and
+// the last checkpoints, early stopping, and exact resume.
+//
+// Files in the output directory:
+//   model.safetensors + config.json   the best model so far (by validation BLEU, else loss)
+//   checkpoint/                       the last state, for --resume (see checkpoint.h)
+//   metrics.jsonl                     one JSON object per log line and validation
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "data/batcher.h"
+#include "nn/transformer.h"
+#include "train/checkpoint.h"
+#include "train/optimizer.h"
+#include "train/schedule.h"
+
+namespace attnscope {
+
+struct TrainerOptions {
+  int64_t max_steps = 0;  // 0: no limit (one of the three limits must be set)
+  int64_t max_epochs = 0;
+  double max_minutes = 0;
+  int64_t accumulate = 1;  // batches per optimizer update
+  float label_smoothing = 0.1f;
+  float clip_norm = 1.0f;  // global gradient norm limit; 0 = off
+  cpu::AdamConfig adam;    // lr is taken from the schedule
+  LrSchedule schedule;
+  int64_t log_every = 50;
+  int64_t valid_every = 500;  // also when checkpoints are written
+  int64_t patience = 0;       // stop after this many validations without improvement; 0 = off
+  uint64_t seed = 1;
+};
+
+struct ValidationResult {
+  double loss = 0;
+  std::optional<double> bleu, chrf;
+  double metric() const { return bleu ? *bleu : -loss; }  // larger is better
+};
+
+struct TrainProgress {
+  enum class Kind { kStep, kValidation, kDone } kind = Kind::kStep;
+  int64_t step = 0, max_steps = 0, epoch = 0;
+  double loss = 0;  // mean over the last log window
+  float lr = 0;
+  double tokens_per_s = 0;  // target tokens per second over the last log window
+  double elapsed_s = 0;
+  double fraction_done = 0;  // 0–1 by whichever limit is nearest
+  std::optional<ValidationResult> validation;
+  bool improved = false;
+  std::string stop_reason;  // kDone: "steps", "epochs", "minutes", "early stopping"
+};
+
+class Trainer {
+ public:
+  Trainer(Transformer& model, Batcher& batcher, const TrainerOptions& opt, std::string out_dir);
+
+  // Validation run every valid_every steps and at the end; without one, the last model counts
+  // as the best.
+  void set_validation(std::function<ValidationResult(Transformer&)> validate) {
+    validate_ = std::move(validate);
+  }
+  // Restores the last checkpoint of out_dir (weights, Adam, data position, counters).
+  // False when there is none.
+  bool resume();
+  // Trains until a limit or early stopping; calls on_progress on every log step, validation and
+  // at the end. Returns the final state.
+  TrainerState run(const std::function<void(const TrainProgress&)>& on_progress);
+
+  const TrainerState& state() const { return state_; }
+
+ private:
+  double step_once(int64_t& tgt_tokens);  // one optimizer update; returns its mean loss
+  double clip_gradients();
+  void append_metrics(const std::string& json_line);
+  void truncate_metrics_after(int64_t step);
+  void save_best();
+
+  Transformer& model_;
+  Batcher& batcher_;
+  TrainerOptions opt_;
+  std::string out_dir_;
+  AdamOptimizer adam_;
+  TrainerState state_;
+  std::function<ValidationResult(Transformer&)> validate_;
+  Tensor d_logits_;  // [B, Tt, V], reused across steps
+};
+
+}  // namespace attnscope
