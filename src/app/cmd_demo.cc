@@ -103,7 +103,7 @@ void run_demo(const DemoArgs& a) {
              exact, out.size(), format_duration(train_s));
 
   fmt::print("\nexamples:\n");
-  const std::vector<std::string> examples = {"terça-feira, 9 de outubro de 1993",
+  const std::vector<std::string> examples = {"terça-feira, 12 de outubro de 1993",
                                              "9 Oct 1993",
                                              "October 9, 1993",
                                              "1º de janeiro de 2000",
@@ -134,8 +134,8 @@ void register_demo(CLI::App& app) {
   auto a = std::make_shared<DemoArgs>();
   CLI::App* cmd = app.add_subcommand(
       "demo",
-      "Train a small Transformer to normalise dates (\"terça-feira, 9 de outubro de 1993\" → "
-      "\"1993-10-09\") in a few minutes, score it, and write its attention.");
+      "Train a small Transformer to normalise dates (\"terça-feira, 12 de outubro de 1993\" → "
+      "\"1993-10-12\") in a few minutes, score it, and write its attention.");
   cmd->add_option("--out", a->out, "Folder for the model and the attention files")
       ->capture_default_str();
   cmd->add_option("--seed", a->seed, "Seed of the corpus, initialisation and training")

@@ -1,5 +1,6 @@
 // Corpus BLEU as sacreBLEU computes it by default: the 13a tokenizer, n-grams 1–4, brevity
-// penalty over the corpus, "exp" smoothing off (floor: none), one reference per sentence.
+// penalty over the corpus, sacreBLEU's default "exp" smoothing (the k-th n-gram order with no
+// match gets precision 1 / (2^k · total)), one reference per sentence.
 #pragma once
 
 #include <string>
