@@ -5,6 +5,7 @@
 
 #include <cmath>
 
+#include "core/error.h"
 #include "decode/beam_search.h"
 
 namespace attnscope {
@@ -189,6 +190,74 @@ TEST_P(BeamCapture, MapsEqualForcedForwardOverTheOutput) {
 }
 
 INSTANTIATE_TEST_SUITE_P(BeamSizes, BeamCapture, ::testing::Values(1, 4));
+
+}  // namespace
+}  // namespace attnscope
+
+namespace attnscope {
+namespace {
+
+TEST(CaptureSpec, SelectionAndReductionsEqualTheFullCapture) {
+  auto model = model_with_seed(33, NormPlacement::kPost);
+  DecodeOptions full;
+  full.beam = 2;
+  full.capture_attention = true;
+  const auto all = beam_search(*model, sources(), full);
+  auto run = [&](CaptureReduction r) {
+    DecodeOptions o;
+    o.beam = 2;
+    o.capture.enabled = true;
+    o.capture.kinds = {AttentionKind::kCross, AttentionKind::kEncoderSelf};
+    o.capture.layers = {1};
+    o.capture.heads = {1, 3};
+    o.capture.reduction = r;
+    return beam_search(*model, sources(), o);
+  };
+  const auto sel = run(CaptureReduction::kNone);
+  const auto mean = run(CaptureReduction::kMeanHeads);
+  const auto mx = run(CaptureReduction::kMaxHeads);
+  const auto last = run(CaptureReduction::kLastRow);
+  for (size_t b = 0; b < 3; ++b) {
+    const HypothesisAttention& A = all[b][0].attention;
+    ASSERT_EQ(sel[b][0].tokens, all[b][0].tokens);
+    const HypothesisAttention& S = sel[b][0].attention;
+    EXPECT_TRUE(S.decoder_self.empty());
+    ASSERT_EQ(S.cross.size(), 1u);
+    ASSERT_EQ(S.encoder_self.size(), 1u);
+    EXPECT_EQ(S.decoder_layers, (std::vector<int64_t>{1}));
+    EXPECT_EQ(S.heads, (std::vector<int64_t>{1, 3}));
+    const Tensor& full_cross = A.cross[1];  // [4, T, n]
+    const int64_t T = full_cross.dim(1), n = full_cross.dim(2);
+    ASSERT_EQ(S.cross[0].shape(), (Shape{2, T, n}));
+    ASSERT_EQ(mean[b][0].attention.cross[0].shape(), (Shape{1, T, n}));
+    ASSERT_EQ(last[b][0].attention.cross[0].shape(), (Shape{2, 1, n}));
+    for (int64_t t = 0; t < T; ++t)
+      for (int64_t j = 0; j < n; ++j) {
+        const float h1 = full_cross[(1 * T + t) * n + j], h3 = full_cross[(3 * T + t) * n + j];
+        EXPECT_FLOAT_EQ(S.cross[0][(0 * T + t) * n + j], h1);
+        EXPECT_FLOAT_EQ(S.cross[0][(1 * T + t) * n + j], h3);
+        EXPECT_FLOAT_EQ(mean[b][0].attention.cross[0][t * n + j], 0.5f * (h1 + h3));
+        EXPECT_FLOAT_EQ(mx[b][0].attention.cross[0][t * n + j], std::max(h1, h3));
+        if (t == T - 1) {
+          EXPECT_FLOAT_EQ(last[b][0].attention.cross[0][n + j], h3);
+        }
+      }
+  }
+}
+
+TEST(CaptureSpec, BadSelectionsAreErrors) {
+  auto model = model_with_seed(33, NormPlacement::kPost);
+  DecodeOptions o;
+  o.capture.enabled = true;
+  o.capture.heads = {4};
+  EXPECT_THROW(beam_search(*model, sources(), o), Error);
+  o.capture.heads = {};
+  o.capture.layers = {5};
+  EXPECT_THROW(beam_search(*model, sources(), o), Error);
+  EXPECT_THROW(parse_kinds("cross,decoder"), Error);
+  EXPECT_THROW(parse_indices("0,x", "--layers"), Error);
+  EXPECT_THROW(parse_reduction("median"), Error);
+}
 
 }  // namespace
 }  // namespace attnscope

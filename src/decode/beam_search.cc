@@ -45,11 +45,54 @@ float penalised(float log_prob, size_t length, float alpha) {
   return alpha == 0.0f ? log_prob : log_prob / std::pow(static_cast<float>(length), alpha);
 }
 
-// The attention maps of one decoding step, copied out of the model.
+// The attention maps of one decoding step, copied out of the model for the captured layers:
+// the selected heads, or one map when reduced over heads.
 struct StepMaps {
-  std::vector<Tensor> self;   // per layer [R, H, 1, t+1]
-  std::vector<Tensor> cross;  // per layer [R, H, 1, Ts]
+  std::vector<Tensor> self;   // per captured layer [R, H', 1, t+1]
+  std::vector<Tensor> cross;  // per captured layer [R, H', 1, Ts]
 };
+
+bool reduces_heads(CaptureReduction r) {
+  return r == CaptureReduction::kMeanHeads || r == CaptureReduction::kMaxHeads;
+}
+
+// out [G, H', rows, cols] from in [G, H, rows, cols]: the selected heads, or their mean / max.
+Tensor select_heads(const Tensor& in, const std::vector<int64_t>& heads, CaptureReduction r) {
+  const int64_t G = in.dim(0), H = in.dim(1), rows = in.dim(2), cols = in.dim(3);
+  const int64_t per_head = rows * cols;
+  const int64_t Hout = reduces_heads(r) ? 1 : static_cast<int64_t>(heads.size());
+  Tensor out({G, Hout, rows, cols});
+  for (int64_t g = 0; g < G; ++g) {
+    float* o = out.data() + g * Hout * per_head;
+    const float* src = in.data() + g * H * per_head;
+    if (!reduces_heads(r)) {
+      for (size_t k = 0; k < heads.size(); ++k)
+        std::memcpy(o + static_cast<int64_t>(k) * per_head, src + heads[k] * per_head,
+                    static_cast<size_t>(per_head) * sizeof(float));
+      continue;
+    }
+    for (int64_t e = 0; e < per_head; ++e) {
+      float acc = r == CaptureReduction::kMaxHeads ? -std::numeric_limits<float>::infinity() : 0;
+      for (int64_t h : heads) {
+        const float v = src[h * per_head + e];
+        acc = r == CaptureReduction::kMaxHeads ? std::max(acc, v) : acc + v;
+      }
+      o[e] = r == CaptureReduction::kMaxHeads ? acc : acc / static_cast<float>(heads.size());
+    }
+  }
+  return out;
+}
+
+// Keeps only the last query row of each head when asked: [H', T, cols] → [H', 1, cols].
+Tensor last_row_if(const Tensor& t, CaptureReduction r) {
+  if (r != CaptureReduction::kLastRow) return t;
+  const int64_t H = t.dim(0), T = t.dim(1), cols = t.dim(2);
+  Tensor out({H, 1, cols});
+  for (int64_t h = 0; h < H; ++h)
+    std::memcpy(out.data() + h * cols, t.data() + (h * T + T - 1) * cols,
+                static_cast<size_t>(cols) * sizeof(float));
+  return out;
+}
 
 }  // namespace
 
@@ -78,22 +121,37 @@ std::vector<std::vector<Hypothesis>> beam_search(Transformer& model, const Token
   DecoderCache cache = model.start_decoding(src, K, max_steps);
   const int64_t L = model.num_layers(AttentionKind::kDecoderSelf);
   const int64_t Le = model.num_layers(AttentionKind::kEncoderSelf);
+  const CaptureSpec spec = opt.effective_capture();
+  const CaptureReduction red = spec.reduction;
+  const std::vector<int64_t> heads =
+      spec.enabled ? spec.head_indices(cfg.heads) : std::vector<int64_t>{};
+  std::vector<int64_t> enc_layers, dec_layers;
+  for (int64_t l = 0; l < Le; ++l)
+    if (spec.wants(AttentionKind::kEncoderSelf) && spec.wants_layer(l)) enc_layers.push_back(l);
+  for (int64_t l = 0; l < L; ++l)
+    if ((spec.wants(AttentionKind::kDecoderSelf) || spec.wants(AttentionKind::kCross)) &&
+        spec.wants_layer(l))
+      dec_layers.push_back(l);
+  for (int64_t l : spec.layers)
+    ATTN_CHECK(l < std::max(L, Le),
+               "layer {} does not exist: the model has {} encoder and {} "
+               "decoder layers",
+               l, Le, L);
+  const bool capturing = spec.enabled;
 
-  // Encoder maps per sentence, trimmed to its real length.
+  // Encoder maps per sentence, trimmed to its real length: [H', n, n].
   std::vector<std::vector<Tensor>> encoder_maps(static_cast<size_t>(B));
-  if (opt.capture_attention) {
-    for (int64_t l = 0; l < Le; ++l) {
-      const Tensor& p = model.attention(AttentionKind::kEncoderSelf, l);  // [B, H, Ts, Ts]
-      const int64_t H = p.dim(1);
-      for (int64_t b = 0; b < B; ++b) {
-        const int64_t n = src_len[b];
-        Tensor t({H, n, n});
-        for (int64_t h = 0; h < H; ++h)
-          for (int64_t i = 0; i < n; ++i)
-            std::memcpy(t.data() + (h * n + i) * n, p.data() + ((b * H + h) * Ts + i) * Ts,
-                        static_cast<size_t>(n) * sizeof(float));
-        encoder_maps[b].push_back(std::move(t));
-      }
+  for (int64_t l : enc_layers) {
+    const Tensor sel = select_heads(model.attention(AttentionKind::kEncoderSelf, l), heads, red);
+    const int64_t H = sel.dim(1);
+    for (int64_t b = 0; b < B; ++b) {
+      const int64_t n = src_len[b];
+      Tensor t({H, n, n});
+      for (int64_t h = 0; h < H; ++h)
+        for (int64_t i = 0; i < n; ++i)
+          std::memcpy(t.data() + (h * n + i) * n, sel.data() + ((b * H + h) * Ts + i) * Ts,
+                      static_cast<size_t>(n) * sizeof(float));
+      encoder_maps[b].push_back(last_row_if(t, red));
     }
   }
 
@@ -116,11 +174,14 @@ std::vector<std::vector<Hypothesis>> beam_search(Transformer& model, const Token
 
   for (int64_t t = 0; t < max_steps; ++t) {
     log_softmax_rows(model.decode_step(cache, feed), logp);
-    if (opt.capture_attention) {
+    if (capturing) {
       StepMaps m;
-      for (int64_t l = 0; l < L; ++l) {
-        m.self.push_back(model.attention(AttentionKind::kDecoderSelf, l).clone());
-        m.cross.push_back(model.attention(AttentionKind::kCross, l).clone());
+      for (int64_t l : dec_layers) {
+        if (spec.wants(AttentionKind::kDecoderSelf))
+          m.self.push_back(
+              select_heads(model.attention(AttentionKind::kDecoderSelf, l), heads, red));
+        if (spec.wants(AttentionKind::kCross))
+          m.cross.push_back(select_heads(model.attention(AttentionKind::kCross, l), heads, red));
       }
       maps.push_back(std::move(m));
     }
@@ -185,7 +246,7 @@ std::vector<std::vector<Hypothesis>> beam_search(Transformer& model, const Token
                      [](const Ending& x, const Ending& y) { return x.hyp.score > y.hyp.score; });
     for (int64_t i = 0; i < opt.nbest && i < static_cast<int64_t>(ends.size()); ++i) {
       Ending& e = ends[i];
-      if (opt.capture_attention) {
+      if (capturing) {
         // Follow the backpointers from the final row to each earlier step's row.
         const int64_t T = e.step + 1, n = src_len[b];
         std::vector<int64_t> row_at(static_cast<size_t>(T));
@@ -193,21 +254,30 @@ std::vector<std::vector<Hypothesis>> beam_search(Transformer& model, const Token
         for (int64_t s = T - 2; s >= 0; --s) row_at[s] = from_history[s][row_at[s + 1]];
         HypothesisAttention& a = e.hyp.attention;
         a.encoder_self = encoder_maps[b];
-        for (int64_t l = 0; l < L; ++l) {
-          const int64_t H = maps[0].self[l].dim(1);
-          Tensor self({H, T, T}), cross({H, T, n});
+        a.encoder_layers = enc_layers;
+        a.decoder_layers = dec_layers;
+        a.heads = reduces_heads(red) ? std::vector<int64_t>{} : heads;
+        a.reduction = red;
+        const int64_t H = reduces_heads(red) ? 1 : static_cast<int64_t>(heads.size());
+        // Gathers step s's row of the chosen hypothesis: [H', T, width] from [R, H', 1, ·].
+        auto gather = [&](const std::vector<Tensor> StepMaps::*which, size_t k, int64_t width,
+                          bool self_rows) {
+          Tensor rows({H, T, width});
           for (int64_t s = 0; s < T; ++s) {
-            const Tensor& ps = maps[s].self[l];   // [R, H, 1, s+1]
-            const Tensor& pc = maps[s].cross[l];  // [R, H, 1, Ts]
-            for (int64_t h = 0; h < H; ++h) {
-              std::memcpy(self.data() + (h * T + s) * T, ps.data() + (row_at[s] * H + h) * (s + 1),
-                          static_cast<size_t>(s + 1) * sizeof(float));
-              std::memcpy(cross.data() + (h * T + s) * n, pc.data() + (row_at[s] * H + h) * Ts,
-                          static_cast<size_t>(n) * sizeof(float));
-            }
+            const Tensor& p = (maps[s].*which)[k];
+            const int64_t cols = p.dim(3);
+            const int64_t copy = self_rows ? s + 1 : width;
+            for (int64_t h = 0; h < H; ++h)
+              std::memcpy(rows.data() + (h * T + s) * width, p.data() + (row_at[s] * H + h) * cols,
+                          static_cast<size_t>(copy) * sizeof(float));
           }
-          a.decoder_self.push_back(std::move(self));
-          a.cross.push_back(std::move(cross));
+          return last_row_if(rows, red);
+        };
+        for (size_t k = 0; k < dec_layers.size(); ++k) {
+          if (spec.wants(AttentionKind::kDecoderSelf))
+            a.decoder_self.push_back(gather(&StepMaps::self, k, T, true));
+          if (spec.wants(AttentionKind::kCross))
+            a.cross.push_back(gather(&StepMaps::cross, k, n, false));
         }
       }
       out[b].push_back(std::move(e.hyp));

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "core/tensor.h"
+#include "decode/capture_spec.h"
 #include "nn/transformer.h"
 
 namespace attnscope {
@@ -15,15 +16,25 @@ struct DecodeOptions {
   float length_penalty = 1.0f;  // score = log P / length^α (α = 0: raw log-probability)
   float max_len_ratio = 2.0f;   // stop after max_len_ratio · source length + max_len_extra
   int64_t max_len_extra = 10;
-  bool stop_at_eos = true;  // false: always decode the full length (benchmarks)
-  bool capture_attention = false;
+  bool stop_at_eos = true;         // false: always decode the full length (benchmarks)
+  bool capture_attention = false;  // shorthand for capture = CaptureSpec::all()
+  CaptureSpec capture;             // what to keep when capture.enabled
+  CaptureSpec effective_capture() const {
+    return capture.enabled ? capture : capture_attention ? CaptureSpec::all() : CaptureSpec{};
+  }
 };
 
-// The attention of one hypothesis, rows = its output positions (the fed tokens: bos, y1, …):
+// The attention of one hypothesis, rows = its output positions (the fed tokens: bos, y1, …).
+// Without a selection or reduction: per layer [H, Ts, Ts], [H, T, T] (zero above the
+// diagonal) and [H, T, Ts]. A capture spec keeps only the chosen layers (listed in
+// encoder_layers / decoder_layers) and heads (listed in heads; empty after a reduction over
+// heads, which leaves one map per layer), or only the last query row.
 struct HypothesisAttention {
-  std::vector<Tensor> encoder_self;  // per layer [H, Ts, Ts]
-  std::vector<Tensor> decoder_self;  // per layer [H, T, T] (zero above the diagonal)
-  std::vector<Tensor> cross;         // per layer [H, T, Ts]
+  std::vector<Tensor> encoder_self;  // per captured encoder layer [H', Ts', Ts]
+  std::vector<Tensor> decoder_self;  // per captured decoder layer [H', T', T]
+  std::vector<Tensor> cross;         // per captured decoder layer [H', T', Ts]
+  std::vector<int64_t> encoder_layers, decoder_layers, heads;
+  CaptureReduction reduction = CaptureReduction::kNone;
 };
 
 struct Hypothesis {

@@ -22,8 +22,8 @@ void append_layers(std::string& out, const std::vector<Tensor>& layers) {
 std::string attention_json(const Translation& t) {
   ATTN_CHECK(!t.hypotheses.empty(), "no translation to export for \"{}\"", t.source);
   const HypothesisAttention& a = t.hypotheses.front().attention;
-  ATTN_CHECK(!a.cross.empty(), "the translation of \"{}\" was made without attention capture",
-             t.source);
+  ATTN_CHECK(!a.cross.empty() || !a.decoder_self.empty() || !a.encoder_self.empty(),
+             "the translation of \"{}\" was made without attention capture", t.source);
   std::string out = "{\"source\":" + nlohmann::json(t.source).dump() +
                     ",\"translation\":" + nlohmann::json(t.text).dump() +
                     ",\"source_tokens\":" + nlohmann::json(t.src_pieces).dump() +
@@ -34,7 +34,14 @@ std::string attention_json(const Translation& t) {
   append_layers(out, a.decoder_self);
   out += ",\"cross\":";
   append_layers(out, a.cross);
-  return out + "}}\n";
+  // Which layers and heads the arrays hold (a capture spec may have selected or reduced them).
+  static const char* kReductions[] = {"none", "mean", "max", "last"};
+  out += "},\"layers\":{\"encoder_self\":" + nlohmann::json(a.encoder_layers).dump() +
+         ",\"decoder_self\":" + nlohmann::json(a.decoder_layers).dump() +
+         ",\"cross\":" + nlohmann::json(a.decoder_layers).dump() +
+         "},\"heads\":" + nlohmann::json(a.heads).dump() + ",\"reduction\":\"" +
+         kReductions[static_cast<int>(a.reduction)] + "\"";
+  return out + "}\n";
 }
 
 void write_attention_json(const std::string& path, const Translation& t) {

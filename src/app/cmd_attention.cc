@@ -1,0 +1,110 @@
+// attnscope attention: translate and write every attention map as numbers, files and pictures.
+#include <fmt/core.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <memory>
+
+#include "app/commands.h"
+#include "app/decode_args.h"
+#include "core/error.h"
+#include "data/corpus.h"
+#include "inspect/attention_files.h"
+#include "io/model_dir.h"
+
+namespace attnscope::app {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct AttentionArgs {
+  std::string model, out = "attention", input, kinds, layers, heads, reduce = "none";
+  std::vector<std::string> sentences;
+  bool npy = false, no_pictures = false;
+  TranslateOptions opt;
+};
+
+std::vector<std::string> read_sentences(const AttentionArgs& a) {
+  if (!a.sentences.empty()) return a.sentences;
+  std::ifstream file;
+  if (!a.input.empty()) {
+    file.open(a.input);
+    ATTN_CHECK(file.good(), "cannot open {}", a.input);
+  }
+  std::istream& in = a.input.empty() ? std::cin : file;
+  const std::string name = a.input.empty() ? "stdin" : a.input;
+  std::vector<std::string> out;
+  int64_t line_no = 0;
+  for (std::string line; std::getline(in, line);) {
+    ++line_no;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    ATTN_CHECK(is_valid_utf8(line), "{}:{}: not valid UTF-8", name, line_no);
+    if (!line.empty()) out.push_back(line);
+  }
+  ATTN_CHECK(!out.empty(),
+             "no sentence to translate (give one as an argument, --input FILE, "
+             "or lines on stdin)");
+  return out;
+}
+
+void run_attention(AttentionArgs a) {
+  auto model = load_model(a.model);
+  const TokenizerPair tok = load_tokenizers(a.model);
+  CaptureSpec& spec = a.opt.decode.capture;
+  spec.enabled = true;
+  if (!a.kinds.empty()) spec.kinds = parse_kinds(a.kinds);
+  if (!a.layers.empty()) spec.layers = parse_indices(a.layers, "--layers");
+  if (!a.heads.empty()) spec.heads = parse_indices(a.heads, "--heads");
+  spec.reduction = parse_reduction(a.reduce);
+  const auto sentences = read_sentences(a);
+  const auto translations = translate_sentences(*model, *tok.src, *tok.tgt, sentences, a.opt);
+  AttentionFileOptions fopt;
+  fopt.npy = a.npy;
+  fopt.pictures = !a.no_pictures;
+  std::ofstream index;
+  if (translations.size() > 1) {
+    fs::create_directories(a.out);
+    index.open(fs::path(a.out) / "index.tsv");
+    index << "folder\tsource\ttranslation\n";
+  }
+  for (size_t i = 0; i < translations.size(); ++i) {
+    const Translation& t = translations[i];
+    const std::string dir =
+        translations.size() == 1 ? a.out : (fs::path(a.out) / fmt::format("{:04}", i + 1)).string();
+    const auto files = write_attention_files(dir, t, fopt);
+    std::cout << t.text << "\n";
+    fmt::print(stderr, "{} → {}: {} files in {}/\n", t.source, t.text, files.size(), dir);
+    if (index.is_open())
+      index << fmt::format("{:04}", i + 1) << "\t" << t.source << "\t" << t.text << "\n";
+  }
+}
+
+}  // namespace
+
+void register_attention(CLI::App& app) {
+  auto a = std::make_shared<AttentionArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "attention",
+      "Translate and write every attention map of the translation: attention.json, "
+      "attention.safetensors, heatmap grids (PNG, SVG) per kind, optionally .npy.\n"
+      "The maps follow the hypothesis that was output, also with --beam > 1.");
+  cmd->add_option("sentences", a->sentences, "Sentences to translate (else --input or stdin)");
+  cmd->add_option("--model", a->model, "Model directory")->required();
+  cmd->add_option("--out", a->out, "Output folder (one subfolder per sentence when several)")
+      ->capture_default_str();
+  cmd->add_option("--input", a->input, "Read sentences from this file, one per line");
+  cmd->add_option("--kinds", a->kinds,
+                  "Which kinds: encoder_self,decoder_self,cross (default all)");
+  cmd->add_option("--layers", a->layers, "Which layers, e.g. 0,2 (default all)");
+  cmd->add_option("--heads", a->heads, "Which heads, e.g. 1,3 (default all)");
+  cmd->add_option("--reduce", a->reduce, "none, mean or max over heads, or last (query row)")
+      ->capture_default_str();
+  cmd->add_flag("--npy", a->npy, "Also write each map as a NumPy .npy file");
+  cmd->add_flag("--no-pictures", a->no_pictures, "Skip the PNG and SVG heatmaps");
+  add_decode_options(cmd, a->opt);
+  cmd->callback([a] { run_attention(*a); });
+}
+
+}  // namespace attnscope::app

@@ -1,0 +1,46 @@
+// What attention to keep while decoding: which kinds, layers and heads, and an optional
+// reduction — so the memory a capture takes grows with what is asked for, not with every map
+// of every layer and head.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "nn/attention_kind.h"
+
+namespace attnscope {
+
+enum class CaptureReduction {
+  kNone,       // every selected head: [H, Tq, Tk]
+  kMeanHeads,  // mean over the selected heads: [1, Tq, Tk]
+  kMaxHeads,   // max over the selected heads: [1, Tq, Tk]
+  kLastRow,    // only the last query row of each selected head: [H, 1, Tk]
+};
+
+struct CaptureSpec {
+  bool enabled = false;
+  std::vector<AttentionKind> kinds = {AttentionKind::kEncoderSelf, AttentionKind::kDecoderSelf,
+                                      AttentionKind::kCross};
+  std::vector<int64_t> layers;  // empty: all
+  std::vector<int64_t> heads;   // empty: all
+  CaptureReduction reduction = CaptureReduction::kNone;
+
+  static CaptureSpec all() {
+    CaptureSpec s;
+    s.enabled = true;
+    return s;
+  }
+  bool wants(AttentionKind k) const;
+  bool wants_layer(int64_t l) const;
+  // The selected head indices among H (throws attnscope::Error for one ≥ H).
+  std::vector<int64_t> head_indices(int64_t H) const;
+};
+
+// "none" | "mean" | "max" | "last"; throws attnscope::Error for anything else.
+CaptureReduction parse_reduction(const std::string& s);
+// "encoder_self,cross" → kinds; "0,2" → indices. Errors name the bad item.
+std::vector<AttentionKind> parse_kinds(const std::string& s);
+std::vector<int64_t> parse_indices(const std::string& s, const char* what);
+
+}  // namespace attnscope

@@ -1,0 +1,27 @@
+// Everything `attnscope attention` writes for one translation, into one folder:
+//   attention.json         tokens of both sides + weights[kind][layer][head][query][key]
+//   attention.safetensors  the same arrays, one tensor "<kind>.<layer>" [H, Tq, Tk] each, the
+//                          tokens in the metadata (for large inputs and numpy/torch users)
+//   npy/<kind>_<layer>.npy the same arrays as NumPy files (on request)
+//   <kind>.png, <kind>.svg heatmap grids: layers × heads, token labels on both axes
+//   attention.html         a self-contained interactive viewer (when built in)
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "decode/translate.h"
+
+namespace attnscope {
+
+struct AttentionFileOptions {
+  bool npy = false;
+  bool pictures = true;
+  bool html = true;
+};
+
+// Writes the files above into dir (created if needed); returns the paths written.
+std::vector<std::string> write_attention_files(const std::string& dir, const Translation& t,
+                                               const AttentionFileOptions& opt);
+
+}  // namespace attnscope
