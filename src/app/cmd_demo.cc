@@ -15,7 +15,7 @@
 #include "core/error.h"
 #include "data/date_corpus.h"
 #include "decode/translate.h"
-#include "inspect/attention_export.h"
+#include "inspect/attention_files.h"
 #include "io/model_dir.h"
 #include "train/recipe.h"
 
@@ -83,7 +83,7 @@ void run_demo(const DemoArgs& a) {
   t.log_every = 50;
   t.valid_every = 400;
   t.seed = a.seed;
-  TrainingProgress progress(stdout);
+  TrainingProgress progress(stdout, r.out_dir);
   const auto start = clock::now();
   run_training(r, progress, stdout);
   const double train_s = std::chrono::duration<double>(clock::now() - start).count();
@@ -116,14 +116,19 @@ void run_demo(const DemoArgs& a) {
   TranslateOptions capture = topt;
   capture.decode.capture_attention = true;
   const auto shown = translate_sentences(*model, *tok.src, *tok.tgt, {examples[0]}, capture);
-  const std::string json_path = (fs::path(a.out) / "attention.json").string();
-  write_attention_json(json_path, shown[0]);
-  fmt::print("\nmodel:      {}/ (config.json, model.safetensors, shared.spm, metrics.jsonl)\n",
-             r.out_dir);
+  const std::string att_dir = (fs::path(a.out) / "attention").string();
+  write_attention_files(att_dir, shown[0], AttentionFileOptions{});
   fmt::print(
-      "attention:  {} (\"{}\" → \"{}\": encoder self, decoder self and cross-attention, "
-      "every layer and head)\n",
-      json_path, shown[0].source, shown[0].text);
+      "\nmodel:      {}/ (config.json, model.safetensors, shared.spm, metrics.jsonl, "
+      "training.png)\n",
+      r.out_dir);
+  fmt::print(
+      "attention:  {}/ (\"{}\" → \"{}\"): attention.json, attention.safetensors, "
+      "cross.png, decoder_self.png, encoder_self.png (+ .svg): every layer and head\n",
+      att_dir, shown[0].source, shown[0].text);
+  fmt::print(
+      "see more:   attnscope attention --model {} \"25 de dezembro de 1969\" --out my-attention\n",
+      r.out_dir);
   fmt::print("next:       attnscope translate --model {} <<< \"9 de outubro de 1993\"\n",
              r.out_dir);
 }

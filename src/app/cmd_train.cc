@@ -89,7 +89,7 @@ void run_train(const TrainArgs& a) {
   t.valid_every = a.valid_every;
   t.patience = a.patience;
   t.seed = a.seed;
-  TrainingProgress progress(stderr);
+  TrainingProgress progress(stderr, a.out);
   const TrainerState s = run_training(r, progress, stderr);
   fmt::print(stderr, "best model (step {}) in {}\n", s.best_step, a.out);
 }

@@ -12,5 +12,8 @@ void register_train(CLI::App& app);
 void register_translate(CLI::App& app);
 void register_eval(CLI::App& app);
 void register_demo(CLI::App& app);
+void register_align(CLI::App& app);
+void register_attention(CLI::App& app);
+void register_serve(CLI::App& app);
 
 }  // namespace attnscope::app

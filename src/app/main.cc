@@ -30,7 +30,10 @@ int main(int argc, char** argv) {
   attnscope::app::register_train(app);
   attnscope::app::register_translate(app);
   attnscope::app::register_eval(app);
+  attnscope::app::register_attention(app);
+  attnscope::app::register_serve(app);
   attnscope::app::register_forward(app);
+  attnscope::app::register_align(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -4,10 +4,15 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <filesystem>
+
+#include "core/error.h"
+#include "inspect/training_curves.h"
 
 namespace attnscope::app {
 
-TrainingProgress::TrainingProgress(std::FILE* out) : out_(out), tty_(isatty(fileno(out)) != 0) {}
+TrainingProgress::TrainingProgress(std::FILE* out, std::string out_dir)
+    : out_(out), out_dir_(std::move(out_dir)), tty_(isatty(fileno(out)) != 0) {}
 
 std::string format_duration(double seconds) {
   const int64_t s = static_cast<int64_t>(std::max(0.0, seconds));
@@ -43,6 +48,16 @@ void TrainingProgress::operator()(const TrainProgress& p) {
       if (v.bleu) fmt::print(out_, " BLEU {:.2f}", *v.bleu);
       if (v.chrf) fmt::print(out_, " chrF {:.2f}", *v.chrf);
       fmt::print(out_, "{}\n", p.improved ? " (best so far, saved)" : "");
+    }
+    if (!out_dir_.empty()) {
+      const auto metrics = std::filesystem::path(out_dir_) / "metrics.jsonl";
+      try {
+        if (std::filesystem::exists(metrics))
+          write_training_curves_png(metrics.string(),
+                                    (std::filesystem::path(out_dir_) / "training.png").string());
+      } catch (const Error& e) {
+        fmt::print(out_, "(training.png not drawn: {})\n", e.what());
+      }
     }
     if (p.kind == TrainProgress::Kind::kDone)
       fmt::print(out_, "training stopped after {} steps ({}) in {}\n", p.step,

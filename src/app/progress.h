@@ -11,11 +11,13 @@ namespace attnscope::app {
 
 class TrainingProgress {
  public:
-  explicit TrainingProgress(std::FILE* out);
+  // With out_dir, each validation also redraws out_dir/training.png from metrics.jsonl.
+  explicit TrainingProgress(std::FILE* out, std::string out_dir = "");
   void operator()(const TrainProgress& p);
 
  private:
   std::FILE* out_;
+  std::string out_dir_;
   bool tty_;
   bool bar_open_ = false;
 };
