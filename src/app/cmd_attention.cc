@@ -22,7 +22,7 @@ namespace fs = std::filesystem;
 struct AttentionArgs {
   std::string model, out = "attention", input, kinds, layers, heads, reduce = "none";
   std::vector<std::string> sentences;
-  bool npy = false, no_pictures = false;
+  bool npy = false, no_pictures = false, no_html = false;
   TranslateOptions opt;
 };
 
@@ -63,6 +63,7 @@ void run_attention(AttentionArgs a) {
   AttentionFileOptions fopt;
   fopt.npy = a.npy;
   fopt.pictures = !a.no_pictures;
+  fopt.html = !a.no_html;
   std::ofstream index;
   if (translations.size() > 1) {
     fs::create_directories(a.out);
@@ -88,7 +89,8 @@ void register_attention(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
       "attention",
       "Translate and write every attention map of the translation: attention.json, "
-      "attention.safetensors, heatmap grids (PNG, SVG) per kind, optionally .npy.\n"
+      "attention.safetensors, heatmap grids (PNG, SVG) per kind, the viewer attention.html (opens "
+      "from file://, no network), optionally .npy.\n"
       "The maps follow the hypothesis that was output, also with --beam > 1.");
   cmd->add_option("sentences", a->sentences, "Sentences to translate (else --input or stdin)");
   cmd->add_option("--model", a->model, "Model directory")->required();
@@ -103,6 +105,7 @@ void register_attention(CLI::App& app) {
       ->capture_default_str();
   cmd->add_flag("--npy", a->npy, "Also write each map as a NumPy .npy file");
   cmd->add_flag("--no-pictures", a->no_pictures, "Skip the PNG and SVG heatmaps");
+  cmd->add_flag("--no-html", a->no_html, "Skip the interactive viewer attention.html");
   add_decode_options(cmd, a->opt);
   cmd->callback([a] { run_attention(*a); });
 }

@@ -32,6 +32,7 @@ struct DemoArgs {
   uint64_t seed = 1;
   int64_t steps = 1200;
   double minutes = 3.0;
+  std::string config = "tiny";
   int64_t train_pairs = 20000, test_pairs = 1000;
 };
 
@@ -65,7 +66,7 @@ void run_demo(const DemoArgs& a) {
   r.train = to_pairs(train_dates);
   r.valid = to_pairs(valid_dates);
   r.out_dir = (fs::path(a.out) / "model").string();
-  r.model = model_preset("tiny");
+  r.model = model_preset(a.config);
   r.model.dropout = 0.05f;
   r.model.share_embeddings = true;
   r.model.tie_output = true;
@@ -147,6 +148,11 @@ void register_demo(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--steps", a->steps, "Training updates")->capture_default_str();
   cmd->add_option("--minutes", a->minutes, "Training time limit")->capture_default_str();
+  cmd->add_option("--config", a->config,
+                  "Model size: a preset (tiny, small, base) or a config.json")
+      ->capture_default_str();
+  cmd->add_option("--train-pairs", a->train_pairs, "Training pairs generated")
+      ->capture_default_str();
   cmd->callback([a] { run_demo(*a); });
 }
 

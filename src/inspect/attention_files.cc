@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "inspect/attention_export.h"
 #include "inspect/heatmap.h"
+#include "inspect/html_viewer.h"
 #include "io/npy.h"
 #include "io/safetensors.h"
 
@@ -87,8 +88,20 @@ std::vector<std::string> write_attention_files(const std::string& dir, const Tra
   std::vector<std::string> written;
   auto path = [&](const std::string& name) { return (fs::path(dir) / name).string(); };
 
-  write_attention_json(path("attention.json"), t);
+  const std::string payload = attention_json(t);
+  {
+    AtomicFileWriter w(path("attention.json"));
+    w.write(payload.data(), payload.size());
+    w.commit();
+  }
   written.push_back(path("attention.json"));
+  if (opt.html) {
+    const std::string page = attention_html(payload, fmt::format("{} → {}", t.source, t.text));
+    AtomicFileWriter w(path("attention.html"));
+    w.write(page.data(), page.size());
+    w.commit();
+    written.push_back(path("attention.html"));
+  }
 
   const std::vector<KindMaps> kinds = {
       {AttentionKind::kEncoderSelf, &a.encoder_self, &a.encoder_layers, &t.src_pieces,

@@ -4,7 +4,7 @@
 //                          tokens in the metadata (for large inputs and numpy/torch users)
 //   npy/<kind>_<layer>.npy the same arrays as NumPy files (on request)
 //   <kind>.png, <kind>.svg heatmap grids: layers × heads, token labels on both axes
-//   attention.html         a self-contained interactive viewer (when built in)
+//   attention.html         a self-contained interactive viewer (opens from file://)
 #pragma once
 
 #include <string>
