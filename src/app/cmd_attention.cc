@@ -10,6 +10,7 @@
 #include "app/decode_args.h"
 #include "core/error.h"
 #include "data/corpus.h"
+#include "inspect/analysis_files.h"
 #include "inspect/attention_files.h"
 #include "io/model_dir.h"
 
@@ -22,7 +23,8 @@ namespace fs = std::filesystem;
 struct AttentionArgs {
   std::string model, out = "attention", input, kinds, layers, heads, reduce = "none";
   std::vector<std::string> sentences;
-  bool npy = false, no_pictures = false, no_html = false;
+  bool npy = false, no_pictures = false, no_html = false, rollout = false, contributions = false;
+  float residual_share = 0.5f;
   TranslateOptions opt;
 };
 
@@ -64,6 +66,11 @@ void run_attention(AttentionArgs a) {
   fopt.npy = a.npy;
   fopt.pictures = !a.no_pictures;
   fopt.html = !a.no_html;
+  AnalysisOptions aopt;
+  aopt.rollout = a.rollout;
+  aopt.contributions = a.contributions;
+  aopt.pictures = !a.no_pictures;
+  aopt.residual_share = a.residual_share;
   std::ofstream index;
   if (translations.size() > 1) {
     fs::create_directories(a.out);
@@ -74,7 +81,13 @@ void run_attention(AttentionArgs a) {
     const Translation& t = translations[i];
     const std::string dir =
         translations.size() == 1 ? a.out : (fs::path(a.out) / fmt::format("{:04}", i + 1)).string();
-    const auto files = write_attention_files(dir, t, fopt);
+    auto files = write_attention_files(dir, t, fopt);
+    if (aopt.rollout || aopt.contributions) {
+      const ModelConfig& cfg = model->config();
+      const auto src_ids = encode_source(*tok.src, t.source, cfg.max_len, cfg.eos_id);
+      const auto more = write_analysis_files(dir, *model, src_ids, t, aopt);
+      files.insert(files.end(), more.begin(), more.end());
+    }
     std::cout << t.text << "\n";
     fmt::print(stderr, "{} → {}: {} files in {}/\n", t.source, t.text, files.size(), dir);
     if (index.is_open())
@@ -105,6 +118,17 @@ void register_attention(CLI::App& app) {
       ->capture_default_str();
   cmd->add_flag("--npy", a->npy, "Also write each map as a NumPy .npy file");
   cmd->add_flag("--no-pictures", a->no_pictures, "Skip the PNG and SVG heatmaps");
+  cmd->add_flag("--rollout", a->rollout,
+                "Also write attention rollout (how much of each token flows through the whole "
+                "stack): rollout.json, rollout_encoder/decoder .png/.svg");
+  cmd->add_option("--residual-share", a->residual_share,
+                  "Rollout: the share each position keeps through the residual path, in [0, 1]")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0f, 1.0f));
+  cmd->add_flag("--contributions", a->contributions,
+                "Also write value-weighted contributions ‖α·v·W_O‖ per layer and head (how far "
+                "each key moves each query's output): contributions.json, "
+                "contributions_<kind>.png/.svg");
   cmd->add_flag("--no-html", a->no_html, "Skip the interactive viewer attention.html");
   add_decode_options(cmd, a->opt);
   cmd->callback([a] { run_attention(*a); });

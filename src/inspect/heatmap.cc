@@ -24,7 +24,6 @@ constexpr Rgb kBorder{150, 150, 150};
 constexpr Rgb kInk{25, 25, 25};
 constexpr Rgb kGreyInk{95, 95, 95};
 constexpr Rgb kNaN{255, 0, 255};
-constexpr const char* kCaption = "attention weight";
 constexpr const char* kMaskedCaption = "masked (exactly 0)";
 constexpr const char* kFontFamily = "DejaVu Sans, Verdana, Arial, sans-serif";
 
@@ -382,7 +381,7 @@ Canvas render_heatmap(const HeatmapGrid& g) {
     tick_w = std::max(tick_w, cv.text_width(tick_text(v), L.tick_size));
   }
   cv.text(static_cast<float>(L.bar_x + L.bar_w + 6) + tick_w + 10 + cv.line_height(L.tick_size) / 2,
-          static_cast<float>(L.bar_y) + static_cast<float>(L.bar_h) / 2, kCaption, L.tick_size,
+          static_cast<float>(L.bar_y) + static_cast<float>(L.bar_h) / 2, g.bar_caption, L.tick_size,
           kInk, HAlign::kCenter, VAlign::kMiddle, 90.0f);
   // The masked-cell swatch.
   for (int y = 0; y < L.bar_w; ++y)
@@ -581,7 +580,8 @@ std::string heatmap_svg(const HeatmapGrid& g) {
   s += fmt::format(
       "<text x=\"{0}\" y=\"{1}\" transform=\"rotate(-90 {0} {1})\" text-anchor=\"middle\" "
       "dy=\"{2}\">{3}</text>\n",
-      num(cx), num(cy), num((font.ascent(L.tick_size) - font.descent(L.tick_size)) / 2), kCaption);
+      num(cx), num(cy), num((font.ascent(L.tick_size) - font.descent(L.tick_size)) / 2),
+      xml_escape(g.bar_caption));
   s += fmt::format(
       "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"url(#masked)\" stroke=\"{}\"/>\n",
       L.bar_x, L.swatch_y, L.bar_w, L.bar_w, to_hex(kBorder));

@@ -50,6 +50,7 @@ struct HeatmapGrid {
   std::vector<std::string> panel_titles;  // optional: rows·cols titles that replace the above
   std::vector<Tensor> panels;             // rows·cols maps [Tq, Tk], row-major
   float vmax = 1.0f;                      // one colour scale for all panels (0..vmax)
+  std::string bar_caption = "attention weight";  // what the colour bar measures
 };
 
 // A grid of `cols` columns from titled panels (panel_titles taken from the panels).

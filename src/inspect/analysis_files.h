@@ -1,0 +1,33 @@
+// The analyses `attnscope attention --rollout --contributions` adds beside the raw maps of one
+// translation. Both come from one teacher-forced pass over the source and the output (the same
+// maps the decoder produced, every layer and head, whatever the capture spec kept):
+//   rollout.json, rollout_encoder.{png,svg}, rollout_decoder.{png,svg}
+//       attention rollout (inspect/rollout.h): how much of each input token has flowed into each
+//       position at the top of the encoder stack / the decoder's self-attention stack
+//   contributions.json, contributions_<kind>.{png,svg}
+//       value-weighted contributions ‖α_ij · v_j W_O‖ (inspect/contributions.h) per layer and
+//       head, and ‖Σ_h …‖ for the whole layer: how far key j actually moves query i's output
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "decode/translate.h"
+#include "nn/transformer.h"
+
+namespace attnscope {
+
+struct AnalysisOptions {
+  bool rollout = false;
+  bool contributions = false;
+  bool pictures = true;
+  float residual_share = 0.5f;  // rollout's (1 − r): the share the residual path keeps
+};
+
+// src_ids: the source as the model saw it (encode_source); t: its translation (the best
+// hypothesis is analysed). Returns the paths written into dir.
+std::vector<std::string> write_analysis_files(const std::string& dir, Transformer& model,
+                                              const std::vector<int32_t>& src_ids,
+                                              const Translation& t, const AnalysisOptions& opt);
+
+}  // namespace attnscope
