@@ -258,6 +258,15 @@ void run_align(const AlignArgs& a) {
     fmt::print("{:>4}  {:<18} {:>7.4f} {:>9.4f} {:>7.4f} {:>7}\n", r + 1, s.source.name(),
                s.counts.aer(), s.counts.precision(), s.counts.recall(), s.counts.a);
   }
+  // The best source, as the flags that align new sentences with it.
+  const AlignmentSource& best = ranked.front().source;
+  std::string flags = "--mean-all";
+  if (best.kind == AlignmentSource::Kind::kHead)
+    flags = fmt::format("--layer {} --head {}", best.layer, best.head);
+  else if (best.kind == AlignmentSource::Kind::kLayerMean)
+    flags = fmt::format("--mean-layer {}", best.layer);
+  fmt::print("best: {} (AER {:.4f}); align with it: attnscope align --model {} {}{}\n", best.name(),
+             ranked.front().counts.aer(), a.model, flags, a.pieces ? " --pieces" : "");
 }
 
 }  // namespace
