@@ -9,6 +9,12 @@
 #include "kernels/ref/activation.h"
 
 namespace attnscope {
+namespace cpu {
+// ctest lists the case by its name (found by argument-dependent lookup, hence this namespace).
+void PrintTo(Activation a, std::ostream* os) {
+  *os << (a == Activation::kRelu ? "relu" : "gelu");
+}
+}  // namespace cpu
 namespace {
 
 using cpu::Activation;

@@ -116,7 +116,7 @@ struct AttnCase {
   float dropout = 0.0f;
   float scale = 0.0f;  // 0: 1/√d_k
 };
-
+// ctest lists the cases by name, not by their bytes.
 void PrintTo(const AttnCase& c, std::ostream* os) {
   *os << c.name;
 }

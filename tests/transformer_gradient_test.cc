@@ -19,6 +19,10 @@ struct GradCase {
   ModelConfig cfg;
   bool training = false;
 };
+// ctest lists the case by its name, not its bytes.
+void PrintTo(const GradCase& c, std::ostream* os) {
+  *os << c.name;
+}
 
 ModelConfig tiny() {
   ModelConfig c;
