@@ -125,7 +125,8 @@ void run_demo(const DemoArgs& a) {
       r.out_dir);
   fmt::print(
       "attention:  {}/ (\"{}\" → \"{}\"): attention.json, attention.safetensors, "
-      "cross.png, decoder_self.png, encoder_self.png (+ .svg): every layer and head\n",
+      "cross.png, decoder_self.png, encoder_self.png (+ .svg): every layer and head;\n"
+      "            open attention.html in a browser (no network needed)\n",
       att_dir, shown[0].source, shown[0].text);
   fmt::print(
       "see more:   attnscope attention --model {} \"25 de dezembro de 1969\" --out my-attention\n",
