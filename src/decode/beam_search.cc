@@ -7,6 +7,7 @@
 #include <numeric>
 
 #include "core/error.h"
+#include "kernels/cpu/fast_exp.h"
 
 namespace attnscope {
 
@@ -23,7 +24,8 @@ void log_softmax_rows(const Tensor& logits, Tensor& out) {
     float* row = out.data() + r * V;
     const float m = *std::max_element(row, row + V);
     double sum = 0;
-    for (int64_t v = 0; v < V; ++v) sum += std::exp(static_cast<double>(row[v] - m));
+#pragma omp simd reduction(+ : sum)
+    for (int64_t v = 0; v < V; ++v) sum += static_cast<double>(cpu::fast_exp(row[v] - m));
     const float lse = m + static_cast<float>(std::log(sum));
     for (int64_t v = 0; v < V; ++v) row[v] -= lse;
   }

@@ -13,6 +13,7 @@
 
 #include "core/error.h"
 #include "core/rng.h"
+#include "kernels/cpu/fast_exp.h"
 #include "kernels/cpu/gemm.h"
 
 namespace attnscope::cpu {
@@ -50,20 +51,26 @@ void masked_softmax_row(const AttentionShape& s, int64_t b, int64_t i, float* ro
   const int64_t limit =
       s.causal ? std::clamp<int64_t>(i + s.causal_offset + 1, 0, s.Tk) : s.Tk;  // keys [0, limit)
   const uint8_t* pad = s.key_padding ? s.key_padding + b * s.Tk : nullptr;
+  if (pad) {  // padded keys score −∞, then every loop below is a plain SIMD loop
+#pragma omp simd
+    for (int64_t j = 0; j < limit; ++j) row[j] = pad[j] ? kNegInf : row[j];
+  }
   float m = kNegInf;
-  for (int64_t j = 0; j < limit; ++j)
-    if (!pad || !pad[j]) m = std::max(m, row[j]);
+#pragma omp simd reduction(max : m)
+  for (int64_t j = 0; j < limit; ++j) m = std::max(m, row[j]);
   if (m == kNegInf) {
     std::fill(row, row + s.Tk, 0.0f);
     return;
   }
   float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
   for (int64_t j = 0; j < limit; ++j) {
-    row[j] = (!pad || !pad[j]) ? std::exp(row[j] - m) : 0.0f;
+    row[j] = fast_exp(row[j] - m);  // −∞ → exactly 0
     sum += row[j];
   }
   std::fill(row + limit, row + s.Tk, 0.0f);
   const float inv = 1.0f / sum;
+#pragma omp simd
   for (int64_t j = 0; j < limit; ++j) row[j] *= inv;
 }
 

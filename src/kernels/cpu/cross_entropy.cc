@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "kernels/cpu/fast_exp.h"
 
 namespace attnscope::cpu {
 
@@ -50,10 +51,12 @@ CrossEntropyResult cross_entropy(const float* logits, const int32_t* targets, fl
         continue;
       }
       float m = x[0];
+#pragma omp simd reduction(max : m)
       for (int64_t v = 1; v < V; ++v) m = std::max(m, x[v]);
       double sum_exp = 0.0, sum_x = 0.0;
+#pragma omp simd reduction(+ : sum_exp, sum_x)
       for (int64_t v = 0; v < V; ++v) {
-        sum_exp += static_cast<double>(std::exp(x[v] - m));
+        sum_exp += static_cast<double>(fast_exp(x[v] - m));
         sum_x += static_cast<double>(x[v]);
       }
       const double lse = static_cast<double>(m) + std::log(sum_exp);
@@ -61,7 +64,8 @@ CrossEntropyResult cross_entropy(const float* logits, const int32_t* targets, fl
              eps * (lse - sum_x / static_cast<double>(V));
       if (dx) {
         const float lse_f = static_cast<float>(lse);
-        for (int64_t v = 0; v < V; ++v) dx[v] = grad_scale * (std::exp(x[v] - lse_f) - off_target);
+#pragma omp simd
+        for (int64_t v = 0; v < V; ++v) dx[v] = grad_scale * (fast_exp(x[v] - lse_f) - off_target);
         dx[y] -= grad_scale * (1.0f - eps);
       }
     }

@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "core/error.h"
+#include "kernels/cpu/fast_exp.h"
 
 namespace attnscope::cpu {
 
@@ -21,18 +22,28 @@ void softmax_forward(const float* x, const float* mask, float* y, int64_t rows, 
     const float* xr = x + r * n;  // x [rows, n]
     const float* mr = mask ? mask + r * n : nullptr;
     float* yr = y + r * n;
+    // y = x + mask first, so every loop below is a plain SIMD loop.
+    if (mr) {
+#pragma omp simd
+      for (int64_t j = 0; j < n; ++j) yr[j] = xr[j] + mr[j];
+    } else if (yr != xr) {
+      std::copy(xr, xr + n, yr);
+    }
     float m = kNegInf;
-    for (int64_t j = 0; j < n; ++j) m = std::max(m, mr ? xr[j] + mr[j] : xr[j]);
+#pragma omp simd reduction(max : m)
+    for (int64_t j = 0; j < n; ++j) m = std::max(m, yr[j]);
     if (m == kNegInf) {  // every column masked
       std::fill(yr, yr + n, 0.0f);
       continue;
     }
     float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
     for (int64_t j = 0; j < n; ++j) {
-      yr[j] = std::exp((mr ? xr[j] + mr[j] : xr[j]) - m);
+      yr[j] = fast_exp(yr[j] - m);  // −∞ (masked) → exactly 0
       sum += yr[j];
     }
     const float inv = 1.0f / sum;
+#pragma omp simd
     for (int64_t j = 0; j < n; ++j) yr[j] *= inv;
   }
 }
