@@ -77,6 +77,11 @@ void run_attention(AttentionArgs a) {
     index.open(fs::path(a.out) / "index.tsv");
     index << "folder\tsource\ttranslation\n";
   }
+  if (a.opt.decode.nbest > 1)
+    fmt::print(stderr,
+               "attnscope: --nbest {}: the files hold the best hypothesis only "
+               "(`attnscope translate --nbest` lists the others)\n",
+               a.opt.decode.nbest);
   for (size_t i = 0; i < translations.size(); ++i) {
     const Translation& t = translations[i];
     const std::string dir =

@@ -50,6 +50,10 @@ HeatmapGrid grid_for(const KindMaps& k, const HypothesisAttention& a, const Tran
   g.title =
       fmt::format("{} — {} → {}", kind_title(k.kind), shorten(t.source, 60), shorten(t.text, 60));
   const int64_t H = k.maps->front().dim(0), Tq = k.maps->front().dim(1);
+  if (k.kind != AttentionKind::kEncoderSelf)
+    g.subtitle =
+        "rows: decoder steps, the token fed → the token it wrote · columns: keys (the tokens "
+        "looked at) · each row's weights sum to 1";
   g.rows = static_cast<int64_t>(k.maps->size());
   g.cols = H;
   g.row_labels = *k.rows;
@@ -103,12 +107,19 @@ std::vector<std::string> write_attention_files(const std::string& dir, const Tra
     written.push_back(path("attention.html"));
   }
 
+  // Decoder rows in the pictures say what the step was fed and what it wrote ("▁ → 1"): row t
+  // is fed y_t and predicts y_(t+1), so the bare fed token reads one step off.
+  std::vector<std::string> steps;
+  const bool finished = t.hypotheses.front().finished;
+  for (size_t i = 0; i < t.tgt_pieces.size(); ++i)
+    steps.push_back(
+        t.tgt_pieces[i] + " → " +
+        (i + 1 < t.tgt_pieces.size() ? t.tgt_pieces[i + 1] : std::string(finished ? "</s>" : "…")));
   const std::vector<KindMaps> kinds = {
       {AttentionKind::kEncoderSelf, &a.encoder_self, &a.encoder_layers, &t.src_pieces,
        &t.src_pieces},
-      {AttentionKind::kDecoderSelf, &a.decoder_self, &a.decoder_layers, &t.tgt_pieces,
-       &t.tgt_pieces},
-      {AttentionKind::kCross, &a.cross, &a.decoder_layers, &t.tgt_pieces, &t.src_pieces}};
+      {AttentionKind::kDecoderSelf, &a.decoder_self, &a.decoder_layers, &steps, &t.tgt_pieces},
+      {AttentionKind::kCross, &a.cross, &a.decoder_layers, &steps, &t.src_pieces}};
 
   std::vector<std::pair<std::string, const Tensor*>> tensors;
   std::vector<std::string> names;
