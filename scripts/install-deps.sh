@@ -8,10 +8,16 @@ PACKAGES=(
   libopenblas-dev libopenblas0-pthread
   nlohmann-json3-dev libcli11-dev libfmt-dev libsentencepiece-dev libstb-dev
   libgtest-dev libgmock-dev libbenchmark-dev libcpp-httplib-dev fonts-dejavu-core
+  nodejs npm chromium
 )
+# A package also counts as present when an installed one provides it: NodeSource's nodejs
+# provides (and conflicts with) Debian's npm, so asking apt for npm there would fail.
+provided=$(dpkg-query -W -f='${db:Status-Status} ${Provides}\n' 2>/dev/null |
+  sed -n 's/^installed //p' | tr ',' '\n' | sed 's/([^)]*)//g; s/ //g')
 missing=()
 for p in "${PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+    grep -qx -- "$p" <<<"$provided" || missing+=("$p")
 done
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#PACKAGES[@]} packages present"

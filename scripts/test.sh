@@ -3,6 +3,20 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
+# The browser tests' npm package (tests/browser/package-lock.json), installed again only when
+# node_modules is missing or the lock changed. CMake registers Browser.* only when it is there.
+lock=tests/browser/package-lock.json
+stamp=tests/browser/node_modules/.attnscope-package-lock.json
+if ! cmp -s "$lock" "$stamp"; then
+  if npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error >/dev/null; then
+    cp "$lock" "$stamp"
+  elif [ -n "${CI:-}" ]; then
+    echo "test: npm ci --prefix tests/browser failed" >&2
+    exit 1
+  else
+    echo "test: npm ci --prefix tests/browser failed: the browser tests are skipped" >&2
+  fi
+fi
 cmake -S . -B build-test -G Ninja -DCMAKE_BUILD_TYPE=Release -DATTNSCOPE_BUILD_TESTS=ON >/dev/null
 cmake --build build-test -j"$(nproc)"
 cd build-test
