@@ -38,7 +38,7 @@ struct ServeArgs {
   std::string host = "127.0.0.1";
   int port = 8080;
   int64_t max_chars = 1000;
-  int threads = 4;
+  int threads = 8;
 };
 
 // A request the client got wrong: answered with `status` and {"error": message}.
@@ -210,6 +210,9 @@ void run_serve(const ServeArgs& a) {
   const int threads = a.threads;
   svr.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
   svr.set_payload_max_length(kMaxBodyBytes);
+  // A browser keeps up to 6 connections open per host, each holding a worker while it idles:
+  // a short keep-alive gives the workers back to other clients quickly.
+  svr.set_keep_alive_timeout(1);
   svr.set_read_timeout(10, 0);
   svr.set_write_timeout(10, 0);
 
