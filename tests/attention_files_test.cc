@@ -11,6 +11,7 @@
 #include "inspect/attention_files.h"
 #include "io/npy.h"
 #include "io/safetensors.h"
+#include "nn/transformer.h"
 
 namespace attnscope {
 namespace {

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "inspect/attention_files.h"
 #include "inspect/contributions.h"
 #include "inspect/heatmap.h"
 #include "inspect/rollout.h"
@@ -125,7 +126,7 @@ std::vector<std::string> write_analysis_files(const std::string& dir, Transforme
       HeatmapGrid d;
       d.title = fmt::format("decoder self-attention rollout — {}", t.text);
       d.subtitle = sub(dec.size());
-      d.row_labels = t.tgt_pieces;
+      d.row_labels = decoder_step_labels(t);
       d.col_labels = t.tgt_pieces;
       d.panels = {dec_r};
       d.bar_caption = "share of the token";
@@ -171,7 +172,7 @@ std::vector<std::string> write_analysis_files(const std::string& dir, Transforme
       g.cols = H + 1;
       const bool source_queries = kind == AttentionKind::kEncoderSelf;
       const bool source_keys = kind != AttentionKind::kDecoderSelf;
-      g.row_labels = source_queries ? t.src_pieces : t.tgt_pieces;
+      g.row_labels = source_queries ? t.src_pieces : decoder_step_labels(t);
       g.col_labels = source_keys ? t.src_pieces : t.tgt_pieces;
       for (size_t l = 0; l < layers.size(); ++l) g.row_titles.push_back(fmt::format("layer {}", l));
       for (int64_t h = 0; h < H; ++h) g.col_titles.push_back(fmt::format("head {}", h));

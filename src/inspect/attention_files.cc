@@ -82,6 +82,16 @@ HeatmapGrid grid_for(const KindMaps& k, const HypothesisAttention& a, const Tran
 
 }  // namespace
 
+std::vector<std::string> decoder_step_labels(const Translation& t) {
+  std::vector<std::string> steps;
+  const bool finished = !t.hypotheses.empty() && t.hypotheses.front().finished;
+  for (size_t i = 0; i < t.tgt_pieces.size(); ++i)
+    steps.push_back(
+        t.tgt_pieces[i] + " → " +
+        (i + 1 < t.tgt_pieces.size() ? t.tgt_pieces[i + 1] : std::string(finished ? "</s>" : "…")));
+  return steps;
+}
+
 std::vector<std::string> write_attention_files(const std::string& dir, const Translation& t,
                                                const AttentionFileOptions& opt) {
   ATTN_CHECK(!t.hypotheses.empty(), "nothing to write for \"{}\": no translation", t.source);
@@ -107,14 +117,7 @@ std::vector<std::string> write_attention_files(const std::string& dir, const Tra
     written.push_back(path("attention.html"));
   }
 
-  // Decoder rows in the pictures say what the step was fed and what it wrote ("▁ → 1"): row t
-  // is fed y_t and predicts y_(t+1), so the bare fed token reads one step off.
-  std::vector<std::string> steps;
-  const bool finished = t.hypotheses.front().finished;
-  for (size_t i = 0; i < t.tgt_pieces.size(); ++i)
-    steps.push_back(
-        t.tgt_pieces[i] + " → " +
-        (i + 1 < t.tgt_pieces.size() ? t.tgt_pieces[i + 1] : std::string(finished ? "</s>" : "…")));
+  const std::vector<std::string> steps = decoder_step_labels(t);
   const std::vector<KindMaps> kinds = {
       {AttentionKind::kEncoderSelf, &a.encoder_self, &a.encoder_layers, &t.src_pieces,
        &t.src_pieces},

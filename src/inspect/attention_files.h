@@ -20,6 +20,10 @@ struct AttentionFileOptions {
   bool html = true;
 };
 
+// Row labels of the decoder's maps in pictures: "fed → written" per step ("<s> → ▁", …,
+// "5 → </s>"), since row t is fed y_t and predicts y_(t+1); "…" ends an unfinished hypothesis.
+std::vector<std::string> decoder_step_labels(const Translation& t);
+
 // Writes the files above into dir (created if needed); returns the paths written.
 std::vector<std::string> write_attention_files(const std::string& dir, const Translation& t,
                                                const AttentionFileOptions& opt);
