@@ -52,7 +52,13 @@ std::vector<std::string> read_sentences(const AttentionArgs& a) {
 }
 
 void run_attention(AttentionArgs a) {
-  auto model = load_model(a.model);
+  auto model = load_any_model(a.model);
+  auto* transformer = dynamic_cast<Transformer*>(model.get());
+  ATTN_CHECK(transformer != nullptr || (!a.rollout && !a.contributions),
+             "--rollout and --contributions need a Transformer: {} is an {} model, whose one "
+             "additive cross-attention has no residual stack of self-attention to roll out and "
+             "no value vectors to weigh",
+             a.model, model->info().arch);
   const TokenizerPair tok = load_tokenizers(a.model);
   CaptureSpec& spec = a.opt.decode.capture;
   spec.enabled = true;
@@ -88,9 +94,9 @@ void run_attention(AttentionArgs a) {
         translations.size() == 1 ? a.out : (fs::path(a.out) / fmt::format("{:04}", i + 1)).string();
     auto files = write_attention_files(dir, t, fopt);
     if (aopt.rollout || aopt.contributions) {
-      const ModelConfig& cfg = model->config();
+      const ModelConfig& cfg = transformer->config();
       const auto src_ids = encode_source(*tok.src, t.source, cfg.max_len, cfg.eos_id);
-      const auto more = write_analysis_files(dir, *model, src_ids, t, aopt);
+      const auto more = write_analysis_files(dir, *transformer, src_ids, t, aopt);
       files.insert(files.end(), more.begin(), more.end());
     }
     std::cout << t.text << "\n";

@@ -24,7 +24,7 @@ struct EvalArgs {
 };
 
 void run_eval(const EvalArgs& a) {
-  auto model = load_model(a.model);
+  auto model = load_any_model(a.model);
   const TokenizerPair tok = load_tokenizers(a.model);
   CorpusOptions copt;
   copt.src_col = a.src_col;

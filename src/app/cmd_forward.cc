@@ -21,7 +21,7 @@ struct ForwardArgs {
   bool json = false;
 };
 
-std::string attention_json(const Transformer& model) {
+std::string attention_json(const Seq2SeqModel& model) {
   std::string out = "{";
   bool first_kind = true;
   for (AttentionKind kind : kAllAttentionKinds) {
@@ -38,8 +38,8 @@ std::string attention_json(const Transformer& model) {
 }
 
 void run_forward(const ForwardArgs& a) {
-  std::unique_ptr<Transformer> model = load_model(a.model_dir);
-  const ModelConfig& cfg = model->config();
+  std::unique_ptr<Seq2SeqModel> model = load_any_model(a.model_dir);
+  const ModelInfo cfg = model->info();
   TokenBatch src = parse_token_rows(a.src, cfg.pad_id, "--src");
   TokenBatch tgt = parse_token_rows(a.tgt, cfg.pad_id, "--tgt");
   ATTN_CHECK(src.rows == tgt.rows,
@@ -58,7 +58,8 @@ void run_forward(const ForwardArgs& a) {
   fmt::print("logits {}  (batch, target positions, target vocabulary)\n", logits.shape_str());
   for (AttentionKind kind : kAllAttentionKinds)
     fmt::print("{:<13} {} layers of {}  (batch, heads, queries, keys)\n", attention_kind_name(kind),
-               model->num_layers(kind), model->attention(kind, 0).shape_str());
+               model->num_layers(kind),
+               model->num_layers(kind) > 0 ? model->attention(kind, 0).shape_str() : "-");
   for (int64_t b = 0; b < B; ++b) {
     fmt::print("sequence {}: most likely next token at each target position:", b);
     for (int64_t t = 0; t < T; ++t) {

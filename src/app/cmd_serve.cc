@@ -71,9 +71,19 @@ bool is_loopback(const std::string& host) {
 class Translator {
  public:
   explicit Translator(const std::string& dir)
-      : model_(load_model(dir)), tok_(load_tokenizers(dir)) {}
+      : model_(load_any_model(dir)), tok_(load_tokenizers(dir)) {}
 
-  const ModelConfig& config() const { return model_->config(); }
+  // The architecture, as /api/health reports it.
+  nlohmann::json shape() const {
+    const ModelInfo info = model_->info();
+    nlohmann::json j = {{"arch", info.arch},
+                        {"encoder_layers", model_->num_layers(AttentionKind::kEncoderSelf)},
+                        {"decoder_layers", model_->num_layers(AttentionKind::kCross)},
+                        {"heads", info.heads}};
+    if (const auto* t = dynamic_cast<const Transformer*>(model_.get()))
+      j["d_model"] = t->config().d_model;
+    return j;
+  }
 
   std::string attention_payload(const std::string& text, int64_t beam) {
     TranslateOptions opt;
@@ -89,7 +99,7 @@ class Translator {
 
  private:
   std::mutex mu_;
-  std::unique_ptr<Transformer> model_;
+  std::unique_ptr<Seq2SeqModel> model_;
   TokenizerPair tok_;
 };
 
@@ -200,7 +210,7 @@ void run_serve(const ServeArgs& a) {
              a.threads);
 
   auto translator = std::make_shared<Translator>(a.model);
-  const ModelConfig& cfg = translator->config();
+  const nlohmann::json shape = translator->shape();
   const std::string model_name = std::filesystem::path(a.model).filename().string().empty()
                                      ? a.model
                                      : std::filesystem::path(a.model).filename().string();
@@ -260,16 +270,13 @@ void run_serve(const ServeArgs& a) {
   });
   svr.Get("/favicon.ico",
           [](const httplib::Request&, httplib::Response& res) { res.status = 204; });
-  svr.Get("/api/health", [&cfg, &a](const httplib::Request&, httplib::Response& res) {
-    reply_json(res, 200,
-               {{"status", "ok"},
-                {"model", a.model},
-                {"encoder_layers", cfg.encoder_layers},
-                {"decoder_layers", cfg.decoder_layers},
-                {"heads", cfg.heads},
-                {"d_model", cfg.d_model},
-                {"max_chars", a.max_chars},
-                {"max_beam", kMaxBeam}});
+  svr.Get("/api/health", [&shape, &a](const httplib::Request&, httplib::Response& res) {
+    nlohmann::json j = shape;
+    j["status"] = "ok";
+    j["model"] = a.model;
+    j["max_chars"] = a.max_chars;
+    j["max_beam"] = kMaxBeam;
+    reply_json(res, 200, j);
   });
   svr.Post("/api/translate", [translator, &a](const httplib::Request& req, httplib::Response& res) {
     try {

@@ -15,7 +15,7 @@ namespace attnscope::app {
 namespace {
 
 struct TrainArgs {
-  std::string data, src_file, tgt_file, valid, out, config = "small";
+  std::string data, src_file, tgt_file, valid, out, config = "small", arch;
   int src_col = 0, tgt_col = 1;
   bool reverse = false, resume = false, separate_vocab = false;
   int64_t split_dev = 0, steps = 0, epochs = 0;
@@ -59,7 +59,14 @@ void run_train(const TrainArgs& a) {
     r.valid = std::move(split.dev);
     fmt::print(stderr, "held out {} pairs for validation (--split-dev)\n", r.valid.size());
   }
-  r.model = model_preset(a.config);
+  if (resolve_arch(a.arch, a.config) == "rnn-attention") {
+    ATTN_CHECK(a.dropout < 0 && a.norm.empty(),
+               "--dropout and --norm are Transformer options: an rnn-attention model has neither");
+    r.rnn = rnn_model_preset(a.config);
+    r.model.max_len = r.rnn->max_len;
+  } else {
+    r.model = model_preset(a.config);
+  }
   if (a.dropout >= 0) r.model.dropout = a.dropout;
   if (a.norm == "pre") r.model.norm = NormPlacement::kPre;
   if (a.norm == "post") r.model.norm = NormPlacement::kPost;
@@ -109,6 +116,10 @@ void register_train(CLI::App& app) {
   cmd->add_option("--out", a->out, "Model directory to write")->required();
   cmd->add_option("--config", a->config, "Model size: tiny, small, base, or a config.json")
       ->capture_default_str();
+  cmd->add_option("--arch", a->arch,
+                  "transformer (default) or rnn-attention (bidirectional LSTM encoder, LSTM "
+                  "decoder, additive attention; no dropout)")
+      ->check(CLI::IsMember({"transformer", "rnn-attention"}));
   cmd->add_option("--src-col", a->src_col, "TSV column of the source (0-based)")
       ->capture_default_str();
   cmd->add_option("--tgt-col", a->tgt_col, "TSV column of the target (0-based)")

@@ -1,6 +1,7 @@
 #include "app/model_presets.h"
 
 #include <filesystem>
+#include <variant>
 
 #include "core/error.h"
 #include "io/config_json.h"
@@ -34,11 +35,50 @@ ModelConfig model_preset(const std::string& name) {
     c.dropout = 0.1f;
     c.max_len = 256;
   } else if (std::filesystem::exists(name)) {
-    return read_config(name);
+    AnyModelConfig any = read_any_config(name);
+    ATTN_CHECK(std::holds_alternative<ModelConfig>(any),
+               "--config {}: an rnn-attention config; add --arch rnn-attention", name);
+    return std::get<ModelConfig>(any);
   } else {
     fail("--config {}: not a preset (tiny, small, base) nor a config.json file", name);
   }
   return c;
+}
+
+RnnConfig rnn_model_preset(const std::string& name) {
+  RnnConfig c;
+  const auto sizes = [&c](int64_t embed, int64_t hidden, int64_t max_len) {
+    c.embed_size = embed;
+    c.encoder_hidden = c.decoder_hidden = c.attention_size = hidden;
+    c.max_len = max_len;
+  };
+  if (name == "tiny") {
+    sizes(64, 128, 128);
+  } else if (name == "small") {
+    sizes(128, 256, 256);
+  } else if (name == "base") {
+    sizes(256, 512, 256);
+  } else if (std::filesystem::exists(name)) {
+    AnyModelConfig any = read_any_config(name);
+    ATTN_CHECK(std::holds_alternative<RnnConfig>(any),
+               "--config {}: a Transformer config, but --arch is rnn-attention", name);
+    return std::get<RnnConfig>(any);
+  } else {
+    fail("--config {}: not a preset (tiny, small, base) nor a config.json file", name);
+  }
+  return c;
+}
+
+std::string resolve_arch(const std::string& arch, const std::string& config) {
+  if (!arch.empty()) {
+    ATTN_CHECK(arch == "transformer" || arch == "rnn-attention",
+               "--arch {}: not an architecture (transformer, rnn-attention)", arch);
+    return arch;
+  }
+  if (config != "tiny" && config != "small" && config != "base" &&
+      std::filesystem::exists(config) && std::holds_alternative<RnnConfig>(read_any_config(config)))
+    return "rnn-attention";
+  return "transformer";
 }
 
 }  // namespace attnscope::app

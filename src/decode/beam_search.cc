@@ -98,9 +98,9 @@ Tensor last_row_if(const Tensor& t, CaptureReduction r) {
 
 }  // namespace
 
-std::vector<std::vector<Hypothesis>> beam_search(Transformer& model, const TokenBatch& src,
+std::vector<std::vector<Hypothesis>> beam_search(Seq2SeqModel& model, const TokenBatch& src,
                                                  const DecodeOptions& opt) {
-  const ModelConfig& cfg = model.config();
+  const ModelInfo cfg = model.info();
   const int64_t B = src.rows, Ts = src.cols, K = opt.beam, V = cfg.tgt_vocab;
   ATTN_CHECK(K >= 1 && K <= 64, "beam size must be between 1 and 64, got {}", K);
   ATTN_CHECK(opt.nbest >= 1 && opt.nbest <= K,
@@ -120,10 +120,17 @@ std::vector<std::vector<Hypothesis>> beam_search(Transformer& model, const Token
     max_steps = std::max(max_steps, limit[b]);
   }
 
-  DecoderCache cache = model.start_decoding(src, K, max_steps);
-  const int64_t L = model.num_layers(AttentionKind::kDecoderSelf);
+  std::unique_ptr<DecoderState> cache = model.begin_decoding(src, K, max_steps);
+  // An architecture may lack a kind (rnn-attention has cross-attention only): decoder layer l
+  // is captured for the kinds the model has and the spec wants.
+  const int64_t L = std::max(model.num_layers(AttentionKind::kDecoderSelf),
+                             model.num_layers(AttentionKind::kCross));
   const int64_t Le = model.num_layers(AttentionKind::kEncoderSelf);
   const CaptureSpec spec = opt.effective_capture();
+  const bool want_self =
+      spec.wants(AttentionKind::kDecoderSelf) && model.num_layers(AttentionKind::kDecoderSelf) > 0;
+  const bool want_cross =
+      spec.wants(AttentionKind::kCross) && model.num_layers(AttentionKind::kCross) > 0;
   const CaptureReduction red = spec.reduction;
   const std::vector<int64_t> heads =
       spec.enabled ? spec.head_indices(cfg.heads) : std::vector<int64_t>{};
@@ -131,9 +138,7 @@ std::vector<std::vector<Hypothesis>> beam_search(Transformer& model, const Token
   for (int64_t l = 0; l < Le; ++l)
     if (spec.wants(AttentionKind::kEncoderSelf) && spec.wants_layer(l)) enc_layers.push_back(l);
   for (int64_t l = 0; l < L; ++l)
-    if ((spec.wants(AttentionKind::kDecoderSelf) || spec.wants(AttentionKind::kCross)) &&
-        spec.wants_layer(l))
-      dec_layers.push_back(l);
+    if ((want_self || want_cross) && spec.wants_layer(l)) dec_layers.push_back(l);
   for (int64_t l : spec.layers)
     ATTN_CHECK(l < std::max(L, Le),
                "layer {} does not exist: the model has {} encoder and {} "
@@ -175,14 +180,14 @@ std::vector<std::vector<Hypothesis>> beam_search(Transformer& model, const Token
   Tensor logp;  // [R, V]
 
   for (int64_t t = 0; t < max_steps; ++t) {
-    log_softmax_rows(model.decode_step(cache, feed), logp);
+    log_softmax_rows(model.decode_next(*cache, feed), logp);
     if (capturing) {
       StepMaps m;
       for (int64_t l : dec_layers) {
-        if (spec.wants(AttentionKind::kDecoderSelf))
+        if (want_self)
           m.self.push_back(
               select_heads(model.attention(AttentionKind::kDecoderSelf, l), heads, red));
-        if (spec.wants(AttentionKind::kCross))
+        if (want_cross)
           m.cross.push_back(select_heads(model.attention(AttentionKind::kCross, l), heads, red));
       }
       maps.push_back(std::move(m));
@@ -238,7 +243,7 @@ std::vector<std::vector<Hypothesis>> beam_search(Transformer& model, const Token
     from_history.push_back(from);
     beams = std::move(next);
     if (std::all_of(done.begin(), done.end(), [](bool d) { return d; })) break;
-    cache.reorder(from);
+    cache->reorder(from);
   }
 
   std::vector<std::vector<Hypothesis>> out(static_cast<size_t>(B));
@@ -276,10 +281,8 @@ std::vector<std::vector<Hypothesis>> beam_search(Transformer& model, const Token
           return last_row_if(rows, red);
         };
         for (size_t k = 0; k < dec_layers.size(); ++k) {
-          if (spec.wants(AttentionKind::kDecoderSelf))
-            a.decoder_self.push_back(gather(&StepMaps::self, k, T, true));
-          if (spec.wants(AttentionKind::kCross))
-            a.cross.push_back(gather(&StepMaps::cross, k, n, false));
+          if (want_self) a.decoder_self.push_back(gather(&StepMaps::self, k, T, true));
+          if (want_cross) a.cross.push_back(gather(&StepMaps::cross, k, n, false));
         }
       }
       out[b].push_back(std::move(e.hyp));

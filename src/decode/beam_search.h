@@ -6,7 +6,8 @@
 
 #include "core/tensor.h"
 #include "decode/capture_spec.h"
-#include "nn/transformer.h"
+#include "nn/seq2seq_model.h"
+#include "nn/transformer.h"  // kept for includers that use the Transformer
 
 namespace attnscope {
 
@@ -47,7 +48,7 @@ struct Hypothesis {
 
 // src [B, Ts] (each row ending in eos, padded with pad_id) → for each sentence, its nbest
 // hypotheses, best first.
-std::vector<std::vector<Hypothesis>> beam_search(Transformer& model, const TokenBatch& src,
+std::vector<std::vector<Hypothesis>> beam_search(Seq2SeqModel& model, const TokenBatch& src,
                                                  const DecodeOptions& opt);
 
 }  // namespace attnscope

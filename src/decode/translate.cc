@@ -13,11 +13,11 @@ std::vector<int32_t> encode_source(const Tokenizer& tok, const std::string& sent
   return ids;
 }
 
-std::vector<Translation> translate_sentences(Transformer& model, const Tokenizer& src_tok,
+std::vector<Translation> translate_sentences(Seq2SeqModel& model, const Tokenizer& src_tok,
                                              const Tokenizer& tgt_tok,
                                              const std::vector<std::string>& sentences,
                                              const TranslateOptions& opt) {
-  const ModelConfig& cfg = model.config();
+  const ModelInfo cfg = model.info();
   std::vector<std::vector<int32_t>> ids;
   ids.reserve(sentences.size());
   for (const auto& s : sentences) ids.push_back(encode_source(src_tok, s, cfg.max_len, cfg.eos_id));

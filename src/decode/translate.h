@@ -27,7 +27,7 @@ struct Translation {
 std::vector<int32_t> encode_source(const Tokenizer& tok, const std::string& sentence,
                                    int64_t max_len, int32_t eos_id);
 
-std::vector<Translation> translate_sentences(Transformer& model, const Tokenizer& src_tok,
+std::vector<Translation> translate_sentences(Seq2SeqModel& model, const Tokenizer& src_tok,
                                              const Tokenizer& tgt_tok,
                                              const std::vector<std::string>& sentences,
                                              const TranslateOptions& opt);

@@ -296,12 +296,12 @@ std::vector<HeadScore> rank_alignment_heads(const std::vector<AlignmentExample>&
 }
 
 std::vector<std::vector<Tensor>> forced_cross_attention(
-    Transformer& model, const std::vector<std::vector<int32_t>>& src_ids,
+    Seq2SeqModel& model, const std::vector<std::vector<int32_t>>& src_ids,
     const std::vector<std::vector<int32_t>>& out_ids, int64_t batch) {
   ATTN_CHECK(src_ids.size() == out_ids.size(), "{} sources but {} outputs", src_ids.size(),
              out_ids.size());
   ATTN_CHECK(batch >= 1, "batch must be at least 1, not {}", batch);
-  const ModelConfig& cfg = model.config();
+  const ModelInfo cfg = model.info();
   const int64_t L = model.num_layers(AttentionKind::kCross);
   const size_t N = src_ids.size();
   std::vector<std::vector<Tensor>> out(N);

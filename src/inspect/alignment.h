@@ -158,11 +158,11 @@ std::vector<HeadScore> rank_alignment_heads(const std::vector<AlignmentExample>&
 
 // Teacher-forced cross-attention: for each sentence, the source ids (ending in eos) and the
 // output ids y1..yn (no bos, no eos) → per decoder layer [H, n + 1, Ts], rows <s>, y1, …, yn
-// (row n is where the eos is predicted). Runs Transformer::forward (inference) on batches of
+// (row n is where the eos is predicted). Runs the model's forward (inference) on batches of
 // `batch` sentences; padding is cropped away. Equal to what beam search captures for the same
 // output.
 std::vector<std::vector<Tensor>> forced_cross_attention(
-    Transformer& model, const std::vector<std::vector<int32_t>>& src_ids,
+    Seq2SeqModel& model, const std::vector<std::vector<int32_t>>& src_ids,
     const std::vector<std::vector<int32_t>>& out_ids, int64_t batch = 32);
 
 }  // namespace attnscope

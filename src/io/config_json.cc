@@ -95,7 +95,11 @@ class Reader {
   std::string source_;
 };
 
-using Setter = std::function<void(ModelConfig&, const Reader&, const std::string&, const json&)>;
+template <typename C>
+using SetterOf = std::function<void(C&, const Reader&, const std::string&, const json&)>;
+template <typename C>
+using SetterTable = std::vector<std::pair<std::string, SetterOf<C>>>;
+using Setter = SetterOf<ModelConfig>;
 
 const std::vector<std::pair<std::string, Setter>>& setters() {
   static const std::vector<std::pair<std::string, Setter>> table = [] {
@@ -166,15 +170,43 @@ const std::vector<std::pair<std::string, Setter>>& setters() {
   return table;
 }
 
-}  // namespace
+const SetterTable<RnnConfig>& rnn_setters() {
+  static const SetterTable<RnnConfig> table = [] {
+    SetterTable<RnnConfig> t;
+    auto i64 = [&t](const char* key, int64_t RnnConfig::*field) {
+      t.emplace_back(key, [field](RnnConfig& c, const Reader& r, const std::string& k,
+                                  const json& v) { c.*field = r.int64(k, v); });
+    };
+    auto i32 = [&t](const char* key, int32_t RnnConfig::*field) {
+      t.emplace_back(key, [field](RnnConfig& c, const Reader& r, const std::string& k,
+                                  const json& v) { c.*field = r.int32(k, v); });
+    };
+    t.emplace_back("arch", [](RnnConfig& c, const Reader& r, const std::string& k, const json& v) {
+      c.arch = r.string(k, v);
+    });
+    i64("embed_size", &RnnConfig::embed_size);
+    i64("encoder_hidden", &RnnConfig::encoder_hidden);
+    i64("decoder_hidden", &RnnConfig::decoder_hidden);
+    i64("attention_size", &RnnConfig::attention_size);
+    i64("src_vocab", &RnnConfig::src_vocab);
+    i64("tgt_vocab", &RnnConfig::tgt_vocab);
+    i32("pad_id", &RnnConfig::pad_id);
+    i32("bos_id", &RnnConfig::bos_id);
+    i32("eos_id", &RnnConfig::eos_id);
+    i32("unk_id", &RnnConfig::unk_id);
+    i64("max_len", &RnnConfig::max_len);
+    return t;
+  }();
+  return table;
+}
 
-ModelConfig config_from_json(const json& j, const std::string& source_name) {
+template <typename C>
+C parse_config(const json& j, const std::string& source_name, const SetterTable<C>& table) {
   ATTN_CHECK(j.is_object(), "{}: the config must be a JSON object, got {}", source_name, brief(j));
-  ModelConfig c;
+  C c;
   const Reader reader(source_name);
   for (const auto& [key, value] : j.items()) {
     if (!key.empty() && key[0] == '_') continue;  // a comment
-    const auto& table = setters();
     const auto it = std::find_if(table.begin(), table.end(),
                                  [&key](const auto& entry) { return entry.first == key; });
     if (it == table.end()) {
@@ -210,6 +242,41 @@ ModelConfig config_from_json(const json& j, const std::string& source_name) {
   return c;
 }
 
+json read_json_file(const std::string& path);
+
+}  // namespace
+
+ModelConfig config_from_json(const json& j, const std::string& source_name) {
+  return parse_config(j, source_name, setters());
+}
+
+RnnConfig rnn_config_from_json(const json& j, const std::string& source_name) {
+  return parse_config(j, source_name, rnn_setters());
+}
+
+AnyModelConfig any_config_from_json(const json& j, const std::string& source_name) {
+  if (j.is_object() && j.contains("arch") && j["arch"] == "rnn-attention")
+    return rnn_config_from_json(j, source_name);
+  return config_from_json(j, source_name);
+}
+
+json rnn_config_to_json(const RnnConfig& c) {
+  json j;
+  j["arch"] = c.arch;
+  j["embed_size"] = c.embed_size;
+  j["encoder_hidden"] = c.encoder_hidden;
+  j["decoder_hidden"] = c.decoder_hidden;
+  j["attention_size"] = c.attention_size;
+  j["src_vocab"] = c.src_vocab;
+  j["tgt_vocab"] = c.tgt_vocab;
+  j["pad_id"] = c.pad_id;
+  j["bos_id"] = c.bos_id;
+  j["eos_id"] = c.eos_id;
+  j["unk_id"] = c.unk_id;
+  j["max_len"] = c.max_len;
+  return j;
+}
+
 json config_to_json(const ModelConfig& c) {
   json j;
   j["arch"] = c.arch;
@@ -240,6 +307,15 @@ json config_to_json(const ModelConfig& c) {
 }
 
 ModelConfig read_config(const std::string& path) {
+  return config_from_json(read_json_file(path), path);
+}
+
+AnyModelConfig read_any_config(const std::string& path) {
+  return any_config_from_json(read_json_file(path), path);
+}
+
+namespace {
+json read_json_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) fail("{}: cannot open config: {}", path, std::strerror(errno));
   std::ostringstream buf;
@@ -265,19 +341,31 @@ ModelConfig read_config(const std::string& path) {
     fail("{}: not valid JSON: {}", path, json_error_text(e));
   }
   ATTN_CHECK(duplicate.empty(), "{}: key \"{}\" appears twice", path, duplicate);
-  return config_from_json(j, path);
+  return j;
 }
+}  // namespace
 
-void write_config(const std::string& path, const ModelConfig& config) {
+namespace {
+template <typename C>
+void write_validated(const std::string& path, const C& config, const json& j) {
   try {
     config.validate();
   } catch (const Error& e) {
     throw Error(path + ": " + e.what());
   }
-  const std::string text = config_to_json(config).dump(2) + "\n";
+  const std::string text = j.dump(2) + "\n";
   AtomicFileWriter w(path);
   w.write(text.data(), text.size());
   w.commit();
+}
+}  // namespace
+
+void write_config(const std::string& path, const ModelConfig& config) {
+  write_validated(path, config, config_to_json(config));
+}
+
+void write_rnn_config(const std::string& path, const RnnConfig& config) {
+  write_validated(path, config, rnn_config_to_json(config));
 }
 
 }  // namespace attnscope

@@ -7,13 +7,25 @@
 
 #include <nlohmann/json.hpp>
 #include <string>
+#include <variant>
 
 #include "nn/model_config.h"
+#include "nn/rnn_attention_model.h"
 
 namespace attnscope {
 
 ModelConfig config_from_json(const nlohmann::json& j, const std::string& source_name);
 nlohmann::json config_to_json(const ModelConfig& config);
+
+// arch "rnn-attention": the keys are RnnConfig's field names, with the same rules.
+RnnConfig rnn_config_from_json(const nlohmann::json& j, const std::string& source_name);
+nlohmann::json rnn_config_to_json(const RnnConfig& config);
+
+// Either architecture, chosen by "arch" ("transformer" when absent).
+using AnyModelConfig = std::variant<ModelConfig, RnnConfig>;
+AnyModelConfig any_config_from_json(const nlohmann::json& j, const std::string& source_name);
+AnyModelConfig read_any_config(const std::string& path);
+void write_rnn_config(const std::string& path, const RnnConfig& config);
 
 // Parse errors name the file and where nlohmann found the problem (line, column).
 ModelConfig read_config(const std::string& path);

@@ -5,24 +5,50 @@
 #include <vector>
 
 #include "core/error.h"
-#include "io/config_json.h"
 #include "io/safetensors.h"
 
 namespace attnscope {
 
 namespace fs = std::filesystem;
 
-std::unique_ptr<Transformer> load_model(const std::string& dir) {
+namespace {
+
+std::string checked_config_path(const std::string& dir) {
   ATTN_CHECK(fs::is_directory(dir), "model directory {} does not exist", dir);
   const std::string config_path = (fs::path(dir) / kConfigFile).string();
   ATTN_CHECK(fs::exists(config_path), "{} is missing: a model directory needs {} and {}",
              config_path, kConfigFile, kWeightsFile);
-  auto model = std::make_unique<Transformer>(read_config(config_path));
+  return config_path;
+}
+
+}  // namespace
+
+std::unique_ptr<Transformer> load_model(const std::string& dir) {
+  const std::string config_path = checked_config_path(dir);
+  AnyModelConfig cfg = read_any_config(config_path);
+  ATTN_CHECK(std::holds_alternative<ModelConfig>(cfg),
+             "{}: arch \"rnn-attention\"; this needs a Transformer model", config_path);
+  auto model = std::make_unique<Transformer>(std::get<ModelConfig>(cfg));
   load_weights(*model, (fs::path(dir) / kWeightsFile).string());
   return model;
 }
 
-void load_weights(Transformer& model, const std::string& path) {
+std::unique_ptr<Seq2SeqModel> make_model(const AnyModelConfig& config) {
+  if (const auto* rnn = std::get_if<RnnConfig>(&config)) {
+    rnn->validate();
+    return std::make_unique<RnnSeq2SeqModel>(*rnn);
+  }
+  return std::make_unique<Transformer>(std::get<ModelConfig>(config));
+}
+
+std::unique_ptr<Seq2SeqModel> load_any_model(const std::string& dir) {
+  const std::string config_path = checked_config_path(dir);
+  auto model = make_model(read_any_config(config_path));
+  load_weights(*model, (fs::path(dir) / kWeightsFile).string());
+  return model;
+}
+
+void load_weights(Seq2SeqModel& model, const std::string& path) {
   SafetensorsFile file = read_safetensors(path);
   std::set<std::string> used;
   model.visit_params([&](Param& p) {
@@ -38,9 +64,10 @@ void load_weights(Transformer& model, const std::string& path) {
   for (const auto& [name, t] : file.tensors) {
     if (used.count(name)) continue;
     std::string hint;
-    if (name == "generator.weight" && model.config().tie_output)
+    const auto* tf = dynamic_cast<const Transformer*>(&model);
+    if (name == "generator.weight" && tf && tf->config().tie_output)
       hint = " (config.json has tie_output: true, so the generator uses tgt_embed.weight)";
-    if (name == "src_embed.weight" && model.config().share_embeddings)
+    if (name == "src_embed.weight" && tf && tf->config().share_embeddings)
       hint = " (config.json has share_embeddings: true, so the source uses tgt_embed.weight)";
     fail("{}: unexpected tensor \"{}\" {}{}", path, name, t.shape_str(), hint);
   }
@@ -61,11 +88,15 @@ TokenizerPair load_tokenizers(const std::string& dir) {
           std::make_shared<Tokenizer>(Tokenizer::load(tgt.string()))};
 }
 
-void save_model(Transformer& model, const std::string& dir) {
+void save_model(Seq2SeqModel& model, const std::string& dir) {
   std::error_code ec;
   fs::create_directories(dir, ec);
   ATTN_CHECK(!ec, "cannot create model directory {}: {}", dir, ec.message());
-  write_config((fs::path(dir) / kConfigFile).string(), model.config());
+  const std::string config_path = (fs::path(dir) / kConfigFile).string();
+  if (const auto* rnn = dynamic_cast<const RnnSeq2SeqModel*>(&model))
+    write_rnn_config(config_path, rnn->config());
+  else
+    write_config(config_path, dynamic_cast<const Transformer&>(model).config());
   std::vector<std::pair<std::string, const Tensor*>> tensors;
   model.visit_params([&](Param& p) { tensors.emplace_back(p.name, &p.value); });
   write_safetensors((fs::path(dir) / kWeightsFile).string(), tensors,

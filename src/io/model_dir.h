@@ -1,5 +1,6 @@
 // A model directory, as a user sees it:
-//   config.json        the architecture (ModelConfig keys)
+//   config.json        the architecture (ModelConfig keys, or RnnConfig keys with
+//                      "arch": "rnn-attention")
 //   model.safetensors  the weights, named as PyTorch's nn.Transformer state_dict
 //                      plus src_embed.weight, tgt_embed.weight, generator.weight/bias
 //   shared.spm         one SentencePiece model for both sides, or
@@ -10,6 +11,8 @@
 #include <string>
 
 #include "data/tokenizer.h"
+#include "io/config_json.h"
+#include "nn/rnn_seq2seq_model.h"
 #include "nn/transformer.h"
 
 namespace attnscope {
@@ -29,14 +32,19 @@ TokenizerPair load_tokenizers(const std::string& dir);
 // Reads DIR/config.json and DIR/model.safetensors. Throws attnscope::Error naming the file and
 // the problem: a missing file, bad JSON, an impossible config, a missing, unexpected or
 // mis-shaped tensor.
+// A Transformer only: a directory holding another architecture is an error that says so.
 std::unique_ptr<Transformer> load_model(const std::string& dir);
+// Any architecture, as config.json's "arch" says.
+std::unique_ptr<Seq2SeqModel> load_any_model(const std::string& dir);
+// A model of the config's architecture, weights not initialised.
+std::unique_ptr<Seq2SeqModel> make_model(const AnyModelConfig& config);
 
 // Fills the model's parameters from a safetensors file (every parameter must be there with its
 // shape; a tensor the model does not have is an error too, so a typo cannot pass silently).
-void load_weights(Transformer& model, const std::string& path);
+void load_weights(Seq2SeqModel& model, const std::string& path);
 
 // Writes DIR/config.json and DIR/model.safetensors (each to a temporary name, then renamed),
 // creating DIR if needed.
-void save_model(Transformer& model, const std::string& dir);
+void save_model(Seq2SeqModel& model, const std::string& dir);
 
 }  // namespace attnscope

@@ -7,8 +7,8 @@
 namespace attnscope {
 
 void ModelConfig::validate() const {
-  ATTN_CHECK(arch == "transformer", "arch: \"{}\" is not a known architecture (known: transformer)",
-             arch);
+  ATTN_CHECK(arch == "transformer",
+             "arch: \"{}\" is not a known architecture (known: transformer, rnn-attention)", arch);
   ATTN_CHECK(d_model > 0, "d_model must be positive, got {}", d_model);
   ATTN_CHECK(heads > 0, "heads must be positive, got {}", heads);
   ATTN_CHECK(d_model % heads == 0,

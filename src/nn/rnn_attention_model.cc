@@ -21,6 +21,7 @@ void RnnConfig::validate() const {
   ATTN_CHECK(max_special < std::min(src_vocab, tgt_vocab),
              "special id {} does not fit the vocabularies ({} source, {} target)", max_special,
              src_vocab, tgt_vocab);
+  ATTN_CHECK(max_len > 0, "max_len must be positive, got {}", max_len);
 }
 
 namespace {

@@ -60,6 +60,7 @@ struct RnnConfig {
   int32_t bos_id = 1;
   int32_t eos_id = 2;
   int32_t unk_id = 3;
+  int64_t max_len = 256;  // longest sequence training and decoding accept (no positional table)
 
   int64_t annotation_size() const { return 2 * encoder_hidden; }
   // Throws attnscope::Error naming the key when a value is impossible.

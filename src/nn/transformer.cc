@@ -335,4 +335,38 @@ const Tensor& Transformer::attention(AttentionKind kind, int64_t layer) const {
   fail("unknown attention kind");
 }
 
+namespace {
+struct TransformerDecoderState : DecoderState {
+  DecoderCache cache;
+  void reorder(const std::vector<int64_t>& from) override { cache.reorder(from); }
+};
+}  // namespace
+
+ModelInfo Transformer::info() const {
+  ModelInfo i;
+  i.arch = cfg_.arch;
+  i.src_vocab = cfg_.src_vocab;
+  i.tgt_vocab = cfg_.tgt_vocab;
+  i.max_len = cfg_.max_len;
+  i.heads = cfg_.heads;
+  i.pad_id = cfg_.pad_id;
+  i.bos_id = cfg_.bos_id;
+  i.eos_id = cfg_.eos_id;
+  i.unk_id = cfg_.unk_id;
+  return i;
+}
+
+std::unique_ptr<DecoderState> Transformer::begin_decoding(const TokenBatch& src, int64_t expand,
+                                                          int64_t max_steps) {
+  auto state = std::make_unique<TransformerDecoderState>();
+  state->cache = start_decoding(src, expand, max_steps);
+  return state;
+}
+
+const Tensor& Transformer::decode_next(DecoderState& state, const std::vector<int32_t>& tokens) {
+  auto* s = dynamic_cast<TransformerDecoderState*>(&state);
+  ATTN_CHECK(s != nullptr, "decode_next: the state was not made by this Transformer");
+  return decode_step(s->cache, tokens);
+}
+
 }  // namespace attnscope

@@ -16,6 +16,7 @@
 #include "nn/embedding.h"
 #include "nn/encoder_layer.h"
 #include "nn/model_config.h"
+#include "nn/seq2seq_model.h"
 
 namespace attnscope {
 
@@ -34,12 +35,7 @@ struct DecoderCache {
   void reorder(const std::vector<int64_t>& from);
 };
 
-struct ForwardOptions {
-  bool training = false;   // dropout on (config.dropout) when true
-  uint64_t step_seed = 0;  // dropout masks derive from it
-};
-
-class Transformer {
+class Transformer : public Seq2SeqModel {
  public:
   struct Activations {
     std::vector<uint8_t> src_padding;  // [B, Ts] 1 = pad
@@ -63,20 +59,22 @@ class Transformer {
   Transformer& operator=(const Transformer&) = delete;
 
   const ModelConfig& config() const { return cfg_; }
+  ModelInfo info() const override;
 
   // Xavier-uniform matrices (as nn.Transformer), N(0, D^-½) embeddings, zero biases, unit norms.
-  void init_weights(uint64_t seed);
+  void init_weights(uint64_t seed) override;
   // Each distinct parameter once, in state_dict order (shared tables visited once).
-  void visit_params(const ParamVisitor& f);
-  int64_t num_params();
-  void alloc_grads();
-  void zero_grads();
+  void visit_params(const ParamVisitor& f) override;
+  int64_t num_params() override;
+  void alloc_grads() override;
+  void zero_grads() override;
 
   // Teacher-forced pass: src [B, Ts], tgt_in [B, Tt] → logits [B, Tt, V].
-  const Tensor& forward(const TokenBatch& src, const TokenBatch& tgt_in, const ForwardOptions& o);
+  const Tensor& forward(const TokenBatch& src, const TokenBatch& tgt_in,
+                        const ForwardOptions& o) override;
   // Accumulates parameter gradients from d_logits [B, Tt, V] (after forward with the same
   // batch and options).
-  void backward(const Tensor& d_logits);
+  void backward(const Tensor& d_logits) override;
 
   // Incremental decoding. start_decoding encodes src [B, Ts] (the encoder self-attention
   // maps are then readable with attention()) and returns a cache of B·expand rows, row
@@ -86,10 +84,14 @@ class Transformer {
   // attention(kDecoderSelf / kCross, l) holds this step's weights [rows, H, 1, steps] and
   // [rows, H, 1, Ts].
   const Tensor& decode_step(DecoderCache& cache, const std::vector<int32_t>& tokens);
+  // Seq2SeqModel's decoding: the same, with the cache inside a DecoderState.
+  std::unique_ptr<DecoderState> begin_decoding(const TokenBatch& src, int64_t expand,
+                                               int64_t max_steps) override;
+  const Tensor& decode_next(DecoderState& state, const std::vector<int32_t>& tokens) override;
 
   // The weights [B, H, Tq, Tk] of `layer` from the last forward.
-  const Tensor& attention(AttentionKind kind, int64_t layer) const;
-  int64_t num_layers(AttentionKind kind) const;
+  const Tensor& attention(AttentionKind kind, int64_t layer) const override;
+  int64_t num_layers(AttentionKind kind) const override;
   const Activations& activations() const { return act_; }
 
  private:

@@ -32,7 +32,7 @@ nlohmann::json state_to_json(const TrainerState& s, const AdamOptimizer& adam) {
 }
 }  // namespace
 
-void save_checkpoint(const std::string& dir, Transformer& model, AdamOptimizer& adam,
+void save_checkpoint(const std::string& dir, Seq2SeqModel& model, AdamOptimizer& adam,
                      const TrainerState& state) {
   const fs::path final_dir = fs::path(dir) / "checkpoint";
   const fs::path tmp_dir = fs::path(dir) / "checkpoint.tmp";
@@ -67,7 +67,7 @@ void save_checkpoint(const std::string& dir, Transformer& model, AdamOptimizer& 
   fs::remove_all(old_dir, ec);
 }
 
-bool load_checkpoint(const std::string& dir, Transformer& model, AdamOptimizer& adam,
+bool load_checkpoint(const std::string& dir, Seq2SeqModel& model, AdamOptimizer& adam,
                      TrainerState& state) {
   fs::path ckpt = fs::path(dir) / "checkpoint";
   // A crash between the two renames leaves only checkpoint.old: it is whole, use it.

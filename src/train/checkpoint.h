@@ -12,7 +12,8 @@
 #include <limits>
 #include <string>
 
-#include "nn/transformer.h"
+#include "nn/seq2seq_model.h"
+#include "nn/transformer.h"  // kept for includers that use the Transformer
 #include "train/optimizer.h"
 
 namespace attnscope {
@@ -29,10 +30,10 @@ struct TrainerState {
   uint64_t seed = 0;
 };
 
-void save_checkpoint(const std::string& dir, Transformer& model, AdamOptimizer& adam,
+void save_checkpoint(const std::string& dir, Seq2SeqModel& model, AdamOptimizer& adam,
                      const TrainerState& state);
 // False when DIR holds no checkpoint; throws attnscope::Error for a broken one.
-bool load_checkpoint(const std::string& dir, Transformer& model, AdamOptimizer& adam,
+bool load_checkpoint(const std::string& dir, Seq2SeqModel& model, AdamOptimizer& adam,
                      TrainerState& state);
 
 }  // namespace attnscope

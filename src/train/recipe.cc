@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <variant>
 
 #include "core/error.h"
 #include "decode/translate.h"
@@ -19,6 +20,16 @@ namespace fs = std::filesystem;
 
 std::vector<EncodedPair> encode_pairs(const std::vector<SentencePair>& pairs, const Tokenizer& src,
                                       const Tokenizer& tgt, const ModelConfig& cfg,
+                                      int64_t* skipped) {
+  ModelInfo info;
+  info.bos_id = cfg.bos_id;
+  info.eos_id = cfg.eos_id;
+  info.max_len = cfg.max_len;
+  return encode_pairs(pairs, src, tgt, info, skipped);
+}
+
+std::vector<EncodedPair> encode_pairs(const std::vector<SentencePair>& pairs, const Tokenizer& src,
+                                      const Tokenizer& tgt, const ModelInfo& cfg,
                                       int64_t* skipped) {
   std::vector<EncodedPair> out;
   out.reserve(pairs.size());
@@ -43,7 +54,7 @@ std::vector<EncodedPair> encode_pairs(const std::vector<SentencePair>& pairs, co
   return out;
 }
 
-double validation_loss(Transformer& model, const std::vector<EncodedPair>& pairs,
+double validation_loss(Seq2SeqModel& model, const std::vector<EncodedPair>& pairs,
                        int64_t max_tokens) {
   std::vector<const EncodedPair*> sorted;
   for (const auto& p : pairs) sorted.push_back(&p);
@@ -64,9 +75,9 @@ double validation_loss(Transformer& model, const std::vector<EncodedPair>& pairs
       longest = std::max(longest, len);
       chunk.push_back(sorted[i++]);
     }
-    const Batch b = make_batch(chunk, model.config().pad_id);
+    const Batch b = make_batch(chunk, model.info().pad_id);
     const LossValue v = sequence_loss(model.forward(b.src, b.tgt_in, ForwardOptions{}), b.tgt_out,
-                                      model.config().pad_id, 0.0f, nullptr);
+                                      model.info().pad_id, 0.0f, nullptr);
     total += v.mean * static_cast<double>(v.tokens);
     tokens += v.tokens;
   }
@@ -126,20 +137,45 @@ TrainerState run_training(const TrainRecipe& r,
              "--out",
              r.out_dir);
   TokenizerPair tok = prepare_tokenizers(r, log);
-  ModelConfig cfg = r.resume ? read_config(config_path) : r.model;
-  if (!r.resume) {
-    cfg.src_vocab = tok.src->vocab_size();
-    cfg.tgt_vocab = tok.tgt->vocab_size();
-    if (cfg.share_embeddings && cfg.src_vocab != cfg.tgt_vocab) cfg.share_embeddings = false;
+  AnyModelConfig any = r.resume ? read_any_config(config_path) : AnyModelConfig(r.model);
+  if (!r.resume && r.rnn) {
+    RnnConfig rc = *r.rnn;
+    rc.pad_id = r.model.pad_id;
+    rc.bos_id = r.model.bos_id;
+    rc.eos_id = r.model.eos_id;
+    rc.unk_id = r.model.unk_id;
+    rc.max_len = r.model.max_len;
+    any = rc;
   }
-  Transformer model(cfg);
+  if (!r.resume) {
+    std::visit(
+        [&](auto& c) {
+          c.src_vocab = tok.src->vocab_size();
+          c.tgt_vocab = tok.tgt->vocab_size();
+        },
+        any);
+    if (auto* mc = std::get_if<ModelConfig>(&any))
+      if (mc->share_embeddings && mc->src_vocab != mc->tgt_vocab) mc->share_embeddings = false;
+  }
+  std::unique_ptr<Seq2SeqModel> model_ptr = make_model(any);
+  Seq2SeqModel& model = *model_ptr;
   if (!r.resume) {
     model.init_weights(r.trainer.seed);
     save_model(model, r.out_dir);
   }
-  fmt::print(log, "model: {} parameters, d_model {}, {} heads, {}+{} layers, {} norm\n",
-             model.num_params(), cfg.d_model, cfg.heads, cfg.encoder_layers, cfg.decoder_layers,
-             cfg.norm == NormPlacement::kPre ? "pre" : "post");
+  if (const auto* mc = std::get_if<ModelConfig>(&any)) {
+    fmt::print(log, "model: {} parameters, d_model {}, {} heads, {}+{} layers, {} norm\n",
+               model.num_params(), mc->d_model, mc->heads, mc->encoder_layers, mc->decoder_layers,
+               mc->norm == NormPlacement::kPre ? "pre" : "post");
+  } else {
+    const RnnConfig& rc = std::get<RnnConfig>(any);
+    fmt::print(log,
+               "model: {} parameters, rnn-attention: embed {}, encoder 2×{}, decoder {}, "
+               "attention {} (no dropout)\n",
+               model.num_params(), rc.embed_size, rc.encoder_hidden, rc.decoder_hidden,
+               rc.attention_size);
+  }
+  const ModelInfo cfg = model.info();
 
   int64_t skipped = 0;
   std::vector<EncodedPair> train = encode_pairs(r.train, *tok.src, *tok.tgt, cfg, &skipped);
@@ -154,7 +190,7 @@ TrainerState run_training(const TrainRecipe& r,
   if (!r.valid.empty()) {
     auto valid = std::make_shared<std::vector<EncodedPair>>(
         encode_pairs(r.valid, *tok.src, *tok.tgt, cfg, nullptr));
-    trainer.set_validation([&, valid](Transformer& m) {
+    trainer.set_validation([&, valid](Seq2SeqModel& m) {
       ValidationResult v;
       v.loss = validation_loss(m, *valid, r.max_tokens);
       if (r.valid_bleu_sentences > 0) {

@@ -5,6 +5,7 @@
 
 #include <cstdio>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -12,6 +13,7 @@
 #include "data/tokenizer.h"
 #include "decode/beam_search.h"
 #include "nn/model_config.h"
+#include "nn/rnn_attention_model.h"
 #include "train/trainer.h"
 
 namespace attnscope {
@@ -20,6 +22,9 @@ struct TrainRecipe {
   std::vector<SentencePair> train, valid;
   std::string out_dir;
   ModelConfig model;  // src_vocab / tgt_vocab are set from the tokenizers
+  // Set: train an rnn-attention model with these sizes instead (vocabularies from the
+  // tokenizers; special ids and max_len from `model`).
+  std::optional<RnnConfig> rnn;
   TokenizerOptions tokenizer;
   bool joint_tokenizer = true;         // one SentencePiece model for both sides
   std::string source_spm, target_spm;  // existing .model files to use instead of training
@@ -35,9 +40,12 @@ struct TrainRecipe {
 std::vector<EncodedPair> encode_pairs(const std::vector<SentencePair>& pairs, const Tokenizer& src,
                                       const Tokenizer& tgt, const ModelConfig& cfg,
                                       int64_t* skipped);
+std::vector<EncodedPair> encode_pairs(const std::vector<SentencePair>& pairs, const Tokenizer& src,
+                                      const Tokenizer& tgt, const ModelInfo& info,
+                                      int64_t* skipped);
 
 // Mean teacher-forced loss (no dropout, no smoothing) over pairs, token-weighted.
-double validation_loss(Transformer& model, const std::vector<EncodedPair>& pairs,
+double validation_loss(Seq2SeqModel& model, const std::vector<EncodedPair>& pairs,
                        int64_t max_tokens);
 
 TrainerState run_training(const TrainRecipe& recipe,

@@ -17,7 +17,7 @@ namespace attnscope {
 
 namespace fs = std::filesystem;
 
-Trainer::Trainer(Transformer& model, Batcher& batcher, const TrainerOptions& opt,
+Trainer::Trainer(Seq2SeqModel& model, Batcher& batcher, const TrainerOptions& opt,
                  std::string out_dir)
     : model_(model), batcher_(batcher), opt_(opt), out_dir_(std::move(out_dir)), adam_(opt.adam) {
   ATTN_CHECK(opt_.max_steps > 0 || opt_.max_epochs > 0 || opt_.max_minutes > 0,
@@ -61,7 +61,7 @@ double Trainer::step_once(int64_t& tgt_tokens) {
     const uint64_t step_seed =
         counter_hash(state_.seed, static_cast<uint64_t>(step * opt_.accumulate + micro));
     const Tensor& logits = model_.forward(batch.src, batch.tgt_in, ForwardOptions{true, step_seed});
-    const LossValue loss = sequence_loss(logits, batch.tgt_out, model_.config().pad_id,
+    const LossValue loss = sequence_loss(logits, batch.tgt_out, model_.info().pad_id,
                                          opt_.label_smoothing, &d_logits_);
     if (!std::isfinite(loss.mean)) {
       std::string where = "the logits";

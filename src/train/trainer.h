@@ -13,7 +13,8 @@
 #include <string>
 
 #include "data/batcher.h"
-#include "nn/transformer.h"
+#include "nn/seq2seq_model.h"
+#include "nn/transformer.h"  // kept for includers that use the Transformer
 #include "train/checkpoint.h"
 #include "train/optimizer.h"
 #include "train/schedule.h"
@@ -56,11 +57,11 @@ struct TrainProgress {
 
 class Trainer {
  public:
-  Trainer(Transformer& model, Batcher& batcher, const TrainerOptions& opt, std::string out_dir);
+  Trainer(Seq2SeqModel& model, Batcher& batcher, const TrainerOptions& opt, std::string out_dir);
 
   // Validation run every valid_every steps and at the end; without one, the last model counts
   // as the best.
-  void set_validation(std::function<ValidationResult(Transformer&)> validate) {
+  void set_validation(std::function<ValidationResult(Seq2SeqModel&)> validate) {
     validate_ = std::move(validate);
   }
   // Restores the last checkpoint of out_dir (weights, Adam, data position, counters).
@@ -79,13 +80,13 @@ class Trainer {
   void truncate_metrics_after(int64_t step);
   void save_best();
 
-  Transformer& model_;
+  Seq2SeqModel& model_;
   Batcher& batcher_;
   TrainerOptions opt_;
   std::string out_dir_;
   AdamOptimizer adam_;
   TrainerState state_;
-  std::function<ValidationResult(Transformer&)> validate_;
+  std::function<ValidationResult(Seq2SeqModel&)> validate_;
   Tensor d_logits_;  // [B, Tt, V], reused across steps
 };
 
