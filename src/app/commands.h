@@ -15,5 +15,6 @@ void register_demo(CLI::App& app);
 void register_align(CLI::App& app);
 void register_attention(CLI::App& app);
 void register_serve(CLI::App& app);
+void register_bench(CLI::App& app);
 
 }  // namespace attnscope::app

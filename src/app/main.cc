@@ -34,6 +34,7 @@ int main(int argc, char** argv) {
   attnscope::app::register_serve(app);
   attnscope::app::register_forward(app);
   attnscope::app::register_align(app);
+  attnscope::app::register_bench(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

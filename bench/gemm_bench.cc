@@ -1,0 +1,62 @@
+// cblas_sgemm through cpu::gemm: square products (1024³ is the practical CPU ceiling that
+// docs/performance.md quotes) and nn.Linear forward/backward at the W2 model's shapes.
+#include "kernels/cpu/gemm.h"
+
+#include "bench_util.h"
+
+namespace attnscope::bench {
+namespace {
+
+void BM_Sgemm(benchmark::State& state) {
+  const int64_t n = state.range(0);
+  const auto a = random_floats(n * n, 1), b = random_floats(n * n, 2);
+  std::vector<float> c(static_cast<size_t>(n * n));
+  for (auto _ : state) {
+    cpu::gemm(false, false, n, n, n, 1.0f, a.data(), n, b.data(), n, 0.0f, c.data(), n);
+    benchmark::DoNotOptimize(c.data());
+  }
+  set_flops(state, 2.0 * static_cast<double>(n * n) * static_cast<double>(n));
+}
+BENCHMARK(BM_Sgemm)->Arg(256)->Arg(512)->Arg(1024)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+// Linear layers of the W2 model over its 64 × 32 = 2048 target tokens: {rows, in, out}.
+void linear_shapes(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"rows", "in", "out"});
+  b->Args({2048, 256, 768});   // packed Q|K|V in_proj
+  b->Args({2048, 256, 256});   // out_proj
+  b->Args({2048, 256, 1024});  // FFN linear1
+  b->Args({2048, 1024, 256});  // FFN linear2
+  b->Args({2048, 256, 8000});  // generator
+  b->Args({32, 256, 8000});    // generator in a W3 decode step (batch 32, one position)
+}
+
+void BM_LinearForward(benchmark::State& state) {
+  const int64_t rows = state.range(0), in = state.range(1), out = state.range(2);
+  const auto x = random_floats(rows * in, 1), w = random_floats(out * in, 2),
+             bias = random_floats(out, 3);
+  std::vector<float> y(static_cast<size_t>(rows * out));
+  for (auto _ : state) {
+    cpu::linear_forward(x.data(), w.data(), bias.data(), y.data(), rows, in, out);
+    benchmark::DoNotOptimize(y.data());
+  }
+  set_flops(state, 2.0 * static_cast<double>(rows * in) * static_cast<double>(out));
+}
+BENCHMARK(BM_LinearForward)->Apply(linear_shapes)->UseRealTime();
+
+void BM_LinearBackward(benchmark::State& state) {
+  const int64_t rows = state.range(0), in = state.range(1), out = state.range(2);
+  const auto x = random_floats(rows * in, 1), w = random_floats(out * in, 2),
+             dy = random_floats(rows * out, 3);
+  std::vector<float> dx(static_cast<size_t>(rows * in)), dw(static_cast<size_t>(out * in)),
+      db(static_cast<size_t>(out));
+  for (auto _ : state) {
+    cpu::linear_backward(x.data(), w.data(), dy.data(), dx.data(), dw.data(), db.data(), rows, in,
+                         out);
+    benchmark::DoNotOptimize(dw.data());
+  }
+  set_flops(state, 4.0 * static_cast<double>(rows * in) * static_cast<double>(out));
+}
+BENCHMARK(BM_LinearBackward)->Apply(linear_shapes)->UseRealTime();
+
+}  // namespace
+}  // namespace attnscope::bench

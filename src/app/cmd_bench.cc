@@ -1,0 +1,207 @@
+// attnscope bench: BENCHMARKS.md's CPU workloads (W1 attention, W1w attention with its weights,
+// W2 a training step, W3 greedy translation), medians and minima over repetitions, as a table
+// or one JSON object per line (the format scripts/bench-pytorch.py prints for the peer).
+#include <fmt/core.h>
+
+#include <cctype>
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "app/commands.h"
+#include "bench/workloads.h"
+
+namespace attnscope::app {
+
+namespace {
+
+struct BenchArgs {
+  std::vector<std::string> workloads;
+  bool json = false;
+  int repeat = 0;
+  int warmup = 0;
+  int threads = 0;
+  bool small = false;
+};
+
+// Three decimals are more than the noise allows; the JSON stays readable.
+double round3(double x) {
+  return std::round(x * 1000.0) / 1000.0;
+}
+
+class Report {
+ public:
+  Report(const bench::Environment& env, bool json, bool small)
+      : env_(env), json_(json), small_(small) {
+    if (json_) return;
+    fmt::print("attnscope bench{} — {} ({}, built for {})\n", small_ ? " (--small shapes)" : "",
+               env_.cpu_model, env_.isa, env_.build_isa);
+    fmt::print("{} OpenMP threads, {} BLAS threads, {}, OMP_WAIT_POLICY={}\n", env_.threads,
+               env_.blas_threads, env_.blas,
+               env_.omp_wait_policy.empty() ? "(unset)" : env_.omp_wait_policy);
+    fmt::print("{:<5} {:<28} {:>13} {:>13}  {}\n", "", "", "median", "min", "");
+  }
+
+  void json_line(nlohmann::json j) const {
+    j["impl"] = "attnscope";
+    j["threads"] = env_.threads;
+    j["blas_threads"] = env_.blas_threads;
+    j["isa"] = env_.isa;
+    j["build_isa"] = env_.build_isa;
+    j["omp_wait_policy"] = env_.omp_wait_policy;
+    if (small_) j["small"] = true;
+    std::cout << j.dump() << std::endl;
+  }
+
+  void row(const char* workload, const std::string& what, const bench::Timing& t,
+           const std::string& metric) const {
+    fmt::print("{:<5} {:<28} {:>10.2f} ms {:>10.2f} ms  {}\n", workload, what, t.median_ms,
+               t.min_ms, metric);
+    std::fflush(stdout);
+  }
+
+  void w1(const bench::Sizes& s, const bench::W1Result& r) const {
+    const char* mask = r.causal ? "causal" : "non-causal";
+    if (!json_) {
+      row("W1", fmt::format("{} fwd", mask), r.fwd, fmt::format("{:.1f} GFLOP/s", r.fwd_gflops));
+      row("W1", fmt::format("{} fwd+bwd", mask), r.fwdbwd,
+          fmt::format("{:.1f} GFLOP/s", r.fwdbwd_gflops));
+      return;
+    }
+    json_line({{"workload", "W1"},
+               {"causal", r.causal},
+               {"B", s.B},
+               {"H", s.H},
+               {"N", s.N},
+               {"d", s.d},
+               {"fwd_ms", round3(r.fwd.median_ms)},
+               {"fwd_min_ms", round3(r.fwd.min_ms)},
+               {"fwdbwd_ms", round3(r.fwdbwd.median_ms)},
+               {"fwdbwd_min_ms", round3(r.fwdbwd.min_ms)},
+               {"gflops", round3(r.fwd_gflops)},
+               {"fwdbwd_gflops", round3(r.fwdbwd_gflops)},
+               {"fwd_keeps_weights", r.fwd_keeps_weights},
+               {"repeat", r.fwd.repeat}});
+  }
+
+  void w1w(const bench::W1wResult& r) const {
+    const char* mask = r.causal ? "causal" : "non-causal";
+    if (!json_) {
+      row("W1w", fmt::format("{} fwd + weights", mask), r.fwd,
+          fmt::format("{:.2f}× W1 fwd ({:.2f} ms alongside)", r.ratio_to_w1, r.w1_fwd.median_ms));
+      return;
+    }
+    json_line({{"workload", "W1w"},
+               {"causal", r.causal},
+               {"fwd_ms", round3(r.fwd.median_ms)},
+               {"fwd_min_ms", round3(r.fwd.min_ms)},
+               {"w1_fwd_ms", round3(r.w1_fwd.median_ms)},
+               {"ratio_to_w1_fwd", round3(r.ratio_to_w1)},
+               {"repeat", r.fwd.repeat}});
+  }
+
+  void w2(const bench::Sizes& s, const bench::W2Result& r) const {
+    if (!json_) {
+      row("W2", fmt::format("train step {}×{}→{}", s.batch, s.src_len, s.tgt_len), r.step,
+          fmt::format("{:.0f} tgt tokens/s, peak RSS {:.0f} MiB", r.tgt_tokens_per_s,
+                      r.peak_rss_mb));
+      return;
+    }
+    json_line({{"workload", "W2"},
+               {"tgt_tokens_per_s", round3(r.tgt_tokens_per_s)},
+               {"step_ms", round3(r.step.median_ms)},
+               {"step_min_ms", round3(r.step.min_ms)},
+               {"tgt_tokens", r.tgt_tokens},
+               {"peak_rss_mb", round3(r.peak_rss_mb)},
+               {"base_rss_mb", round3(r.base_rss_mb)},
+               {"peak_rss_reset", r.peak_rss_reset},
+               {"params", r.params},
+               {"loss", round3(r.loss)},
+               {"repeat", r.step.repeat}});
+  }
+
+  void w3(const bench::Sizes& s, const bench::W3Result& r) const {
+    if (!json_) {
+      row("W3",
+          fmt::format("greedy {}×{}→{}, batch {}", s.sentences, s.src_len, s.out_len,
+                      s.decode_batch),
+          r.run, fmt::format("{:.0f} tokens/s", r.tokens_per_s));
+      return;
+    }
+    json_line({{"workload", "W3"},
+               {"tokens_per_s", round3(r.tokens_per_s)},
+               {"run_ms", round3(r.run.median_ms)},
+               {"run_min_ms", round3(r.run.min_ms)},
+               {"tokens", r.tokens},
+               {"sentences", s.sentences},
+               {"batch", s.decode_batch},
+               {"repeat", r.run.repeat}});
+  }
+
+ private:
+  bench::Environment env_;
+  bool json_, small_;
+};
+
+// Workload names are matched without regard to case ("w1w" is W1w).
+bool wants(const std::vector<std::string>& list, const std::string& id) {
+  if (list.empty()) return true;
+  const auto lower = [](std::string s) {
+    for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+  };
+  for (const std::string& w : list)
+    if (lower(w) == lower(id)) return true;
+  return false;
+}
+
+void run_bench(const BenchArgs& a) {
+  const bench::Environment env = bench::setup_environment(a.threads);
+  const bench::Sizes sizes = a.small ? bench::Sizes::small() : bench::Sizes{};
+  bench::RunOptions opt;
+  opt.repeat = a.repeat;
+  opt.warmup = a.warmup;
+  const Report report(env, a.json, a.small);
+  if (wants(a.workloads, "W1"))
+    for (bool causal : {false, true}) report.w1(sizes, bench::run_w1(sizes, causal, opt));
+  if (wants(a.workloads, "W1w"))
+    for (bool causal : {false, true}) report.w1w(bench::run_w1w(sizes, causal, opt));
+  if (wants(a.workloads, "W2")) report.w2(sizes, bench::run_w2(sizes, opt));
+  if (wants(a.workloads, "W3")) report.w3(sizes, bench::run_w3(sizes, opt));
+}
+
+}  // namespace
+
+void register_bench(CLI::App& app) {
+  auto args = std::make_shared<BenchArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "bench",
+      "Run the CPU benchmark workloads of BENCHMARKS.md (all unless named):\n"
+      "  W1   attention B=8 H=8 N=256 d=64, non-causal and causal, forward and forward+backward\n"
+      "  W1w  W1 forward with every weight returned, and its ratio to W1 forward\n"
+      "  W2   one training step of the small model (batch 64 × 32 → 32 tokens, Adam)\n"
+      "  W3   greedy translation of 256 sentences × 32 tokens, batch 32, 32 output tokens\n"
+      "Medians (and minima) of repeated runs after warm-up; compare with a peer measured in the\n"
+      "same run (scripts/bench-compare.sh), not with figures from another day.");
+  cmd->add_option("workloads", args->workloads, "Workloads to run: W1 W1w W2 W3 (default: all)")
+      ->check(CLI::IsMember({"W1", "W1w", "W2", "W3"}, CLI::ignore_case));
+  cmd->add_flag("--json", args->json, "One JSON object per line and workload");
+  cmd->add_option("--repeat", args->repeat,
+                  "Timed repetitions (default: W1 20, W2 5, W3 3 full runs)")
+      ->check(CLI::Range(1, 100000));
+  cmd->add_option("--warmup", args->warmup,
+                  "Untimed repetitions first (default: W1 3, W2 2, W3 1 batch)")
+      ->check(CLI::Range(1, 100000));
+  cmd->add_option("--threads", args->threads,
+                  "OpenMP and OpenBLAS threads (default: as the environment says)")
+      ->check(CLI::Range(1, 1024));
+  // Tiny shapes, for the tests: the same code paths in milliseconds.
+  cmd->add_flag("--small", args->small, "Tiny shapes (tests)")->group("");
+  cmd->callback([args] { run_bench(*args); });
+}
+
+}  // namespace attnscope::app

@@ -1,0 +1,382 @@
+// BENCHMARKS.md's CPU workloads as attnscope runs them. Everything is built from seeded random
+// numbers: the speed of a kernel or a training step does not depend on what the weights mean.
+#include "bench/workloads.h"
+
+#include <cblas.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <string_view>
+
+#include "core/error.h"
+#include "core/rng.h"
+#include "core/tensor.h"
+#include "decode/beam_search.h"
+#include "kernels/cpu/attention.h"
+#include "nn/transformer.h"
+#include "train/loss.h"
+#include "train/optimizer.h"
+
+namespace attnscope::bench {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double ms_since(Clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
+
+Timing summarise(std::vector<double> ms) {
+  ATTN_CHECK(!ms.empty(), "bench: no timed repetitions");
+  std::sort(ms.begin(), ms.end());
+  const size_t n = ms.size();
+  Timing t;
+  t.median_ms = n % 2 ? ms[n / 2] : 0.5 * (ms[n / 2 - 1] + ms[n / 2]);
+  t.min_ms = ms.front();
+  t.repeat = static_cast<int>(n);
+  return t;
+}
+
+int or_default(int v, int def) {
+  return v > 0 ? v : def;
+}
+
+void fill_uniform(Tensor& t, Rng& rng, float lo, float hi) {
+  for (int64_t i = 0; i < t.numel(); ++i) t[i] = rng.uniform(lo, hi);
+}
+
+// One attention problem of W1's shape: Q, K, V, the output and their gradients [B, H, N, d], the
+// weights [B, H, N, N].
+struct AttentionProblem {
+  cpu::AttentionShape shape;
+  Tensor q, k, v, out, dout, dq, dk, dv, probs;
+
+  AttentionProblem(const Sizes& s, bool causal, uint64_t seed) {
+    shape.B = s.B;
+    shape.H = s.H;
+    shape.Tq = shape.Tk = s.N;
+    shape.d_k = shape.d_v = s.d;
+    shape.scale = 1.0f / std::sqrt(static_cast<float>(s.d));
+    shape.causal = causal;
+    const Shape bhnd{s.B, s.H, s.N, s.d};
+    Rng rng(seed);
+    for (Tensor* t : {&q, &k, &v, &dout}) {
+      *t = Tensor(bhnd);
+      fill_uniform(*t, rng, -1.0f, 1.0f);
+    }
+    out = Tensor(bhnd);
+    dq = Tensor(bhnd);
+    dk = Tensor(bhnd);
+    dv = Tensor(bhnd);
+    probs = Tensor({s.B, s.H, s.N, s.N});
+  }
+  cpu::HeadView view(Tensor& t) const {
+    return cpu::HeadView{t.data(), shape.H * shape.Tq * shape.d_k, shape.Tq * shape.d_k, shape.d_k};
+  }
+  // probs = nullptr asks for the output only (where the kernel supports it).
+  void forward(float* weights) {
+    cpu::attention_forward(shape, view(q), view(k), view(v), view(out), weights);
+  }
+  // Backward accumulates into dq, dk, dv: they are not zeroed between repetitions (the work
+  // is the same either way, and PyTorch's autograd.grad allocates fresh ones instead).
+  void backward() {
+    cpu::attention_backward(shape, view(q), view(k), view(v), probs.data(), view(dout), view(dq),
+                            view(dk), view(dv));
+  }
+};
+
+// Whether attention_forward can run without writing the weights (probs = nullptr). Today it
+// cannot (backward and the inspection tools read them), so W1 forward and W1w are the same call;
+// a kernel that learns to skip them is picked up here without changing the benchmark.
+bool forward_without_weights_supported() {
+  Tensor x({1, 1, 1, 1}, 1.0f), o({1, 1, 1, 1});
+  cpu::AttentionShape s;
+  s.B = s.H = s.Tq = s.Tk = s.d_k = s.d_v = 1;
+  const cpu::HeadView vx{x.data(), 1, 1, 1}, vo{o.data(), 1, 1, 1};
+  try {
+    cpu::attention_forward(s, vx, vx, vx, vo, nullptr);
+    return true;
+  } catch (const Error&) {
+    return false;
+  }
+}
+
+double gflop_per_s(double flops, double ms) {
+  return ms > 0 ? flops / (ms * 1e-3) / 1e9 : 0;
+}
+
+double w1_forward_flops(const Sizes& s, bool causal) {
+  const double f = 4.0 * static_cast<double>(s.B * s.H) * static_cast<double>(s.N * s.N) *
+                   static_cast<double>(s.d);
+  return causal ? f / 2 : f;
+}
+
+// A ModelConfig of the W2 model: post-norm, ReLU, separate source and target embeddings and an
+// untied generator with bias (nn.Transformer + two nn.Embedding + nn.Linear).
+ModelConfig w2_config(const Sizes& s) {
+  ModelConfig c;
+  c.d_model = s.d_model;
+  c.heads = s.heads;
+  c.encoder_layers = c.decoder_layers = s.layers;
+  c.d_ff = s.d_ff;
+  c.src_vocab = c.tgt_vocab = s.vocab;
+  c.dropout = 0.1f;
+  c.max_len = std::max<int64_t>({256, s.src_len, s.tgt_len + 1, s.out_len + 1});
+  c.share_embeddings = false;
+  c.tie_output = false;
+  c.validate();
+  return c;
+}
+
+// rows × len ids drawn from the ordinary vocabulary (no pad/bos/eos/unk), so there is no
+// padding; `first` (if ≥ 0) is put in front and `last` (if ≥ 0) at the end.
+TokenBatch random_tokens(Rng& rng, int64_t rows, int64_t len, int64_t vocab, int32_t first,
+                         int32_t last) {
+  TokenBatch t;
+  t.rows = rows;
+  t.cols = len;
+  t.ids.resize(static_cast<size_t>(rows * len));
+  const int32_t lo = 4;
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < len; ++c) {
+      int32_t id = lo + static_cast<int32_t>(rng.below(static_cast<uint64_t>(vocab - lo)));
+      if (c == 0 && first >= 0) id = first;
+      if (c == len - 1 && last >= 0) id = last;
+      t.ids[static_cast<size_t>(r * len + c)] = id;
+    }
+  return t;
+}
+
+// The value of a "Key:   1234 kB" line of /proc/self/status, in MiB; 0 when absent.
+double status_mb(std::string_view key) {
+  std::ifstream f("/proc/self/status");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.starts_with(key) && line.size() > key.size() && line[key.size()] == ':')
+      return std::strtod(line.c_str() + key.size() + 1, nullptr) / 1024.0;
+  return 0;
+}
+
+// Resets the peak resident set size to the current one (Linux ≥ 4.0).
+bool reset_peak_rss() {
+  std::ofstream f("/proc/self/clear_refs");
+  if (!f) return false;
+  f << "5";
+  f.flush();
+  return static_cast<bool>(f);
+}
+
+std::string cpu_model_name() {
+  std::ifstream f("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.starts_with("model name")) {
+      const size_t colon = line.find(':');
+      if (colon != std::string::npos) return line.substr(line.find_first_not_of(' ', colon + 1));
+    }
+  return "unknown";
+}
+
+}  // namespace
+
+Sizes Sizes::small() {
+  Sizes s;
+  s.B = 1;
+  s.H = 2;
+  s.N = 16;
+  s.d = 8;
+  s.d_model = 32;
+  s.heads = 2;
+  s.layers = 1;
+  s.d_ff = 64;
+  s.vocab = 64;
+  s.batch = 4;
+  s.src_len = 8;
+  s.tgt_len = 8;
+  s.sentences = 6;
+  s.decode_batch = 4;
+  s.out_len = 4;
+  return s;
+}
+
+Timing time_runs(int warmup, int repeat, const std::function<void()>& fn) {
+  ATTN_CHECK(repeat >= 1, "bench: --repeat must be at least 1, got {}", repeat);
+  for (int i = 0; i < warmup; ++i) fn();
+  std::vector<double> ms;
+  ms.reserve(static_cast<size_t>(repeat));
+  for (int i = 0; i < repeat; ++i) {
+    const auto t0 = Clock::now();
+    fn();
+    ms.push_back(ms_since(t0));
+  }
+  return summarise(std::move(ms));
+}
+
+W1Result run_w1(const Sizes& s, bool causal, const RunOptions& o) {
+  const int warmup = or_default(o.warmup, 3), repeat = or_default(o.repeat, 20);
+  AttentionProblem p(s, causal, o.seed);
+  W1Result r;
+  r.causal = causal;
+  r.fwd_keeps_weights = !forward_without_weights_supported();
+  float* weights = r.fwd_keeps_weights ? p.probs.data() : nullptr;
+  r.fwd = time_runs(warmup, repeat, [&] { p.forward(weights); });
+  r.fwdbwd = time_runs(warmup, repeat, [&] {
+    p.forward(p.probs.data());  // backward reads the weights
+    p.backward();
+  });
+  const double flops = w1_forward_flops(s, causal);
+  r.fwd_gflops = gflop_per_s(flops, r.fwd.median_ms);
+  r.fwdbwd_gflops = gflop_per_s(3.5 * flops, r.fwdbwd.median_ms);
+  return r;
+}
+
+W1wResult run_w1w(const Sizes& s, bool causal, const RunOptions& o) {
+  const int warmup = or_default(o.warmup, 3), repeat = or_default(o.repeat, 20);
+  AttentionProblem p(s, causal, o.seed);
+  W1wResult r;
+  r.causal = causal;
+  float* w1_weights = forward_without_weights_supported() ? nullptr : p.probs.data();
+  // Alternate the two so that a noisy neighbour slows both alike.
+  std::vector<double> with, without;
+  for (int i = 0; i < warmup; ++i) {
+    p.forward(p.probs.data());
+    p.forward(w1_weights);
+  }
+  for (int i = 0; i < repeat; ++i) {
+    auto t0 = Clock::now();
+    p.forward(p.probs.data());
+    with.push_back(ms_since(t0));
+    t0 = Clock::now();
+    p.forward(w1_weights);
+    without.push_back(ms_since(t0));
+  }
+  r.fwd = summarise(std::move(with));
+  r.w1_fwd = summarise(std::move(without));
+  r.ratio_to_w1 = r.w1_fwd.median_ms > 0 ? r.fwd.median_ms / r.w1_fwd.median_ms : 0;
+  return r;
+}
+
+W2Result run_w2(const Sizes& s, const RunOptions& o) {
+  const int warmup = or_default(o.warmup, 2), repeat = or_default(o.repeat, 5);
+  W2Result r;
+  r.peak_rss_reset = reset_peak_rss();
+  r.base_rss_mb = current_rss_mb();
+  {
+    const ModelConfig cfg = w2_config(s);
+    Transformer model(cfg);
+    model.init_weights(o.seed);
+    model.alloc_grads();
+    r.params = model.num_params();
+    cpu::AdamConfig adam_cfg;  // β 0.9/0.98, ε 1e-9
+    AdamOptimizer adam(adam_cfg);
+    Rng rng(o.seed + 1);
+    // src: tokens then eos; tgt_in: bos then tokens; tgt_out: the same tokens then eos.
+    const TokenBatch src = random_tokens(rng, s.batch, s.src_len, s.vocab, -1, cfg.eos_id);
+    TokenBatch tgt_out = random_tokens(rng, s.batch, s.tgt_len, s.vocab, -1, cfg.eos_id);
+    TokenBatch tgt_in = tgt_out;
+    for (int64_t b = 0; b < s.batch; ++b) {
+      for (int64_t t = s.tgt_len - 1; t > 0; --t)
+        tgt_in.ids[static_cast<size_t>(b * s.tgt_len + t)] =
+            tgt_out.ids[static_cast<size_t>(b * s.tgt_len + t - 1)];
+      tgt_in.ids[static_cast<size_t>(b * s.tgt_len)] = cfg.bos_id;
+    }
+    r.tgt_tokens = s.batch * s.tgt_len;
+    Tensor d_logits;
+    uint64_t step = 0;
+    const float label_smoothing = 0.1f, lr = 1e-4f;
+    // One training step as the trainer takes it (without clipping and the schedule, which
+    // PyTorch's peer does not run either): zero grads, forward with dropout, label-smoothed
+    // loss, backward, Adam.
+    r.step = time_runs(warmup, repeat, [&] {
+      ++step;
+      model.zero_grads();
+      const Tensor& logits =
+          model.forward(src, tgt_in, ForwardOptions{true, counter_hash(o.seed, step)});
+      const LossValue loss = sequence_loss(logits, tgt_out, cfg.pad_id, label_smoothing, &d_logits);
+      model.backward(d_logits);
+      adam.step(model, lr);
+      r.loss = loss.mean;
+    });
+    r.peak_rss_mb = peak_rss_mb();
+  }
+  r.tgt_tokens_per_s = static_cast<double>(r.tgt_tokens) / (r.step.median_ms * 1e-3);
+  return r;
+}
+
+W3Result run_w3(const Sizes& s, const RunOptions& o) {
+  const int warmup = or_default(o.warmup, 1), repeat = or_default(o.repeat, 3);
+  const ModelConfig cfg = w2_config(s);
+  Transformer model(cfg);
+  model.init_weights(o.seed);
+  Rng rng(o.seed + 2);
+  // Sentences of src_len tokens, the last one eos, in batches of decode_batch.
+  std::vector<TokenBatch> batches;
+  for (int64_t done = 0; done < s.sentences; done += s.decode_batch)
+    batches.push_back(random_tokens(rng, std::min(s.decode_batch, s.sentences - done), s.src_len,
+                                    s.vocab, -1, cfg.eos_id));
+  DecodeOptions opt;  // greedy, exactly out_len tokens per sentence: no stop at eos
+  opt.beam = 1;
+  opt.stop_at_eos = false;
+  opt.max_len_ratio = 0.0f;
+  opt.max_len_extra = s.out_len;
+  W3Result r;
+  int64_t tokens = 0;
+  // Warm-up: the first batch (the caches and buffers grow once).
+  for (int i = 0; i < warmup; ++i) beam_search(model, batches.front(), opt);
+  r.run = time_runs(0, repeat, [&] {
+    tokens = 0;
+    for (const TokenBatch& b : batches)
+      for (const auto& hyps : beam_search(model, b, opt))
+        tokens += static_cast<int64_t>(hyps.front().tokens.size());
+  });
+  ATTN_CHECK(tokens == s.sentences * s.out_len,
+             "bench W3: decoded {} tokens, expected {} sentences × {} tokens", tokens, s.sentences,
+             s.out_len);
+  r.tokens = tokens;
+  r.tokens_per_s = static_cast<double>(tokens) / (r.run.median_ms * 1e-3);
+  return r;
+}
+
+Environment setup_environment(int threads) {
+  if (threads > 0) {
+    omp_set_num_threads(threads);
+    openblas_set_num_threads(threads);
+  }
+  Environment e;
+  e.cpu_model = cpu_model_name();
+  __builtin_cpu_init();
+  e.isa = __builtin_cpu_supports("avx512f")  ? "AVX-512"
+          : __builtin_cpu_supports("avx2")   ? "AVX2"
+          : __builtin_cpu_supports("sse4.2") ? "SSE4.2"
+                                             : "baseline";
+#if defined(__AVX512F__)
+  e.build_isa = "AVX-512";
+#elif defined(__AVX2__)
+  e.build_isa = "AVX2";
+#elif defined(__SSE4_2__)
+  e.build_isa = "SSE4.2";
+#else
+  e.build_isa = "baseline";
+#endif
+  e.threads = omp_get_max_threads();
+  e.blas_threads = openblas_get_num_threads();
+  e.blas = std::string("OpenBLAS ") + openblas_get_corename() + " (" + openblas_get_config() + ")";
+  while (!e.blas.empty() && e.blas.back() == ' ') e.blas.pop_back();
+  const char* policy = std::getenv("OMP_WAIT_POLICY");
+  e.omp_wait_policy = policy ? policy : "";
+  return e;
+}
+
+double current_rss_mb() {
+  return status_mb("VmRSS");
+}
+double peak_rss_mb() {
+  return status_mb("VmHWM");
+}
+
+}  // namespace attnscope::bench

@@ -1,0 +1,93 @@
+// The benchmark workloads of BENCHMARKS.md (W1, W1w, W2, W3) as attnscope runs them, shared by
+// `attnscope bench` and its test. Each returns medians and minima over timed repetitions after
+// warm-up runs; the machines are noisy, so only the ratio to a peer measured in the same run
+// counts (scripts/bench-compare.sh). Inputs and weights are random and seeded.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+namespace attnscope::bench {
+
+struct Sizes {
+  // W1 / W1w: attention [B, H, N, d]
+  int64_t B = 8, H = 8, N = 256, d = 64;
+  // W2 / W3 model (the "small" preset) and batches
+  int64_t d_model = 256, heads = 4, layers = 3, d_ff = 1024, vocab = 8000;
+  int64_t batch = 64, src_len = 32, tgt_len = 32;
+  int64_t sentences = 256, decode_batch = 32, out_len = 32;
+  // Tiny shapes for tests (`--small`): the same code paths in milliseconds.
+  static Sizes small();
+};
+
+struct RunOptions {
+  int repeat = 0;  // timed repetitions; 0 = the workload's default
+  int warmup = 0;  // untimed repetitions first; 0 = the workload's default
+  uint64_t seed = 1234;
+};
+
+// Median and minimum of the timed repetitions, in milliseconds.
+struct Timing {
+  double median_ms = 0, min_ms = 0;
+  int repeat = 0;
+};
+// Runs fn `warmup` times, then `repeat` (≥ 1) timed times.
+Timing time_runs(int warmup, int repeat, const std::function<void()>& fn);
+
+struct W1Result {
+  bool causal = false;
+  bool fwd_keeps_weights = true;  // the kernel cannot skip writing the weights [B, H, N, N]
+  Timing fwd, fwdbwd;
+  double fwd_gflops = 0, fwdbwd_gflops = 0;  // from the medians
+};
+// Forward (and forward+backward) attention. FLOPs: 4·B·H·N²·d forward, 3.5× that forward+backward,
+// halved when causal (the convention of BENCHMARKS.md's W4 table: only the visible half counts).
+W1Result run_w1(const Sizes& s, bool causal, const RunOptions& o);
+
+struct W1wResult {
+  bool causal = false;
+  Timing fwd;              // forward writing every weight [B, H, N, N] for the caller
+  Timing w1_fwd;           // W1 forward, measured alternately with it
+  double ratio_to_w1 = 0;  // fwd / w1_fwd (medians)
+};
+W1wResult run_w1w(const Sizes& s, bool causal, const RunOptions& o);
+
+struct W2Result {
+  Timing step;
+  int64_t tgt_tokens = 0;  // per step
+  double tgt_tokens_per_s = 0;
+  double loss = 0;              // of the last step (sanity: about ln V at random init)
+  double peak_rss_mb = 0;       // the process's peak resident memory from just before building the
+                                // model to the end (VmHWM after writing 5 to /proc/self/clear_refs)
+  double base_rss_mb = 0;       // resident memory just before building the model
+  bool peak_rss_reset = false;  // false: clear_refs was not writable, peak covers the whole run
+  int64_t params = 0;
+};
+W2Result run_w2(const Sizes& s, const RunOptions& o);
+
+struct W3Result {
+  Timing run;          // all sentences
+  int64_t tokens = 0;  // output tokens per run
+  double tokens_per_s = 0;
+};
+W3Result run_w3(const Sizes& s, const RunOptions& o);
+
+// What the numbers ran on.
+struct Environment {
+  std::string cpu_model;  // /proc/cpuinfo "model name"
+  std::string isa;        // best of avx512f / avx2 / sse4.2 the CPU supports
+  std::string build_isa;  // what the compiler targeted (-march)
+  int threads = 0;        // OpenMP threads
+  int blas_threads = 0;   // OpenBLAS threads
+  std::string blas;       // OpenBLAS core and build
+  std::string omp_wait_policy;
+};
+// Sets OpenMP and OpenBLAS threads when threads > 0, then describes the environment.
+Environment setup_environment(int threads);
+
+// Resident memory of this process now and at its peak, in MiB (from /proc/self/status).
+double current_rss_mb();
+double peak_rss_mb();
+
+}  // namespace attnscope::bench
