@@ -34,7 +34,7 @@ class Batcher {
   // The next batch; advances (epoch, index), starting a new shuffled epoch when one ends.
   Batch next();
   int64_t epoch() const { return epoch_; }
-  int64_t index() const { return index_; }         // batches taken in this epoch
+  int64_t index() const { return index_; }  // batches taken in this epoch
   int64_t batches_per_epoch() const;
   int64_t num_pairs() const { return static_cast<int64_t>(pairs_.size()); }
   // Resume: the batch order of an epoch depends only on (seed, epoch).

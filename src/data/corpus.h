@@ -16,10 +16,10 @@ struct SentencePair {
 };
 
 struct CorpusOptions {
-  int src_col = 0;             // TSV columns (0-based)
+  int src_col = 0;  // TSV columns (0-based)
   int tgt_col = 1;
-  bool reverse = false;        // swap source and target after reading
-  int64_t max_chars = 2000;    // a side longer than this (in bytes) is skipped as over-long
+  bool reverse = false;      // swap source and target after reading
+  int64_t max_chars = 2000;  // a side longer than this (in bytes) is skipped as over-long
 };
 
 struct CorpusReport {

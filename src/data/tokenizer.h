@@ -38,8 +38,8 @@ class Tokenizer {
   Tokenizer& operator=(Tokenizer&&) noexcept;
   ~Tokenizer();
 
-  std::vector<int32_t> encode(const std::string& text) const;  // no bos/eos added
-  std::string decode(const std::vector<int32_t>& ids) const;   // special ids skipped
+  std::vector<int32_t> encode(const std::string& text) const;              // no bos/eos added
+  std::string decode(const std::vector<int32_t>& ids) const;               // special ids skipped
   std::vector<std::string> pieces(const std::vector<int32_t>& ids) const;  // "▁este", "</s>", …
   std::string piece(int32_t id) const;
   int vocab_size() const;

@@ -9,10 +9,10 @@
 namespace attnscope {
 
 struct BleuScore {
-  double score = 0;               // 0–100
-  std::vector<double> precisions; // 4 values, in percent
-  double bp = 0;                  // brevity penalty
-  double ratio = 0;               // hypothesis length / reference length
+  double score = 0;                // 0–100
+  std::vector<double> precisions;  // 4 values, in percent
+  double bp = 0;                   // brevity penalty
+  double ratio = 0;                // hypothesis length / reference length
   int64_t hyp_len = 0, ref_len = 0;
   std::string signature() const;  // e.g. "BLEU = 34.21 65.2/40.1/27.3/19.0 (BP = 0.951 …)"
 };
