@@ -19,57 +19,13 @@
 #include <unordered_map>
 
 #include "core/error.h"
+#include "eval/python_text.h"
 
 namespace attnscope {
 
 namespace {
 
 constexpr int kMaxOrder = 4;
-
-// Decodes the UTF-8 code point at s[i] into *cp and returns its length in bytes; a byte that
-// does not start a valid sequence stands for itself (length 1).
-size_t decode_utf8(std::string_view s, size_t i, char32_t* cp) {
-  const auto b0 = static_cast<unsigned char>(s[i]);
-  size_t len = 0;
-  char32_t c = 0;
-  if (b0 < 0x80) {
-    *cp = b0;
-    return 1;
-  } else if ((b0 & 0xE0) == 0xC0) {
-    len = 2;
-    c = b0 & 0x1F;
-  } else if ((b0 & 0xF0) == 0xE0) {
-    len = 3;
-    c = b0 & 0x0F;
-  } else if ((b0 & 0xF8) == 0xF0) {
-    len = 4;
-    c = b0 & 0x07;
-  } else {
-    *cp = b0;
-    return 1;
-  }
-  if (i + len > s.size()) {
-    *cp = b0;
-    return 1;
-  }
-  for (size_t k = 1; k < len; ++k) {
-    const auto b = static_cast<unsigned char>(s[i + k]);
-    if ((b & 0xC0) != 0x80) {
-      *cp = b0;
-      return 1;
-    }
-    c = (c << 6) | (b & 0x3F);
-  }
-  *cp = c;
-  return len;
-}
-
-// Python's str.isspace(): what str.split() and str.rstrip() treat as whitespace.
-bool is_python_space(char32_t c) {
-  return (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x20) || c == 0x85 || c == 0xA0 ||
-         c == 0x1680 || (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F ||
-         c == 0x205F || c == 0x3000;
-}
 
 // Python's str.split() with no argument.
 std::vector<std::string_view> split_python_whitespace(std::string_view s) {
