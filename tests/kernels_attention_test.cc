@@ -160,6 +160,10 @@ const AttnCase kCases[] = {
     {"single", 1, 1, 1, 1, 1, 1},
     {"no_keys", 2, 2, 3, 0, 4, 5},
     {"many_heads", 4, 8, 33, 33, 16, 16, true, 0, true, 0.1f},
+    // More query rows than one causal block (64): blocks that see fewer keys than Tk.
+    {"causal_blocks", 1, 2, 150, 150, 8, 8, true, 0, true},
+    {"causal_blocks_offset", 2, 1, 70, 100, 4, 6, true, 30, false, 0.2f},
+    {"causal_blocks_hidden", 1, 1, 130, 40, 4, 4, true, -70},  // first rows see no key
 };
 
 // The reference forward and backward in double on contiguous arrays.
@@ -201,6 +205,11 @@ TEST_P(AttentionTest, ForwardAndBackwardMatchRef) {
   Guarded<float> probs(nq * c.Tk, std::numeric_limits<float>::quiet_NaN());
 
   cpu::attention_forward(s, qb.view(0), kvb.view(0), kvb.view(1), ob.view(0), probs.data());
+  // Without weights (probs = null) the output is the same, bit for bit.
+  HeadBuffer ob_only(layout, c.B, c.H, c.Tq, {c.d_v});
+  ob_only.set(0, std::vector<float>(nq * c.d_v, std::numeric_limits<float>::quiet_NaN()));
+  cpu::attention_forward(s, qb.view(0), kvb.view(0), kvb.view(1), ob_only.view(0), nullptr);
+  expect_close(ob_only.get(0), ob.get(0), 0, 0, "out without weights");
 
   HeadBuffer dob(layout, c.B, c.H, c.Tq, {c.d_v}), dqb(layout, c.B, c.H, c.Tq, {c.d_k}),
       dkvb(layout, c.B, c.H, c.Tk, {c.d_k, c.d_v});
@@ -442,7 +451,8 @@ TEST(Attention, RejectsBadArguments) {
   const cpu::HeadView qv{q.data(), 8, 8, 4}, kv{k.data(), 12, 12, 4}, vv{v.data(), 12, 12, 4},
       ov{out.data(), 8, 8, 4};
   EXPECT_NO_THROW(cpu::attention_forward(s, qv, kv, vv, ov, probs.data()));
-  EXPECT_THROW(cpu::attention_forward(s, qv, kv, vv, ov, nullptr), Error);
+  EXPECT_NO_THROW(cpu::attention_forward(s, qv, kv, vv, ov, nullptr));  // output only
+  EXPECT_THROW(cpu::attention_backward(s, qv, kv, vv, nullptr, ov, qv, kv, vv), Error);
   const cpu::HeadView overlapping{k.data(), 12, 12, 2};  // row stride 2 < d_k 4
   EXPECT_THROW(cpu::attention_forward(s, qv, overlapping, vv, ov, probs.data()), Error);
   s.dropout = 1.0f;

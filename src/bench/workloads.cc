@@ -78,7 +78,7 @@ struct AttentionProblem {
   cpu::HeadView view(Tensor& t) const {
     return cpu::HeadView{t.data(), shape.H * shape.Tq * shape.d_k, shape.Tq * shape.d_k, shape.d_k};
   }
-  // probs = nullptr asks for the output only (where the kernel supports it).
+  // probs = nullptr asks for the output only.
   void forward(float* weights) {
     cpu::attention_forward(shape, view(q), view(k), view(v), view(out), weights);
   }
@@ -89,22 +89,6 @@ struct AttentionProblem {
                             view(dk), view(dv));
   }
 };
-
-// Whether attention_forward can run without writing the weights (probs = nullptr). Today it
-// cannot (backward and the inspection tools read them), so W1 forward and W1w are the same call;
-// a kernel that learns to skip them is picked up here without changing the benchmark.
-bool forward_without_weights_supported() {
-  Tensor x({1, 1, 1, 1}, 1.0f), o({1, 1, 1, 1});
-  cpu::AttentionShape s;
-  s.B = s.H = s.Tq = s.Tk = s.d_k = s.d_v = 1;
-  const cpu::HeadView vx{x.data(), 1, 1, 1}, vo{o.data(), 1, 1, 1};
-  try {
-    cpu::attention_forward(s, vx, vx, vx, vo, nullptr);
-    return true;
-  } catch (const Error&) {
-    return false;
-  }
-}
 
 double gflop_per_s(double flops, double ms) {
   return ms > 0 ? flops / (ms * 1e-3) / 1e9 : 0;
@@ -222,9 +206,7 @@ W1Result run_w1(const Sizes& s, bool causal, const RunOptions& o) {
   AttentionProblem p(s, causal, o.seed);
   W1Result r;
   r.causal = causal;
-  r.fwd_keeps_weights = !forward_without_weights_supported();
-  float* weights = r.fwd_keeps_weights ? p.probs.data() : nullptr;
-  r.fwd = time_runs(warmup, repeat, [&] { p.forward(weights); });
+  r.fwd = time_runs(warmup, repeat, [&] { p.forward(nullptr); });  // the output only
   r.fwdbwd = time_runs(warmup, repeat, [&] {
     p.forward(p.probs.data());  // backward reads the weights
     p.backward();
@@ -240,19 +222,18 @@ W1wResult run_w1w(const Sizes& s, bool causal, const RunOptions& o) {
   AttentionProblem p(s, causal, o.seed);
   W1wResult r;
   r.causal = causal;
-  float* w1_weights = forward_without_weights_supported() ? nullptr : p.probs.data();
   // Alternate the two so that a noisy neighbour slows both alike.
   std::vector<double> with, without;
   for (int i = 0; i < warmup; ++i) {
     p.forward(p.probs.data());
-    p.forward(w1_weights);
+    p.forward(nullptr);
   }
   for (int i = 0; i < repeat; ++i) {
     auto t0 = Clock::now();
     p.forward(p.probs.data());
     with.push_back(ms_since(t0));
     t0 = Clock::now();
-    p.forward(w1_weights);
+    p.forward(nullptr);
     without.push_back(ms_since(t0));
   }
   r.fwd = summarise(std::move(with));

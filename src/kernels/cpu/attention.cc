@@ -1,6 +1,8 @@
 // Scaled dot-product attention, one (batch, head) pair per OpenMP task. Each pair is three
 // small cblas products on the HeadViews in place (the row stride is the leading dimension) plus
-// a masked row softmax; the per-thread scratch (dropped-out weights, dP) grows once and is reused.
+// a masked row softmax; under the causal mask the products run in blocks of query rows that skip
+// the key tiles above the diagonal. The per-thread scratch (weights when the caller wants none,
+// dropped-out weights, dP) grows once and is reused.
 #include "kernels/cpu/attention.h"
 
 #include <cblas.h>
@@ -74,16 +76,41 @@ void masked_softmax_row(const AttentionShape& s, int64_t b, int64_t i, float* ro
   for (int64_t j = 0; j < limit; ++j) row[j] *= inv;
 }
 
-// dst[Tq, Tk] = src ⊙ keep / (1 − p), keep(i, j) from the flat index into [B, H, Tq, Tk].
-// Used for the weights (forward, and dV in backward) and for dP (backward).
-void apply_dropout(const AttentionShape& s, int64_t bh, const float* src, float* dst) {
+// dst = src ⊙ keep / (1 − p) on rows [row0, row0 + rows) and columns [0, cols) of a [Tq, Tk]
+// matrix, keep(i, j) from the flat index into [B, H, Tq, Tk]. Used for the weights (forward, and
+// dV in backward) and for dP (backward).
+void apply_dropout(const AttentionShape& s, int64_t bh, int64_t row0, int64_t rows, int64_t cols,
+                   const float* src, float* dst) {
   const float scale = 1.0f / (1.0f - s.dropout);
   const uint64_t base = static_cast<uint64_t>(bh * s.Tq * s.Tk);
-  const int64_t n = s.Tq * s.Tk;
-  for (int64_t e = 0; e < n; ++e)
-    dst[e] = counter_uniform(s.dropout_seed, base + static_cast<uint64_t>(e)) >= s.dropout
-                 ? src[e] * scale
-                 : 0.0f;
+  for (int64_t i = row0; i < row0 + rows; ++i)
+    for (int64_t j = 0; j < cols; ++j) {
+      const int64_t e = i * s.Tk + j;
+      dst[e] = counter_uniform(s.dropout_seed, base + static_cast<uint64_t>(e)) >= s.dropout
+                   ? src[e] * scale
+                   : 0.0f;
+    }
+}
+
+// Causal attention runs in blocks of query rows: rows [i0, i0 + rows) see at most the keys
+// [0, i0 + rows + causal_offset), so the key tiles above the diagonal are never computed (about
+// half the work of a square causal problem). Without the causal mask, one block of all rows.
+constexpr int64_t kCausalRowBlock = 64;
+
+struct RowBlock {
+  int64_t i0 = 0, rows = 0, keys = 0;  // query rows [i0, i0 + rows) see keys [0, keys)
+};
+
+// Calls fn(RowBlock) for each block of query rows, first to last.
+template <typename Fn>
+void for_each_row_block(const AttentionShape& s, Fn&& fn) {
+  const int64_t step = s.causal ? kCausalRowBlock : std::max<int64_t>(s.Tq, 1);
+  for (int64_t i0 = 0; i0 < s.Tq; i0 += step) {
+    const int64_t rows = std::min(step, s.Tq - i0);
+    const int64_t keys =
+        s.causal ? std::clamp<int64_t>(i0 + rows + s.causal_offset, 0, s.Tk) : s.Tk;
+    fn(RowBlock{i0, rows, keys});
+  }
 }
 
 // Keeps OpenBLAS to one thread while our OpenMP threads each run their own (b, h) products.
@@ -123,7 +150,6 @@ void attention_forward(const AttentionShape& s, const HeadView& q, const HeadVie
   check_view(k, s.Tk, s.d_k, s, "k");
   check_view(v, s.Tk, s.d_v, s, "v");
   check_view(out, s.Tq, s.d_v, s, "out");
-  ATTN_CHECK(probs != nullptr || s.B * s.H * s.Tq * s.Tk == 0, "attention: probs is null");
   const int64_t ldq = leading_dim(q, s.d_k), ldk = leading_dim(k, s.d_k);
   const int64_t ldv = leading_dim(v, s.d_v), ldo = leading_dim(out, s.d_v);
   const int64_t ldp = std::max<int64_t>(s.Tk, 1);
@@ -133,22 +159,33 @@ void attention_forward(const AttentionShape& s, const HeadView& q, const HeadVie
 #pragma omp parallel for schedule(static) if (BH > 1)
   for (int64_t bh = 0; bh < BH; ++bh) {
     const int64_t b = bh / s.H, h = bh % s.H;
-    float* P = probs + bh * TT;  // P [Tq, Tk]
-    // S [Tq, Tk] = scale · Q [Tq, d_k] · Kᵀ [d_k, Tk], then P = masked softmax of S
-    gemm(false, true, s.Tq, s.Tk, s.d_k, s.scale, q.row(b, h, 0), ldq, k.row(b, h, 0), ldk, 0.0f, P,
-         ldp);
-    for (int64_t i = 0; i < s.Tq; ++i) masked_softmax_row(s, b, i, P + i * s.Tk);
+    // P [Tq, Tk]: the caller's weights, or (weights not wanted) per-thread scratch that stays in
+    // cache instead of streaming B·H·Tq·Tk floats to memory.
+    static thread_local std::vector<float> weights_buf;
+    float* P = probs ? probs + bh * TT : scratch(weights_buf, TT);
+    for_each_row_block(s, [&](const RowBlock& r) {
+      // S [rows, keys] = scale · Q [rows, d_k] · Kᵀ [d_k, keys], then P = masked softmax of S
+      // (the softmax writes the columns ≥ keys as 0)
+      float* Pr = P + r.i0 * ldp;
+      if (r.keys > 0)
+        gemm(false, true, r.rows, r.keys, s.d_k, s.scale, q.row(b, h, r.i0), ldq, k.row(b, h, 0),
+             ldk, 0.0f, Pr, ldp);
+      for (int64_t i = 0; i < r.rows; ++i) masked_softmax_row(s, b, r.i0 + i, Pr + i * s.Tk);
+    });
     // P' = dropout(P) when training
     const float* W = P;
     if (s.dropout > 0.0f) {
       static thread_local std::vector<float> buf;
       float* Pd = scratch(buf, TT);
-      apply_dropout(s, bh, P, Pd);
+      for_each_row_block(
+          s, [&](const RowBlock& r) { apply_dropout(s, bh, r.i0, r.rows, r.keys, P, Pd); });
       W = Pd;
     }
-    // out [Tq, d_v] = P' [Tq, Tk] · V [Tk, d_v]
-    gemm(false, false, s.Tq, s.d_v, s.Tk, 1.0f, W, ldp, v.row(b, h, 0), ldv, 0.0f, out.row(b, h, 0),
-         ldo);
+    // out [rows, d_v] = P' [rows, keys] · V [keys, d_v]  (keys = 0: a zero output)
+    for_each_row_block(s, [&](const RowBlock& r) {
+      gemm(false, false, r.rows, s.d_v, r.keys, 1.0f, W + r.i0 * ldp, ldp, v.row(b, h, 0), ldv,
+           0.0f, out.row(b, h, r.i0), ldo);
+    });
   }
 }
 
@@ -163,7 +200,8 @@ void attention_backward(const AttentionShape& s, const HeadView& q, const HeadVi
   check_view(dq, s.Tq, s.d_k, s, "dq");
   check_view(dk, s.Tk, s.d_k, s, "dk");
   check_view(dv, s.Tk, s.d_v, s, "dv");
-  ATTN_CHECK(probs != nullptr || s.B * s.H * s.Tq * s.Tk == 0, "attention: probs is null");
+  ATTN_CHECK(probs != nullptr || s.B * s.H * s.Tq * s.Tk == 0,
+             "attention backward: probs is null (it needs the forward's weights)");
   const int64_t ldq = leading_dim(q, s.d_k), ldk = leading_dim(k, s.d_k);
   const int64_t ldv = leading_dim(v, s.d_v), lddo = leading_dim(dout, s.d_v);
   const int64_t lddq = leading_dim(dq, s.d_k), lddk = leading_dim(dk, s.d_k);
@@ -178,32 +216,37 @@ void attention_backward(const AttentionShape& s, const HeadView& q, const HeadVi
     const float* P = probs + bh * TT;  // P [Tq, Tk], the weights before dropout
     static thread_local std::vector<float> buf;
     float* dS = scratch(buf, drop ? 2 * TT : TT);  // dP, then dS in place [Tq, Tk]
-    const float* W = P;                            // P' = dropout(P)
-    if (drop) {
-      apply_dropout(s, bh, P, dS + TT);
-      W = dS + TT;
-    }
-    // dV [Tk, d_v] += P'ᵀ [Tk, Tq] · dOut [Tq, d_v]
-    gemm(true, false, s.Tk, s.d_v, s.Tq, 1.0f, W, ldp, dout.row(b, h, 0), lddo, 1.0f,
-         dv.row(b, h, 0), lddv);
-    // dP' [Tq, Tk] = dOut [Tq, d_v] · Vᵀ [d_v, Tk]; dP = dropout backward of dP'
-    gemm(false, true, s.Tq, s.Tk, s.d_v, 1.0f, dout.row(b, h, 0), lddo, v.row(b, h, 0), ldv, 0.0f,
-         dS, ldp);
-    if (drop) apply_dropout(s, bh, dS, dS);
-    // dS = P ⊙ (dP − Σ_j dP ⊙ P), row by row
-    for (int64_t i = 0; i < s.Tq; ++i) {
-      const float* p = P + i * s.Tk;
-      float* d = dS + i * s.Tk;
-      float dot = 0.0f;
-      for (int64_t j = 0; j < s.Tk; ++j) dot += d[j] * p[j];
-      for (int64_t j = 0; j < s.Tk; ++j) d[j] = p[j] * (d[j] - dot);
-    }
-    // dQ [Tq, d_k] += scale · dS [Tq, Tk] · K [Tk, d_k]
-    gemm(false, false, s.Tq, s.d_k, s.Tk, s.scale, dS, ldp, k.row(b, h, 0), ldk, 1.0f,
-         dq.row(b, h, 0), lddq);
-    // dK [Tk, d_k] += scale · dSᵀ [Tk, Tq] · Q [Tq, d_k]
-    gemm(true, false, s.Tk, s.d_k, s.Tq, s.scale, dS, ldp, q.row(b, h, 0), ldq, 1.0f,
-         dk.row(b, h, 0), lddk);
+    for_each_row_block(s, [&](const RowBlock& r) {
+      if (r.keys == 0) return;  // every weight of these rows is 0: no gradient flows
+      const float* Pr = P + r.i0 * ldp;
+      float* dSr = dS + r.i0 * ldp;
+      const float* Wr = Pr;  // P' = dropout(P)
+      if (drop) {
+        apply_dropout(s, bh, r.i0, r.rows, r.keys, P, dS + TT);
+        Wr = dS + TT + r.i0 * ldp;
+      }
+      // dV [keys, d_v] += P'ᵀ [keys, rows] · dOut [rows, d_v]
+      gemm(true, false, r.keys, s.d_v, r.rows, 1.0f, Wr, ldp, dout.row(b, h, r.i0), lddo, 1.0f,
+           dv.row(b, h, 0), lddv);
+      // dP' [rows, keys] = dOut [rows, d_v] · Vᵀ [d_v, keys]; dP = dropout backward of dP'
+      gemm(false, true, r.rows, r.keys, s.d_v, 1.0f, dout.row(b, h, r.i0), lddo, v.row(b, h, 0),
+           ldv, 0.0f, dSr, ldp);
+      if (drop) apply_dropout(s, bh, r.i0, r.rows, r.keys, dS, dS);
+      // dS = P ⊙ (dP − Σ_j dP ⊙ P), row by row (P is 0 beyond a row's visible keys)
+      for (int64_t i = 0; i < r.rows; ++i) {
+        const float* p = Pr + i * s.Tk;
+        float* d = dSr + i * s.Tk;
+        float dot = 0.0f;
+        for (int64_t j = 0; j < r.keys; ++j) dot += d[j] * p[j];
+        for (int64_t j = 0; j < r.keys; ++j) d[j] = p[j] * (d[j] - dot);
+      }
+      // dQ [rows, d_k] += scale · dS [rows, keys] · K [keys, d_k]
+      gemm(false, false, r.rows, s.d_k, r.keys, s.scale, dSr, ldp, k.row(b, h, 0), ldk, 1.0f,
+           dq.row(b, h, r.i0), lddq);
+      // dK [keys, d_k] += scale · dSᵀ [keys, rows] · Q [rows, d_k]
+      gemm(true, false, r.keys, s.d_k, r.rows, s.scale, dSr, ldp, q.row(b, h, r.i0), ldq, 1.0f,
+           dk.row(b, h, 0), lddk);
+    });
   }
 }
 

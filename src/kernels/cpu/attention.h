@@ -39,7 +39,9 @@ struct AttentionShape {
 };
 
 // out (b,h,t,:d_v) = Σ_j P[b,h,t,j] · V(b,h,j,:).  probs [B, H, Tq, Tk] receives the weights
-// (before dropout) and is required: backward reads it.
+// (before dropout), which backward and the inspection tools read; null when only the output is
+// wanted (the weights then live in per-thread scratch and never reach memory as a whole).
+// Under the causal mask the key tiles above the diagonal are skipped, not computed and masked.
 void attention_forward(const AttentionShape& s, const HeadView& q, const HeadView& k,
                        const HeadView& v, const HeadView& out, float* probs);
 
