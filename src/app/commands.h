@@ -11,6 +11,7 @@ void register_forward(CLI::App& app);
 void register_train(CLI::App& app);
 void register_translate(CLI::App& app);
 void register_eval(CLI::App& app);
+void register_score(CLI::App& app);
 void register_demo(CLI::App& app);
 void register_align(CLI::App& app);
 void register_attention(CLI::App& app);

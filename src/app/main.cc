@@ -30,6 +30,7 @@ int main(int argc, char** argv) {
   attnscope::app::register_train(app);
   attnscope::app::register_translate(app);
   attnscope::app::register_eval(app);
+  attnscope::app::register_score(app);
   attnscope::app::register_attention(app);
   attnscope::app::register_serve(app);
   attnscope::app::register_forward(app);
