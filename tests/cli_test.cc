@@ -4,6 +4,9 @@
 
 #include <array>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -92,6 +95,111 @@ TEST(Cli, BadInputNamesTheCulpritAndExitsNonZero) {
   EXPECT_EQ(r.exit_code, 1);
   r = run("no-such-command");
   EXPECT_NE(r.exit_code, 0);
+}
+
+// ---------- attnscope score: BLEU/chrF of any system's output ----------
+
+std::string write_temp(const std::string& name, const std::string& text) {
+  const auto path = std::filesystem::temp_directory_path() / ("attnscope_cli_" + name);
+  std::ofstream(path, std::ios::binary) << text;
+  return path.string();
+}
+
+TEST(CliScore, ScoresAFileAgainstReferencesAsSacreBleu) {
+  // sacreBLEU's test_sentence_bleu.py example (issue #98): BLEU 8.49 with 13a and exp smoothing.
+  const std::string hyp = write_temp(
+      "hyp.txt", "Producția de zahăr primă va fi exprimată în ceea ce privește zahărul alb;\n");
+  const std::string ref =
+      write_temp("ref.txt", "producţia de zahăr brut se exprimă în zahăr alb;\n");
+  const Result r = run("score --hypotheses " + hyp + " --references " + ref + " --json");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_NEAR(j.at("bleu").get<double>(), 8.49, 0.006);
+  EXPECT_EQ(j.at("sentences").get<int>(), 1);
+  EXPECT_GT(j.at("chrf").get<double>(), 0.0);
+}
+
+TEST(CliScore, TsvReferencesAndAPerfectMatch) {
+  const std::string hyp = write_temp("hyp2.txt", "Tom wanted to fight.\nWe were eating pizza.\n");
+  const std::string tsv =
+      write_temp("test2.tsv",
+                 "Tom queria brigar.\tTom wanted to fight.\nEstávamos comendo pizza.\tWe were "
+                 "eating pizza.\n");
+  Result r = run("score -i " + hyp + " --data " + tsv + " --json");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_NEAR(j.at("bleu").get<double>(), 100.0, 1e-9);
+  EXPECT_NEAR(j.at("chrf").get<double>(), 100.0, 1e-9);
+  // --reverse scores against the source column: no longer perfect.
+  r = run("score -i " + hyp + " --data " + tsv + " --reverse --json");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  j = nlohmann::json::parse(r.out);
+  EXPECT_LT(j.at("bleu").get<double>(), 50.0);
+  // The plain output is sacreBLEU's signature line and chrF2.
+  r = run("score -i " + hyp + " --data " + tsv);
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("BLEU = 100.00"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("chrF2 = 100.00"), std::string::npos) << r.out;
+}
+
+TEST(CliScore, MismatchesAndBadLinesAreNamed) {
+  const std::string hyp = write_temp("hyp3.txt", "one\ntwo\n");
+  const std::string ref = write_temp("ref3.txt", "one\n");
+  Result r = run("score -i " + hyp + " -r " + ref);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.out.find("has 2 lines but"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("ref3.txt has 1 references"), std::string::npos) << r.out;
+  const std::string bad = write_temp("bad3.txt", "one\nt\xffo\n");
+  r = run("score -i " + bad + " -r " + hyp);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.out.find("bad3.txt:2: invalid UTF-8"), std::string::npos) << r.out;
+  // A TSV line that is not a pair would shift every later reference: refused, not skipped.
+  const std::string tsv = write_temp("test3.tsv", "um\tone\nno tab here\n");
+  r = run("score -i " + hyp + " --data " + tsv);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.out.find("test3.tsv:2"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("matched with a hypothesis line"), std::string::npos) << r.out;
+  r = run("score -i " + hyp);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.out.find("--references FILE or as --data TSV"), std::string::npos) << r.out;
+}
+
+// ---------- attnscope demo --compare: both architectures, their figures side by side ----------
+
+TEST(CliDemo, CompareWritesBothModelsFiguresAndPage) {
+  const auto out = std::filesystem::temp_directory_path() / "attnscope_cli_demo_compare";
+  std::filesystem::remove_all(out);
+  const Result r =
+      run("demo --compare --steps 12 --train-pairs 300 --test-pairs 40 --out " + out.string());
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("exact match by source length"), std::string::npos) << r.out;
+  std::ifstream in(out / "compare.json");
+  ASSERT_TRUE(in.is_open());
+  const auto j = nlohmann::json::parse(in);
+  ASSERT_EQ(j.at("models").size(), 2u);
+  EXPECT_EQ(j["models"][0].at("arch"), "transformer");
+  EXPECT_EQ(j["models"][1].at("arch"), "rnn-attention");
+  for (const auto& m : j["models"]) {
+    EXPECT_EQ(m.at("steps").get<int>(), 12);
+    EXPECT_GT(m.at("parameters").get<int64_t>(), 1000);
+    EXPECT_GT(m.at("epochs").get<double>(), 0.0);
+    EXPECT_GT(m.at("seconds_per_epoch").get<double>(), 0.0);
+    EXPECT_GT(m.at("tgt_tokens_per_s").get<double>(), 0.0);
+    // Every held-out date falls in exactly one length bucket.
+    int64_t sentences = 0, exact = 0;
+    for (const auto& b : m.at("exact_by_source_length")) {
+      sentences += b.at("sentences").get<int64_t>();
+      exact += b.at("exact").get<int64_t>();
+    }
+    EXPECT_EQ(sentences, 40);
+    EXPECT_NEAR(m.at("exact_match_pct").get<double>(), 100.0 * static_cast<double>(exact) / 40,
+                1e-9);
+  }
+  std::ifstream html(out / "compare.html");
+  const std::string page((std::istreambuf_iterator<char>(html)), std::istreambuf_iterator<char>());
+  EXPECT_NE(page.find("attention-rnn-attention/cross.png"), std::string::npos);
+  EXPECT_NE(page.find("s/epoch"), std::string::npos);
+  std::filesystem::remove_all(out);
 }
 
 }  // namespace

@@ -5,10 +5,14 @@
 // attention of one example. --compare trains both and shows their attention side by side.
 #include <fmt/core.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <memory>
+
+#include <nlohmann/json.hpp>
 
 #include "app/commands.h"
 #include "app/model_presets.h"
@@ -42,11 +46,42 @@ std::string arch_title(const std::string& arch) {
   return arch == "rnn-attention" ? "an RNN with additive attention" : "a Transformer";
 }
 
-// What one trained model showed: where its files are and its translation of the example.
-struct DemoResult {
-  std::string model_dir, att_dir, source, text;
-  double exact_pct = 0;
+// Exact match of the held-out dates whose source has [min_tokens, max_tokens] tokens.
+struct LengthBucket {
+  int64_t min_tokens = 0, max_tokens = 0, sentences = 0, exact = 0;
+  double pct() const {
+    return sentences ? 100.0 * static_cast<double>(exact) / static_cast<double>(sentences) : 0.0;
+  }
 };
+
+// What one trained model showed: where its files are, its translation of the example, and the
+// figures --compare sets side by side.
+struct DemoResult {
+  std::string arch, model_dir, att_dir, source, text;
+  double exact_pct = 0;
+  double train_s = 0;  // training time (the trainer's clock: updates and validation)
+  double epochs = 0;   // passes over the training pairs
+  int64_t steps = 0;   // updates
+  double tgt_tokens_per_s = 0;
+  int64_t parameters = 0;
+  std::vector<LengthBucket> by_length;
+  double seconds_per_epoch() const { return epochs > 0 ? train_s / epochs : 0.0; }
+};
+
+// Up to n buckets of source length holding about equal shares of the held-out dates, cut at the
+// quantiles of their lengths in tokens.
+std::vector<LengthBucket> quantile_buckets(std::vector<int64_t> lengths, size_t n) {
+  std::sort(lengths.begin(), lengths.end());
+  std::vector<LengthBucket> buckets;
+  int64_t lo = lengths.empty() ? 1 : lengths.front();
+  for (size_t q = 1; q <= n && !lengths.empty(); ++q) {
+    const int64_t hi = q == n ? lengths.back() : lengths[lengths.size() * q / n];
+    if (hi < lo) continue;
+    buckets.push_back({lo, hi, 0, 0});
+    lo = hi + 1;
+  }
+  return buckets;
+}
 
 std::vector<SentencePair> to_pairs(const std::vector<DatePair>& dates) {
   std::vector<SentencePair> pairs;
@@ -57,8 +92,9 @@ std::vector<SentencePair> to_pairs(const std::vector<DatePair>& dates) {
 
 // Trains `arch` into out/<model_name>, scores it and writes the example's attention to
 // out/<att_name>.
+// `buckets`: the source-length buckets to score by; empty = cut them from this test set.
 DemoResult train_one(const DemoArgs& a, const std::string& arch, const std::string& model_name,
-                     const std::string& att_name) {
+                     const std::string& att_name, std::vector<LengthBucket> buckets = {}) {
   using clock = std::chrono::steady_clock;
   fmt::print("attnscope demo: teach {} to normalise dates.\n", arch_title(arch));
   const auto train_dates = generate_dates(a.train_pairs, a.seed);
@@ -95,8 +131,15 @@ DemoResult train_one(const DemoArgs& a, const std::string& arch, const std::stri
   t.valid_every = 400;
   t.seed = a.seed;
   TrainingProgress progress(stdout, r.out_dir);
+  TrainProgress done;
   const auto start = clock::now();
-  run_training(r, progress, stdout);
+  const TrainerState state = run_training(
+      r,
+      [&](const TrainProgress& p) {
+        if (p.kind == TrainProgress::Kind::kDone) done = p;
+        progress(p);
+      },
+      stdout);
   const double train_s = std::chrono::duration<double>(clock::now() - start).count();
 
   // Held-out exact match.
@@ -107,8 +150,23 @@ DemoResult train_one(const DemoArgs& a, const std::string& arch, const std::stri
   TranslateOptions topt;
   topt.batch_sentences = 64;
   const auto out = translate_sentences(*model, *tok.src, *tok.tgt, sources, topt);
+  std::vector<int64_t> lengths;  // source tokens, eos included
+  for (const auto& src : sources)
+    lengths.push_back(static_cast<int64_t>(tok.src->encode(src).size()) + 1);
+  if (buckets.empty()) buckets = quantile_buckets(lengths, 5);
   int64_t exact = 0;
-  for (size_t i = 0; i < out.size(); ++i) exact += out[i].text == test_dates[i].iso;
+  for (size_t i = 0; i < out.size(); ++i) {
+    const bool right = out[i].text == test_dates[i].iso;
+    exact += right;
+    const int64_t len = lengths[i];
+    // The first bucket whose upper end holds len (the last takes anything longer, should the
+    // second model's tokenizer cut a date longer than the first's).
+    auto b = std::find_if(buckets.begin(), buckets.end(),
+                          [len](const LengthBucket& x) { return len <= x.max_tokens; });
+    if (b == buckets.end()) b = std::prev(buckets.end());
+    ++b->sentences;
+    b->exact += right;
+  }
   const double pct = 100.0 * static_cast<double>(exact) / static_cast<double>(out.size());
   fmt::print("\nexact match: {:.1f}% ({} of {} held-out dates, greedy decoding; trained {})\n", pct,
              exact, out.size(), format_duration(train_s));
@@ -129,7 +187,20 @@ DemoResult train_one(const DemoArgs& a, const std::string& arch, const std::stri
   const auto shown = translate_sentences(*model, *tok.src, *tok.tgt, {examples[0]}, capture);
   const std::string att_dir = (fs::path(a.out) / att_name).string();
   write_attention_files(att_dir, shown[0], AttentionFileOptions{});
-  DemoResult res{r.out_dir, att_dir, shown[0].source, shown[0].text, pct};
+  DemoResult res;
+  res.arch = arch;
+  res.model_dir = r.out_dir;
+  res.att_dir = att_dir;
+  res.source = shown[0].source;
+  res.text = shown[0].text;
+  res.exact_pct = pct;
+  res.train_s = state.elapsed_s;
+  res.epochs = done.epochs;
+  res.steps = state.step;
+  res.tgt_tokens_per_s =
+      state.elapsed_s > 0 ? static_cast<double>(state.tokens_seen) / state.elapsed_s : 0.0;
+  model->visit_params([&res](Param& p) { res.parameters += p.value.numel(); });
+  res.by_length = buckets;
   fmt::print(
       "\nmodel:      {}/ (config.json, model.safetensors, shared.spm, metrics.jsonl, "
       "training.png)\n",
@@ -149,6 +220,76 @@ DemoResult train_one(const DemoArgs& a, const std::string& arch, const std::stri
   return res;
 }
 
+std::string bucket_label(const LengthBucket& b) {
+  return b.min_tokens == b.max_tokens ? fmt::format("{}", b.min_tokens)
+                                      : fmt::format("{}–{}", b.min_tokens, b.max_tokens);
+}
+
+// The figures docs/why-self-attention.md reads: speed per epoch, accuracy, accuracy by length.
+void print_comparison(const std::vector<const DemoResult*>& rs) {
+  fmt::print("\n{:<15} {:>11} {:>7} {:>7} {:>10} {:>11} {:>9} {:>9}\n", "", "parameters", "steps",
+             "epochs", "s/epoch", "tgt tok/s", "trained", "exact");
+  for (const DemoResult* r : rs)
+    fmt::print("{:<15} {:>11} {:>7} {:>7.2f} {:>10.1f} {:>11.0f} {:>9} {:>8.1f}%\n", r->arch,
+               r->parameters, r->steps, r->epochs, r->seconds_per_epoch(), r->tgt_tokens_per_s,
+               format_duration(r->train_s), r->exact_pct);
+  fmt::print("exact match by source length (tokens):\n{:<15}", "");
+  for (const auto& b : rs[0]->by_length) fmt::print(" {:>14}", bucket_label(b));
+  fmt::print("\n");
+  for (const DemoResult* r : rs) {
+    fmt::print("{:<15}", r->arch);
+    for (const auto& b : r->by_length)
+      fmt::print(" {:>14}", b.sentences ? fmt::format("{:.1f}% of {}", b.pct(), b.sentences) : "—");
+    fmt::print("\n");
+  }
+}
+
+void write_comparison_json(const fs::path& path, const std::vector<const DemoResult*>& rs) {
+  nlohmann::json models = nlohmann::json::array();
+  for (const DemoResult* r : rs) {
+    nlohmann::json buckets = nlohmann::json::array();
+    for (const auto& b : r->by_length)
+      buckets.push_back({{"min_tokens", b.min_tokens},
+                         {"max_tokens", b.max_tokens},
+                         {"sentences", b.sentences},
+                         {"exact", b.exact}});
+    models.push_back({{"arch", r->arch},
+                      {"parameters", r->parameters},
+                      {"steps", r->steps},
+                      {"epochs", r->epochs},
+                      {"train_s", r->train_s},
+                      {"seconds_per_epoch", r->seconds_per_epoch()},
+                      {"tgt_tokens_per_s", r->tgt_tokens_per_s},
+                      {"exact_match_pct", r->exact_pct},
+                      {"exact_by_source_length", buckets},
+                      {"example", {{"source", r->source}, {"translation", r->text}}}});
+  }
+  std::ofstream out(path);
+  out << nlohmann::json{{"models", models}}.dump(2) << "\n";
+  ATTN_CHECK(out.good(), "cannot write {}", path.string());
+}
+
+std::string comparison_table_html(const std::vector<const DemoResult*>& rs) {
+  std::string h =
+      "<h2>Measured</h2>\n<table border=\"1\" cellpadding=\"4\"><tr><th></th><th>parameters</th>"
+      "<th>steps</th><th>epochs</th><th>s/epoch</th><th>target tokens/s</th><th>exact "
+      "match</th>";
+  for (const auto& b : rs[0]->by_length)
+    h += fmt::format("<th>exact, {} source tokens</th>", bucket_label(b));
+  h += "</tr>\n";
+  for (const DemoResult* r : rs) {
+    h += fmt::format(
+        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.2f}</td><td>{:.1f}</td><td>{:.0f}</td>"
+        "<td>{:.1f}%</td>",
+        r->arch, r->parameters, r->steps, r->epochs, r->seconds_per_epoch(), r->tgt_tokens_per_s,
+        r->exact_pct);
+    for (const auto& b : r->by_length)
+      h += b.sentences ? fmt::format("<td>{:.1f}% of {}</td>", b.pct(), b.sentences) : "<td>—</td>";
+    h += "</tr>\n";
+  }
+  return h + "</table>\n";
+}
+
 void run_demo(const DemoArgs& a) {
   // Only a folder an earlier demo made is replaced; anything else is the user's.
   if (fs::exists(a.out)) {
@@ -165,7 +306,12 @@ void run_demo(const DemoArgs& a) {
   // Both architectures, the same data and budget each; their maps side by side.
   const DemoResult t = train_one(a, "transformer", "transformer", "attention-transformer");
   fmt::print("\n");
-  const DemoResult n = train_one(a, "rnn-attention", "rnn-attention", "attention-rnn-attention");
+  std::vector<LengthBucket> same_buckets = t.by_length;  // scored on the same length cuts
+  for (auto& b : same_buckets) b.sentences = b.exact = 0;
+  const DemoResult n =
+      train_one(a, "rnn-attention", "rnn-attention", "attention-rnn-attention", same_buckets);
+  print_comparison({&t, &n});
+  write_comparison_json(fs::path(a.out) / "compare.json", {&t, &n});
   const fs::path page = fs::path(a.out) / "compare.html";
   std::ofstream html(page);
   html << "<!doctype html><meta charset=\"utf-8\"><title>attnscope demo: Transformer vs "
@@ -182,7 +328,7 @@ void run_demo(const DemoArgs& a) {
          << "</p>\n<img src=\"" << name << "/cross.png\" alt=\"cross-attention\">\n<iframe src=\""
          << name << "/attention.html\"></iframe></div>\n";
   }
-  html << "</div>\n";
+  html << "</div>\n" << comparison_table_html({&t, &n});
   ATTN_CHECK(html.good(), "cannot write {}", page.string());
   fmt::print(
       "\ncompare:    {} — the cross-attention of both models for \"{}\"\n"
@@ -211,6 +357,9 @@ void register_demo(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--train-pairs", a->train_pairs, "Training pairs generated")
       ->capture_default_str();
+  cmd->add_option("--test-pairs", a->test_pairs, "Held-out dates scored for exact match")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   cmd->add_option("--arch", a->arch, "transformer or rnn-attention")
       ->capture_default_str()
       ->check(CLI::IsMember({"transformer", "rnn-attention"}));

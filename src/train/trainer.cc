@@ -145,16 +145,17 @@ TrainerState Trainer::run(const std::function<void(const TrainProgress&)>& on_pr
   auto window_start = clock::now();
   std::string stop;
 
+  auto epochs_done = [&] {
+    const auto per_epoch = static_cast<double>(std::max<int64_t>(batcher_.batches_per_epoch(), 1));
+    return static_cast<double>(batcher_.epoch()) +
+           static_cast<double>(batcher_.index()) / per_epoch;
+  };
   auto fraction = [&] {
     double f = 0;
     if (opt_.max_steps > 0)
       f = std::max(f, static_cast<double>(state_.step) / static_cast<double>(opt_.max_steps));
     if (opt_.max_minutes > 0) f = std::max(f, elapsed() / (60.0 * opt_.max_minutes));
-    if (opt_.max_epochs > 0 && batcher_.batches_per_epoch() > 0)
-      f = std::max(f, (static_cast<double>(batcher_.epoch()) +
-                       static_cast<double>(batcher_.index()) /
-                           static_cast<double>(batcher_.batches_per_epoch())) /
-                          static_cast<double>(opt_.max_epochs));
+    if (opt_.max_epochs > 0) f = std::max(f, epochs_done() / static_cast<double>(opt_.max_epochs));
     return std::min(f, 1.0);
   };
   auto validate_and_save = [&](TrainProgress& p) {
@@ -206,6 +207,7 @@ TrainerState Trainer::run(const std::function<void(const TrainProgress&)>& on_pr
       p.step = state_.step;
       p.max_steps = opt_.max_steps;
       p.epoch = batcher_.epoch();
+      p.epochs = epochs_done();
       p.loss = window_loss / static_cast<double>(std::max<int64_t>(window_steps, 1));
       p.lr = opt_.schedule.at(state_.step);
       const double dt = std::chrono::duration<double>(clock::now() - window_start).count();
@@ -238,6 +240,7 @@ TrainerState Trainer::run(const std::function<void(const TrainProgress&)>& on_pr
   done.step = state_.step;
   done.max_steps = opt_.max_steps;
   done.epoch = batcher_.epoch();
+  done.epochs = epochs_done();
   done.stop_reason = stop;
   // The final state is validated and saved unless the last step just was.
   if (opt_.valid_every <= 0 || state_.step % opt_.valid_every != 0 || state_.step == 0)

@@ -45,7 +45,8 @@ struct ValidationResult {
 struct TrainProgress {
   enum class Kind { kStep, kValidation, kDone } kind = Kind::kStep;
   int64_t step = 0, max_steps = 0, epoch = 0;
-  double loss = 0;  // mean over the last log window
+  double epochs = 0;  // passes over the data so far, with the current one's fraction
+  double loss = 0;    // mean over the last log window
   float lr = 0;
   double tokens_per_s = 0;  // target tokens per second over the last log window
   double elapsed_s = 0;
