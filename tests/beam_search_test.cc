@@ -191,6 +191,27 @@ TEST_P(BeamCapture, MapsEqualForcedForwardOverTheOutput) {
 
 INSTANTIATE_TEST_SUITE_P(BeamSizes, BeamCapture, ::testing::Values(1, 4));
 
+TEST(DecoderCacheReorder, MovesRowsKeepsIdentityAndRejectsBadRows) {
+  // Two rows, one layer, capacity 3, 2·D = 2 floats per position; 2 positions fed.
+  DecoderCache cache;
+  cache.rows = 2;
+  cache.steps = 2;
+  cache.capacity = 3;
+  cache.self_kv.emplace_back(Shape{2, 3, 2});
+  float* kv = cache.self_kv[0].data();
+  for (int64_t i = 0; i < 12; ++i) kv[i] = static_cast<float>(i);
+  const float* before = cache.self_kv[0].data();
+  cache.reorder({0, 1});  // greedy: nothing moves, nothing is copied
+  EXPECT_EQ(cache.self_kv[0].data(), before);
+  EXPECT_EQ(cache.self_kv[0].data()[7], 7.0f);
+  cache.reorder({1, 1});  // both rows continue old row 1 (its fed positions 0 and 1)
+  const float* t = cache.self_kv[0].data();
+  for (int64_t r = 0; r < 2; ++r)
+    for (int64_t i = 0; i < 4; ++i) EXPECT_EQ(t[r * 6 + i], static_cast<float>(6 + i)) << r;
+  EXPECT_THROW(cache.reorder({0, 2}), Error);
+  EXPECT_THROW(cache.reorder({0}), Error);
+}
+
 }  // namespace
 }  // namespace attnscope
 

@@ -81,6 +81,9 @@ void BasicRnnDecoderState<Real>::reorder(const std::vector<int64_t>& from) {
   ATTN_CHECK(static_cast<int64_t>(from.size()) == rows, "reorder: {} rows given for {}",
              from.size(), rows);
   for (int64_t f : from) ATTN_CHECK(f >= 0 && f < rows, "reorder: row {} of {}", f, rows);
+  bool identity = true;  // greedy decoding: no row moves, nothing to copy
+  for (int64_t r = 0; r < rows && identity; ++r) identity = from[static_cast<size_t>(r)] == r;
+  if (identity) return;
   for (TensorOf<Real>* t : {&annotations, &keys_proj, &h, &c}) {
     TensorOf<Real> reordered;
     copy_rows<Real>(*t, reordered, from);

@@ -235,6 +235,12 @@ void Transformer::backward(const Tensor& d_logits) {
 void DecoderCache::reorder(const std::vector<int64_t>& from) {
   ATTN_CHECK(static_cast<int64_t>(from.size()) == rows, "cache reorder: {} rows for a cache of {}",
              from.size(), rows);
+  // Greedy decoding, and beams that keep their rows, ask for no move: nothing to copy.
+  bool identity = true;
+  for (int64_t r = 0; r < rows && identity; ++r) identity = from[static_cast<size_t>(r)] == r;
+  if (identity) return;
+  for (int64_t f : from)
+    ATTN_CHECK(f >= 0 && f < rows, "cache reorder: row {} of a cache of {}", f, rows);
   auto gather = [&](std::vector<Tensor>& tensors, int64_t positions) {
     for (Tensor& t : tensors) {
       const int64_t row = t.numel() / rows;  // floats per row
