@@ -2,32 +2,21 @@
 // BENCHMARKS.md names (run on the hidden --small shapes; no timing is asserted).
 #include <gtest/gtest.h>
 
-#include <array>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "run_attnscope.h"
+
 namespace attnscope {
 namespace {
 
-struct Result {
-  int exit_code = -1;
-  std::string out;  // stdout (stderr goes to the test log)
-};
-
+using Result = test::CliResult;
+// stdout only: stderr goes to the test log.
 Result run(const std::string& args) {
-  const std::string cmd = std::string(ATTNSCOPE_BINARY) + " " + args;
-  Result r;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return r;
-  std::array<char, 4096> buf{};
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  const int status = pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
+  return test::run_attnscope(args, /*with_stderr=*/false);
 }
 
 std::vector<nlohmann::json> json_lines(const std::string& out) {

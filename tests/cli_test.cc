@@ -2,7 +2,6 @@
 // bad input ends with a message naming the culprit and a non-zero exit, never a crash.
 #include <gtest/gtest.h>
 
-#include <array>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -11,26 +10,14 @@
 #include <string>
 
 #include "io/safetensors.h"
+#include "run_attnscope.h"
 
 namespace attnscope {
 namespace {
 
-struct Result {
-  int exit_code = -1;
-  std::string out;  // stdout and stderr together
-};
-
+using Result = test::CliResult;
 Result run(const std::string& args) {
-  const std::string cmd = std::string(ATTNSCOPE_BINARY) + " " + args + " 2>&1";
-  Result r;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return r;
-  std::array<char, 4096> buf{};
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  const int status = pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
+  return test::run_attnscope(args);
 }
 
 const std::string kModel = std::string(ATTNSCOPE_TEST_DATA) + "/parity/post_relu";

@@ -3,10 +3,8 @@
 // exactly), beam search with attention capture (the captured α equal the teacher-forced α over
 // the output), and the CLI (train, translate, attention with one cross layer of one head).
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <array>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -23,6 +21,7 @@
 #include "io/config_json.h"
 #include "io/model_dir.h"
 #include "nn/rnn_seq2seq_model.h"
+#include "run_attnscope.h"
 #include "train/trainer.h"
 
 namespace attnscope {
@@ -343,24 +342,6 @@ TEST(RnnCaptureSpec, SelfKindsAndMissingLayersAreEmptyOrErrors) {
 // --- the CLI
 // ------------------------------------------------------------------------------------------
 
-struct CliResult {
-  int exit_code = -1;
-  std::string out;
-};
-
-CliResult run_cli(const std::string& args) {
-  const std::string cmd = std::string(ATTNSCOPE_BINARY) + " " + args + " 2>&1";
-  CliResult r;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return r;
-  std::array<char, 4096> buf{};
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  const int status = pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
-
 TEST(RnnCli, TrainTranslateAndAttention) {
   const fs::path root = temp_root("cli");
   {
@@ -368,10 +349,11 @@ TEST(RnnCli, TrainTranslateAndAttention) {
     for (const DatePair& d : generate_dates(300, 9)) tsv << d.written << "\t" << d.iso << "\n";
   }
   const std::string model = (root / "model").string();
-  CliResult r = run_cli("train --arch rnn-attention --config tiny --data " +
-                        (root / "dates.tsv").string() + " --out " + model +
-                        " --steps 6 --vocab 100 --batch-tokens 600 --split-dev 10 --valid-every 3 "
-                        "--valid-bleu-sentences 4 --log-every 3");
+  test::CliResult r = test::run_attnscope(
+      "train --arch rnn-attention --config tiny --data " + (root / "dates.tsv").string() +
+      " --out " + model +
+      " --steps 6 --vocab 100 --batch-tokens 600 --split-dev 10 --valid-every 3 "
+      "--valid-bleu-sentences 4 --log-every 3");
   ASSERT_EQ(r.exit_code, 0) << r.out;
   EXPECT_NE(r.out.find("rnn-attention"), std::string::npos) << r.out;
   const auto cfg = nlohmann::json::parse(std::ifstream(fs::path(model) / "config.json"));
@@ -381,11 +363,12 @@ TEST(RnnCli, TrainTranslateAndAttention) {
 
   std::ofstream(root / "input.txt") << "9 Oct 1993\n";
   const std::string input = (root / "input.txt").string();
-  r = run_cli("translate --model " + model + " --beam 2 < " + input);
+  r = test::run_attnscope("translate --model " + model + " --beam 2 < " + input);
   EXPECT_EQ(r.exit_code, 0) << r.out;
 
   const std::string att = (root / "att").string();
-  r = run_cli("attention --model " + model + " '12 de outubro de 1993' --beam 3 --out " + att);
+  r = test::run_attnscope("attention --model " + model +
+                          " '12 de outubro de 1993' --beam 3 --out " + att);
   ASSERT_EQ(r.exit_code, 0) << r.out;
   const auto j = nlohmann::json::parse(std::ifstream(fs::path(att) / "attention.json"));
   const auto& w = j.at("weights");
@@ -403,11 +386,12 @@ TEST(RnnCli, TrainTranslateAndAttention) {
   EXPECT_TRUE(fs::exists(fs::path(att) / "attention.html"));
   EXPECT_TRUE(fs::exists(fs::path(att) / "cross.png"));
 
-  r = run_cli("attention --model " + model + " 'x' --rollout --out " + (root / "r").string());
+  r = test::run_attnscope("attention --model " + model + " 'x' --rollout --out " +
+                          (root / "r").string());
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.out.find("need a Transformer"), std::string::npos) << r.out;
 
-  r = run_cli("align --model " + model + " < " + input);
+  r = test::run_attnscope("align --model " + model + " < " + input);
   EXPECT_EQ(r.exit_code, 0) << r.out;
   fs::remove_all(root);
 }

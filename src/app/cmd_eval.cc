@@ -6,6 +6,7 @@
 
 #include "app/commands.h"
 #include "app/decode_args.h"
+#include "app/score_output.h"
 #include "core/error.h"
 #include "data/corpus.h"
 #include "eval/bleu.h"
@@ -47,13 +48,7 @@ void run_eval(const EvalArgs& a) {
   }
   const BleuScore bleu = corpus_bleu(hyps, refs);
   const double chrf = corpus_chrf(hyps, refs);
-  if (a.json) {
-    fmt::print("{{\"bleu\": {:.2f}, \"chrf\": {:.2f}, \"sentences\": {}, \"beam\": {}}}\n",
-               bleu.score, chrf, hyps.size(), a.opt.decode.beam);
-  } else {
-    fmt::print("{}\nchrF2 = {:.2f}\n({} sentences, beam {})\n", bleu.signature(), chrf, hyps.size(),
-               a.opt.decode.beam);
-  }
+  print_scores(bleu, chrf, hyps.size(), a.json, static_cast<int>(a.opt.decode.beam));
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "app/commands.h"
+#include "app/score_output.h"
 #include "core/error.h"
 #include "data/corpus.h"
 #include "eval/bleu.h"
@@ -71,12 +72,7 @@ void run_score(const ScoreArgs& a) {
   ATTN_CHECK(!hyps.empty(), "{}: no sentences to score", a.hypotheses);
   const BleuScore bleu = corpus_bleu(hyps, refs);
   const double chrf = corpus_chrf(hyps, refs);
-  if (a.json) {
-    fmt::print("{{\"bleu\": {:.2f}, \"chrf\": {:.2f}, \"sentences\": {}}}\n", bleu.score, chrf,
-               hyps.size());
-  } else {
-    fmt::print("{}\nchrF2 = {:.2f}\n({} sentences)\n", bleu.signature(), chrf, hyps.size());
-  }
+  print_scores(bleu, chrf, hyps.size(), a.json);
 }
 
 }  // namespace
