@@ -7,7 +7,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config clang-format
   libopenblas-dev libopenblas0-pthread
   nlohmann-json3-dev libcli11-dev libfmt-dev libsentencepiece-dev libstb-dev
-  libgtest-dev libgmock-dev libbenchmark-dev libcpp-httplib-dev fonts-dejavu-core
+  libgtest-dev libgmock-dev libbenchmark-dev libcpp-httplib-dev libhwy-dev fonts-dejavu-core
   nodejs npm chromium
 )
 # A package also counts as present when an installed one provides it: NodeSource's nodejs

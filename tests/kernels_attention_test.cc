@@ -1,7 +1,8 @@
 // Scaled dot-product attention: the float kernel against the reference for many shapes and mask
 // combinations, through contiguous and interleaved (packed, strided) HeadViews with everything
 // outside the views checked untouched; finite differences of the reference gradient (with and
-// without dropout); fully masked rows; dropout bookkeeping; argument checks.
+// without dropout); fully masked rows and whole padded key tiles; dropout bookkeeping; every SIMD
+// instruction set of the tiled forward; argument checks.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -14,6 +15,7 @@
 #include "core/rng.h"
 #include "grad_check.h"
 #include "kernels/cpu/attention.h"
+#include "kernels/cpu/attention_tiles.h"
 #include "kernels/ref/attention.h"
 
 namespace attnscope {
@@ -164,6 +166,11 @@ const AttnCase kCases[] = {
     {"causal_blocks", 1, 2, 150, 150, 8, 8, true, 0, true},
     {"causal_blocks_offset", 2, 1, 70, 100, 4, 6, true, 30, false, 0.2f},
     {"causal_blocks_hidden", 1, 1, 130, 40, 4, 4, true, -70},  // first rows see no key
+    // The tiled forward: several key tiles (online rescaling), query blocks with leftover rows,
+    // d_k and d_v that are not whole vectors, and the W1 head size.
+    {"tiles_cross", 2, 2, 70, 200, 20, 36, false, 0, true},
+    {"tiles_causal", 1, 2, 130, 130, 64, 64, true, 0, true, 0.1f},
+    {"tiles_decode", 3, 2, 1, 77, 64, 64, true, 76, true},
 };
 
 // The reference forward and backward in double on contiguous arrays.
@@ -186,11 +193,11 @@ RefResult run_ref(const cpu::AttentionShape& s, const std::vector<float>& q,
   return r;
 }
 
-class AttentionTest : public ::testing::TestWithParam<std::tuple<AttnCase, Layout>> {};
-
-TEST_P(AttentionTest, ForwardAndBackwardMatchRef) {
-  const auto& [c, layout] = GetParam();
-  const auto pad = make_padding(c.B, c.Tk);
+// Forward (with and without weights) and backward of the float kernel against the reference, with
+// everything outside the views checked untouched. pad: the key padding when c.padding is set
+// (make_padding's pattern when empty).
+void check_against_ref(const AttnCase& c, Layout layout, std::vector<uint8_t> pad = {}) {
+  if (pad.empty()) pad = make_padding(c.B, c.Tk);
   const auto s = shape_of(c, pad);
   const int64_t nq = c.B * c.H * c.Tq, nk = c.B * c.H * c.Tk;
   const auto q = random_vector(nq * c.d_k, 1, -2.0, 2.0),
@@ -234,6 +241,13 @@ TEST_P(AttentionTest, ForwardAndBackwardMatchRef) {
   expect_close(dob.get(0), dout, 0, 0, "dout unchanged");
   qb.expect_outside_untouched("q");
   kvb.expect_outside_untouched("kv");
+}
+
+class AttentionTest : public ::testing::TestWithParam<std::tuple<AttnCase, Layout>> {};
+
+TEST_P(AttentionTest, ForwardAndBackwardMatchRef) {
+  const auto& [c, layout] = GetParam();
+  check_against_ref(c, layout);
 }
 
 INSTANTIATE_TEST_SUITE_P(Cases, AttentionTest,
@@ -442,6 +456,47 @@ TEST(Attention, DropoutKeepsPreDropoutProbsAndUsesTheFlatIndexMask) {
   const auto out2 = ob.get(0);
   for (size_t i = 0; i < out.size(); ++i) differ += out[i] != out2[i];
   EXPECT_GT(differ, 0);
+}
+
+// Key tiles with every key padding are skipped, not computed: the weights there are still 0 and the
+// output still that of the reference. Sequence 0 pads keys [64, 192) (tiles 1 and 2 of 4), sequence
+// 1 pads every key (zero output and weights, never NaN).
+TEST(Attention, WholePaddedKeyTilesAreSkippedYetExact) {
+  const AttnCase c{"padded_tiles", 2, 2, 9, 200, 16, 8, false, 0, true};
+  std::vector<uint8_t> pad(static_cast<size_t>(c.B * c.Tk), 0);
+  for (int64_t j = 64; j < 192; ++j) pad[j] = 1;
+  for (int64_t j = 0; j < c.Tk; ++j) pad[c.Tk + j] = 1;
+  check_against_ref(c, Layout::kContiguous, pad);
+  check_against_ref({"padded_tiles_causal", 2, 2, 150, 200, 16, 8, true, 50, true},
+                    Layout::kInterleaved, pad);
+}
+
+// The dispatcher runs only the best instruction set this CPU has; every other one the tiled forward
+// was compiled for (and this CPU runs) is forced here and checked on every case.
+class AttentionSimdTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(AttentionSimdTest, EveryCaseMatchesRef) {
+  struct Restore {
+    ~Restore() { cpu::force_attention_simd_target(""); }
+  } restore;
+  ASSERT_TRUE(cpu::force_attention_simd_target(GetParam()));
+  EXPECT_EQ(cpu::attention_simd_target(), GetParam());
+  for (const auto& c : kCases) {
+    SCOPED_TRACE(c.name);
+    check_against_ref(c, Layout::kInterleaved);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Targets, AttentionSimdTest,
+                         ::testing::ValuesIn(cpu::attention_simd_targets()),
+                         [](const auto& p) { return p.param; });
+
+TEST(Attention, DispatchPicksTheBestTargetAndRefusesUnknownOnes) {
+  const auto targets = cpu::attention_simd_targets();
+  ASSERT_FALSE(targets.empty());
+  EXPECT_EQ(cpu::attention_simd_target(), targets.front());
+  EXPECT_FALSE(cpu::force_attention_simd_target("NO_SUCH_TARGET"));
+  EXPECT_EQ(cpu::attention_simd_target(), targets.front());
 }
 
 TEST(Attention, RejectsBadArguments) {

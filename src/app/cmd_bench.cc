@@ -38,8 +38,9 @@ class Report {
   Report(const bench::Environment& env, bool json, bool small)
       : env_(env), json_(json), small_(small) {
     if (json_) return;
-    fmt::print("attnscope bench{} — {} ({}, built for {})\n", small_ ? " (--small shapes)" : "",
-               env_.cpu_model, env_.isa, env_.build_isa);
+    fmt::print("attnscope bench{} — {} ({}, built for {}; attention kernel: {})\n",
+               small_ ? " (--small shapes)" : "", env_.cpu_model, env_.isa, env_.build_isa,
+               env_.attention_simd);
     fmt::print("{} OpenMP threads, {} BLAS threads, {}, OMP_WAIT_POLICY={}\n", env_.threads,
                env_.blas_threads, env_.blas,
                env_.omp_wait_policy.empty() ? "(unset)" : env_.omp_wait_policy);
@@ -52,6 +53,7 @@ class Report {
     j["blas_threads"] = env_.blas_threads;
     j["isa"] = env_.isa;
     j["build_isa"] = env_.build_isa;
+    j["attention_simd"] = env_.attention_simd;
     j["omp_wait_policy"] = env_.omp_wait_policy;
     if (small_) j["small"] = true;
     std::cout << j.dump() << std::endl;

@@ -17,6 +17,7 @@
 #include "core/tensor.h"
 #include "decode/beam_search.h"
 #include "kernels/cpu/attention.h"
+#include "kernels/cpu/attention_tiles.h"
 #include "nn/transformer.h"
 #include "train/loss.h"
 #include "train/optimizer.h"
@@ -344,6 +345,7 @@ Environment setup_environment(int threads) {
 #else
   e.build_isa = "baseline";
 #endif
+  e.attention_simd = cpu::attention_simd_target();
   e.threads = omp_get_max_threads();
   e.blas_threads = openblas_get_num_threads();
   e.blas = std::string("OpenBLAS ") + openblas_get_corename() + " (" + openblas_get_config() + ")";

@@ -75,12 +75,13 @@ W3Result run_w3(const Sizes& s, const RunOptions& o);
 
 // What the numbers ran on.
 struct Environment {
-  std::string cpu_model;  // /proc/cpuinfo "model name"
-  std::string isa;        // best of avx512f / avx2 / sse4.2 the CPU supports
-  std::string build_isa;  // what the compiler targeted (-march)
-  int threads = 0;        // OpenMP threads
-  int blas_threads = 0;   // OpenBLAS threads
-  std::string blas;       // OpenBLAS core and build
+  std::string cpu_model;       // /proc/cpuinfo "model name"
+  std::string isa;             // best of avx512f / avx2 / sse4.2 the CPU supports
+  std::string build_isa;       // what the compiler targeted (-march)
+  std::string attention_simd;  // the instruction set the attention kernel dispatched to
+  int threads = 0;             // OpenMP threads
+  int blas_threads = 0;        // OpenBLAS threads
+  std::string blas;            // OpenBLAS core and build
   std::string omp_wait_policy;
 };
 // Sets OpenMP and OpenBLAS threads when threads > 0, then describes the environment.

@@ -1,8 +1,9 @@
-// Scaled dot-product attention, one (batch, head) pair per OpenMP task. Each pair is three
-// small cblas products on the HeadViews in place (the row stride is the leading dimension) plus
-// a masked row softmax; under the causal mask the products run in blocks of query rows that skip
-// the key tiles above the diagonal. The per-thread scratch (weights when the caller wants none,
-// dropped-out weights, dP) grows once and is reused.
+// Scaled dot-product attention, one (batch, head) pair per OpenMP task. The forward is the tiled
+// online-softmax kernel of attention_tiles.cc (SIMD, chosen at run time). The backward reads the
+// saved weights: per pair, four small cblas products on the HeadViews in place (the row stride is
+// the leading dimension) and the softmax backward; under the causal mask they run in blocks of
+// query rows that skip the key tiles above the diagonal. Its per-thread scratch (dropped-out
+// weights, dP) grows once and is reused.
 #include "kernels/cpu/attention.h"
 
 #include <cblas.h>
@@ -15,14 +16,12 @@
 
 #include "core/error.h"
 #include "core/rng.h"
-#include "kernels/cpu/fast_exp.h"
+#include "kernels/cpu/attention_tiles.h"
 #include "kernels/cpu/gemm.h"
 
 namespace attnscope::cpu {
 
 namespace {
-
-constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
 // Leading dimension of the [T, cols] matrix of one (b, h) in a view: the row stride (checked ≥
 // cols when T > 1). A single row may have any stride, so BLAS then gets at least cols.
@@ -45,35 +44,6 @@ void check_shape(const AttentionShape& s) {
              s.d_k, s.d_v);
   ATTN_CHECK(s.dropout >= 0.0f && s.dropout < 1.0f, "attention: dropout {} is outside [0, 1)",
              s.dropout);
-}
-
-// Masked softmax of one score row in place: row [Tk] holds scale·q·k for query i of sequence b.
-// Masked keys get weight 0; a row with every key masked is all zeros.
-void masked_softmax_row(const AttentionShape& s, int64_t b, int64_t i, float* row) {
-  const int64_t limit =
-      s.causal ? std::clamp<int64_t>(i + s.causal_offset + 1, 0, s.Tk) : s.Tk;  // keys [0, limit)
-  const uint8_t* pad = s.key_padding ? s.key_padding + b * s.Tk : nullptr;
-  if (pad) {  // padded keys score −∞, then every loop below is a plain SIMD loop
-#pragma omp simd
-    for (int64_t j = 0; j < limit; ++j) row[j] = pad[j] ? kNegInf : row[j];
-  }
-  float m = kNegInf;
-#pragma omp simd reduction(max : m)
-  for (int64_t j = 0; j < limit; ++j) m = std::max(m, row[j]);
-  if (m == kNegInf) {
-    std::fill(row, row + s.Tk, 0.0f);
-    return;
-  }
-  float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-  for (int64_t j = 0; j < limit; ++j) {
-    row[j] = fast_exp(row[j] - m);  // −∞ → exactly 0
-    sum += row[j];
-  }
-  std::fill(row + limit, row + s.Tk, 0.0f);
-  const float inv = 1.0f / sum;
-#pragma omp simd
-  for (int64_t j = 0; j < limit; ++j) row[j] *= inv;
 }
 
 // dst = src ⊙ keep / (1 − p) on rows [row0, row0 + rows) and columns [0, cols) of a [Tq, Tk]
@@ -150,42 +120,15 @@ void attention_forward(const AttentionShape& s, const HeadView& q, const HeadVie
   check_view(k, s.Tk, s.d_k, s, "k");
   check_view(v, s.Tk, s.d_v, s, "v");
   check_view(out, s.Tq, s.d_v, s, "out");
-  const int64_t ldq = leading_dim(q, s.d_k), ldk = leading_dim(k, s.d_k);
-  const int64_t ldv = leading_dim(v, s.d_v), ldo = leading_dim(out, s.d_v);
-  const int64_t ldp = std::max<int64_t>(s.Tk, 1);
   const int64_t BH = s.B * s.H, TT = s.Tq * s.Tk;
   // Everything that can throw is checked above: nothing below throws inside the parallel region.
-  const OneBlasThread one_blas_thread(BH);
 #pragma omp parallel for schedule(static) if (BH > 1)
   for (int64_t bh = 0; bh < BH; ++bh) {
     const int64_t b = bh / s.H, h = bh % s.H;
-    // P [Tq, Tk]: the caller's weights, or (weights not wanted) per-thread scratch that stays in
-    // cache instead of streaming B·H·Tq·Tk floats to memory.
-    static thread_local std::vector<float> weights_buf;
-    float* P = probs ? probs + bh * TT : scratch(weights_buf, TT);
-    for_each_row_block(s, [&](const RowBlock& r) {
-      // S [rows, keys] = scale · Q [rows, d_k] · Kᵀ [d_k, keys], then P = masked softmax of S
-      // (the softmax writes the columns ≥ keys as 0)
-      float* Pr = P + r.i0 * ldp;
-      if (r.keys > 0)
-        gemm(false, true, r.rows, r.keys, s.d_k, s.scale, q.row(b, h, r.i0), ldq, k.row(b, h, 0),
-             ldk, 0.0f, Pr, ldp);
-      for (int64_t i = 0; i < r.rows; ++i) masked_softmax_row(s, b, r.i0 + i, Pr + i * s.Tk);
-    });
-    // P' = dropout(P) when training
-    const float* W = P;
-    if (s.dropout > 0.0f) {
-      static thread_local std::vector<float> buf;
-      float* Pd = scratch(buf, TT);
-      for_each_row_block(
-          s, [&](const RowBlock& r) { apply_dropout(s, bh, r.i0, r.rows, r.keys, P, Pd); });
-      W = Pd;
-    }
-    // out [rows, d_v] = P' [rows, keys] · V [keys, d_v]  (keys = 0: a zero output)
-    for_each_row_block(s, [&](const RowBlock& r) {
-      gemm(false, false, r.rows, s.d_v, r.keys, 1.0f, W + r.i0 * ldp, ldp, v.row(b, h, 0), ldv,
-           0.0f, out.row(b, h, r.i0), ldo);
-    });
+    attention_head_forward(HeadTask{&s, b, h, q.row(b, h, 0), leading_dim(q, s.d_k), k.row(b, h, 0),
+                                    leading_dim(k, s.d_k), v.row(b, h, 0), leading_dim(v, s.d_v),
+                                    out.row(b, h, 0), leading_dim(out, s.d_v),
+                                    probs ? probs + bh * TT : nullptr});
   }
 }
 

@@ -40,8 +40,10 @@ struct AttentionShape {
 
 // out (b,h,t,:d_v) = Σ_j P[b,h,t,j] · V(b,h,j,:).  probs [B, H, Tq, Tk] receives the weights
 // (before dropout), which backward and the inspection tools read; null when only the output is
-// wanted (the weights then live in per-thread scratch and never reach memory as a whole).
-// Under the causal mask the key tiles above the diagonal are skipped, not computed and masked.
+// wanted. Tiled with an online softmax (attention_tiles.h): the weights are written only when
+// asked for, from each row's log-sum-exp; tiles every query of a block cannot see (above the
+// causal diagonal, all padding) are skipped, not computed and masked. The output is the same,
+// bit for bit, with and without probs.
 void attention_forward(const AttentionShape& s, const HeadView& q, const HeadView& k,
                        const HeadView& v, const HeadView& out, float* probs);
 

@@ -20,26 +20,32 @@
 
 namespace attnscope::cpu {
 
+// The constants of the method, shared with the SIMD kernels' vector form (attention_tiles.cc).
+namespace fast_exp_constants {
+constexpr float kLo = -87.33654f;        // ln(smallest normal float)
+constexpr float kHi = 88.3762626f;       // 127.5·ln2: n stays ≤ 127, 2^n a finite float
+constexpr float kShifter = 12582912.0f;  // 1.5·2^23: adding it rounds to an integer
+constexpr float kLog2e = 1.44269504088896341f;
+constexpr float kLn2Hi = 0.693359375f, kLn2Lo = -2.12194440e-4f;  // ln2 in two parts
+constexpr float kPoly[6] = {1.9875691500e-4f, 1.3981999507e-3f, 8.3334519073e-3f,
+                            4.1665795894e-2f, 1.6666665459e-1f, 5.0000001201e-1f};
+constexpr int32_t kShifterBits = 0x4B400000;  // the bits of kShifter
+}  // namespace fast_exp_constants
+
 inline float fast_exp(float x) {
-  constexpr float kLo = -87.33654f;   // ln(smallest normal float)
-  constexpr float kHi = 88.3762626f;  // 127.5·ln2: n stays ≤ 127, 2^n a finite float
+  using namespace fast_exp_constants;
   const bool underflow = x < kLo;
   x = underflow ? kLo : x;
   x = x > kHi ? kHi : x;
   // Adding 1.5·2^23 rounds x/ln2 to an integer held in the low mantissa bits of t.
-  constexpr float kShifter = 12582912.0f;
-  const float t = x * 1.44269504088896341f + kShifter;
+  const float t = x * kLog2e + kShifter;
   const float n = t - kShifter;
-  const float r = (x - n * 0.693359375f) - n * -2.12194440e-4f;  // x − n·ln2, ln2 in two parts
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
+  const float r = (x - n * kLn2Hi) - n * kLn2Lo;  // x − n·ln2
+  float p = kPoly[0];
+  for (int i = 1; i < 6; ++i) p = p * r + kPoly[i];
   p = p * (r * r) + (r + 1.0f);  // e^r
   // 2^n: n + 127 in the exponent field (n is the integer in t's low bits).
-  const int32_t scale_bits = (std::bit_cast<int32_t>(t) - 0x4B400000 + 127) << 23;
+  const int32_t scale_bits = (std::bit_cast<int32_t>(t) - kShifterBits + 127) << 23;
   const float y = p * std::bit_cast<float>(scale_bits);
   return underflow ? 0.0f : y;
 }

@@ -1,0 +1,358 @@
+// The tiled, online-softmax forward of one attention head (see attention_tiles.h), written once
+// with Highway's portable SIMD operations and compiled by foreach_target.h for every x86 target
+// (SSE4, AVX2, AVX-512, AVX-512 with the Ice Lake extensions, and a 128-bit fallback). The best
+// one this CPU runs is chosen on the first call. This file is compiled for the baseline x86-64
+// (not -march=native), so the same binary runs on any x86-64 CPU.
+//
+// Per (b, h): K is packed transposed into Kt [d_k, Tk↑] and V into Vp [Tk, d_v↑] (↑: rounded up to
+// whole vectors, zero-filled), so both products run on whole, unmasked vectors. Then for each
+// block of up to 64 query rows, for each tile of up to 64 keys:
+//   S [rows, keys] = scale · Q·Kᵀ + bias   (bias: 0, or −∞ on padding keys and beyond Tk)
+//   causal mask inside the tile, then per row: m_new = max(m, max S), α = e^(m − m_new),
+//   P = e^(S − m_new), l = α·l + Σ P, O = α·O
+//   O [rows, d_v] += P · V
+// and finally out = O / l. Register blocking: S is made 8 (AVX-512) or 4 query rows at a time
+// against two vectors of keys, P·V 4 rows at a time against up to 4 (AVX-512) or 2 vectors of
+// d_v, so the accumulators stay in registers.
+// clang-format off
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "kernels/cpu/attention_tiles.cc"
+#include <hwy/foreach_target.h>  // must come before highway.h
+#include <hwy/highway.h>
+// clang-format on
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "core/rng.h"
+#include "kernels/cpu/attention_tiles.h"
+#include "kernels/cpu/fast_exp.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace attnscope::cpu {
+namespace HWY_NAMESPACE {
+
+namespace hn = hwy::HWY_NAMESPACE;
+using D = hn::ScalableTag<float>;
+using V = hn::Vec<D>;
+
+constexpr int64_t kQueryBlock = 64;  // query rows whose running m, l and O are kept together
+constexpr int64_t kKeyTile = 64;     // keys per tile: S [64, 64] is 16 KiB, in L1
+#if HWY_TARGET <= HWY_AVX3           // 32 vector registers
+constexpr int kScoreRows = 8;        // 8 rows × 2 vectors = 16 accumulators
+constexpr int kValueVectors = 4;     // 4 rows × 4 vectors = 16 accumulators
+#else                                // 16 vector registers
+constexpr int kScoreRows = 4;
+constexpr int kValueVectors = 2;
+#endif
+constexpr int kValueRows = 4;
+constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+
+int64_t lanes() {
+  return static_cast<int64_t>(hn::Lanes(D()));
+}
+int64_t round_up(int64_t n, int64_t m) {
+  return (n + m - 1) / m * m;
+}
+
+// fast_exp (fast_exp.h) on a vector: the same method and constants, so −∞ gives exactly 0.
+HWY_INLINE V FastExp(D d, V x) {
+  using namespace fast_exp_constants;
+  const hn::RebindToSigned<D> di;
+  const auto underflow = hn::Lt(x, hn::Set(d, kLo));
+  x = hn::Min(hn::Max(x, hn::Set(d, kLo)), hn::Set(d, kHi));
+  const V t = hn::MulAdd(x, hn::Set(d, kLog2e), hn::Set(d, kShifter));
+  const V n = hn::Sub(t, hn::Set(d, kShifter));
+  const V r = hn::NegMulAdd(n, hn::Set(d, kLn2Lo), hn::NegMulAdd(n, hn::Set(d, kLn2Hi), x));
+  V p = hn::Set(d, kPoly[0]);
+  for (int i = 1; i < 6; ++i) p = hn::MulAdd(p, r, hn::Set(d, kPoly[i]));
+  p = hn::MulAdd(p, hn::Mul(r, r), hn::Add(r, hn::Set(d, 1.0f)));
+  const auto exponent = hn::ShiftLeft<23>(
+      hn::Add(hn::Sub(hn::BitCast(di, t), hn::Set(di, kShifterBits)), hn::Set(di, 127)));
+  return hn::IfThenZeroElse(underflow, hn::Mul(p, hn::BitCast(d, exponent)));
+}
+
+// S [R, ncols] = scale · Q [R, d_k] · Kt [d_k, ncols] + bias [ncols]; ncols is a multiple of the
+// vector length. Q rows are read in place (stride ldq), one broadcast element at a time.
+template <int R>
+HWY_INLINE void ScoreRows(const float* q, int64_t ldq, const float* kt, int64_t ldkt, int64_t d_k,
+                          int64_t ncols, float scale, const float* bias, float* S, int64_t lds) {
+  const D d;
+  const int64_t N = lanes();
+  const V vscale = hn::Set(d, scale);
+  int64_t j = 0;
+  for (; j + 2 * N <= ncols; j += 2 * N) {
+    V a0[R], a1[R];
+    for (int r = 0; r < R; ++r) a0[r] = a1[r] = hn::Zero(d);
+    const float* kp = kt + j;
+    for (int64_t p = 0; p < d_k; ++p, kp += ldkt) {
+      const V k0 = hn::LoadU(d, kp), k1 = hn::LoadU(d, kp + N);
+      for (int r = 0; r < R; ++r) {
+        const V qr = hn::Set(d, q[r * ldq + p]);
+        a0[r] = hn::MulAdd(qr, k0, a0[r]);
+        a1[r] = hn::MulAdd(qr, k1, a1[r]);
+      }
+    }
+    const V b0 = hn::LoadU(d, bias + j), b1 = hn::LoadU(d, bias + j + N);
+    for (int r = 0; r < R; ++r) {
+      hn::StoreU(hn::MulAdd(a0[r], vscale, b0), d, S + r * lds + j);
+      hn::StoreU(hn::MulAdd(a1[r], vscale, b1), d, S + r * lds + j + N);
+    }
+  }
+  if (j < ncols) {  // one vector of keys left
+    V a[R];
+    for (int r = 0; r < R; ++r) a[r] = hn::Zero(d);
+    const float* kp = kt + j;
+    for (int64_t p = 0; p < d_k; ++p, kp += ldkt) {
+      const V k0 = hn::LoadU(d, kp);
+      for (int r = 0; r < R; ++r) a[r] = hn::MulAdd(hn::Set(d, q[r * ldq + p]), k0, a[r]);
+    }
+    const V b0 = hn::LoadU(d, bias + j);
+    for (int r = 0; r < R; ++r) hn::StoreU(hn::MulAdd(a[r], vscale, b0), d, S + r * lds + j);
+  }
+}
+
+// O [R, NC vectors] += P [R, nk] · Vp [nk, NC vectors].
+template <int R, int NC>
+HWY_INLINE void AddWeightedValues(const float* P, int64_t ldp, const float* vp, int64_t ldvp,
+                                  int64_t nk, float* O, int64_t ldo) {
+  const D d;
+  const int64_t N = lanes();
+  V acc[R][NC];
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < NC; ++c) acc[r][c] = hn::LoadU(d, O + r * ldo + c * N);
+  for (int64_t j = 0; j < nk; ++j) {
+    V vj[NC];
+    for (int c = 0; c < NC; ++c) vj[c] = hn::LoadU(d, vp + j * ldvp + c * N);
+    for (int r = 0; r < R; ++r) {
+      const V pr = hn::Set(d, P[r * ldp + j]);
+      for (int c = 0; c < NC; ++c) acc[r][c] = hn::MulAdd(pr, vj[c], acc[r][c]);
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < NC; ++c) hn::StoreU(acc[r][c], d, O + r * ldo + c * N);
+}
+
+// The same over all nvec vectors of d_v, kValueVectors at a time (the last chunk may be narrower).
+template <int R, int NC = kValueVectors>
+HWY_INLINE void AddWeightedValueChunk(int64_t nc, const float* P, int64_t ldp, const float* vp,
+                                      int64_t ldvp, int64_t nk, float* O, int64_t ldo) {
+  if constexpr (NC > 1) {
+    if (nc < NC) return AddWeightedValueChunk<R, NC - 1>(nc, P, ldp, vp, ldvp, nk, O, ldo);
+  }
+  AddWeightedValues<R, NC>(P, ldp, vp, ldvp, nk, O, ldo);
+}
+template <int R>
+void AddWeightedValueRows(const float* P, int64_t ldp, const float* vp, int64_t ldvp, int64_t nk,
+                          int64_t nvec, float* O, int64_t ldo) {
+  const int64_t N = lanes();
+  for (int64_t c = 0; c < nvec; c += kValueVectors)
+    AddWeightedValueChunk<R>(std::min<int64_t>(kValueVectors, nvec - c), P, ldp, vp + c * N, ldvp,
+                             nk, O + c * N, ldo);
+}
+
+// Per-thread scratch of at least n floats; grows, never shrinks.
+float* scratch(std::vector<float>& buf, int64_t n) {
+  if (static_cast<int64_t>(buf.size()) < n) buf.resize(static_cast<size_t>(n));
+  return buf.data();
+}
+
+// Row softmax step of the online softmax for one tile row S [ncols] in place: S becomes
+// e^(S − m_new). Updates m and l and returns α = e^(m_old − m_new) (0 before any visible key, and
+// 0 with S all zero when the row has seen no visible key yet).
+float OnlineSoftmaxRow(float* S, int64_t ncols, float& m, float& l) {
+  const D d;
+  const int64_t N = lanes();
+  V vmax = hn::Set(d, kNegInf);
+  for (int64_t c = 0; c < ncols; c += N) vmax = hn::Max(vmax, hn::LoadU(d, S + c));
+  const float m_new = std::max(m, hn::GetLane(hn::MaxOfLanes(d, vmax)));
+  if (m_new == kNegInf) {  // nothing visible so far: weights 0, l stays 0
+    std::fill(S, S + ncols, 0.0f);
+    return 0.0f;
+  }
+  const V vm = hn::Set(d, m_new);
+  V vsum = hn::Zero(d);
+  for (int64_t c = 0; c < ncols; c += N) {
+    const V e = FastExp(d, hn::Sub(hn::LoadU(d, S + c), vm));
+    hn::StoreU(e, d, S + c);
+    vsum = hn::Add(vsum, e);
+  }
+  const float alpha = fast_exp(m - m_new);  // m = −∞ → 0
+  l = l * alpha + hn::GetLane(hn::SumOfLanes(d, vsum));
+  m = m_new;
+  return alpha;
+}
+
+// row [n] = e^(row − lse), whole vectors then a scalar tail.
+void NormaliseRow(float* row, int64_t n, float lse) {
+  const D d;
+  const int64_t N = lanes();
+  const V vl = hn::Set(d, lse);
+  int64_t j = 0;
+  for (; j + N <= n; j += N) hn::StoreU(FastExp(d, hn::Sub(hn::LoadU(d, row + j), vl)), d, row + j);
+  for (; j < n; ++j) row[j] = fast_exp(row[j] - lse);
+}
+
+void AttentionHeadForward(const HeadTask& t) {
+  const AttentionShape& s = *t.shape;
+  const D d;
+  const int64_t N = lanes();
+  const int64_t Tq = s.Tq, Tk = s.Tk, d_k = s.d_k, d_v = s.d_v;
+  const int64_t tk_pad = round_up(Tk, N), dv_pad = round_up(d_v, N), nvec = dv_pad / N;
+
+  // Scratch: Kt [d_k, tk_pad] | Vp [Tk, dv_pad] | bias [tk_pad] | S [64, 64] | O [64, dv_pad] | m,
+  // l
+  static thread_local std::vector<float> buf;
+  float* Kt = scratch(buf, d_k * tk_pad + Tk * dv_pad + tk_pad + kQueryBlock * kKeyTile +
+                               kQueryBlock * dv_pad + 2 * kQueryBlock);
+  float* Vp = Kt + d_k * tk_pad;
+  float* bias = Vp + Tk * dv_pad;
+  float* S = bias + tk_pad;
+  float* O = S + kQueryBlock * kKeyTile;
+  float* m = O + kQueryBlock * dv_pad;
+  float* l = m + kQueryBlock;
+
+  for (int64_t j = 0; j < Tk; ++j) {
+    const float* kj = t.k + j * t.ldk;
+    for (int64_t p = 0; p < d_k; ++p) Kt[p * tk_pad + j] = kj[p];
+    std::copy(t.v + j * t.ldv, t.v + j * t.ldv + d_v, Vp + j * dv_pad);
+    std::fill(Vp + j * dv_pad + d_v, Vp + (j + 1) * dv_pad, 0.0f);
+  }
+  for (int64_t p = 0; p < d_k; ++p) std::fill(Kt + p * tk_pad + Tk, Kt + (p + 1) * tk_pad, 0.0f);
+  const uint8_t* pad = s.key_padding ? s.key_padding + t.b * Tk : nullptr;
+  for (int64_t j = 0; j < tk_pad; ++j) bias[j] = j >= Tk || (pad && pad[j]) ? kNegInf : 0.0f;
+
+  const float keep_scale = s.dropout > 0.0f ? 1.0f / (1.0f - s.dropout) : 1.0f;
+  const uint64_t drop_base = static_cast<uint64_t>((t.b * s.H + t.h) * Tq * Tk);
+
+  for (int64_t i0 = 0; i0 < Tq; i0 += kQueryBlock) {
+    const int64_t rows = std::min(kQueryBlock, Tq - i0);
+    // Keys [0, keys_end) are visible to some row of the block; tiles beyond are never touched.
+    const int64_t keys_end =
+        s.causal ? std::clamp<int64_t>(i0 + rows + s.causal_offset, 0, Tk) : Tk;
+    std::fill(m, m + rows, kNegInf);
+    std::fill(l, l + rows, 0.0f);
+    std::fill(O, O + rows * dv_pad, 0.0f);
+    const float* qb = t.q + i0 * t.ldq;
+
+    for (int64_t j0 = 0; j0 < keys_end; j0 += kKeyTile) {
+      const int64_t nk = std::min(kKeyTile, keys_end - j0);  // keys of this tile
+      const int64_t ncols = round_up(nk, N);
+      if (std::all_of(bias + j0, bias + j0 + nk, [](float b) { return b == kNegInf; })) {
+        if (t.probs)  // every key of the tile is padding: no work, weights 0
+          for (int64_t r = 0; r < rows; ++r) std::fill_n(t.probs + (i0 + r) * Tk + j0, nk, kNegInf);
+        continue;
+      }
+      // S = scale · Q·Kᵀ + bias, kScoreRows rows at a time, then the remaining rows one by one
+      int64_t r = 0;
+      for (; r + kScoreRows <= rows; r += kScoreRows)
+        ScoreRows<kScoreRows>(qb + r * t.ldq, t.ldq, Kt + j0, tk_pad, d_k, ncols, s.scale,
+                              bias + j0, S + r * kKeyTile, kKeyTile);
+      for (; r < rows; ++r)
+        ScoreRows<1>(qb + r * t.ldq, t.ldq, Kt + j0, tk_pad, d_k, ncols, s.scale, bias + j0,
+                     S + r * kKeyTile, kKeyTile);
+      if (s.causal)  // query i sees keys j ≤ i + causal_offset
+        for (r = 0; r < rows; ++r) {
+          const int64_t first_hidden = std::max<int64_t>(i0 + r + s.causal_offset + 1 - j0, 0);
+          if (first_hidden < ncols)
+            std::fill(S + r * kKeyTile + first_hidden, S + r * kKeyTile + ncols, kNegInf);
+        }
+      if (t.probs)  // the scores, normalised once the block's lse is known
+        for (r = 0; r < rows; ++r) std::copy_n(S + r * kKeyTile, nk, t.probs + (i0 + r) * Tk + j0);
+
+      for (r = 0; r < rows; ++r) {
+        const float alpha = OnlineSoftmaxRow(S + r * kKeyTile, ncols, m[r], l[r]);
+        if (alpha != 1.0f) {
+          const V va = hn::Set(d, alpha);
+          float* o = O + r * dv_pad;
+          for (int64_t c = 0; c < dv_pad; c += N)
+            hn::StoreU(hn::Mul(hn::LoadU(d, o + c), va), d, o + c);
+        }
+      }
+      if (s.dropout > 0.0f)  // the same flat-index mask as the reference: [B, H, Tq, Tk]
+        for (r = 0; r < rows; ++r) {
+          float* p = S + r * kKeyTile;
+          const uint64_t row_base = drop_base + static_cast<uint64_t>((i0 + r) * Tk + j0);
+          for (int64_t j = 0; j < nk; ++j)
+            p[j] = counter_uniform(s.dropout_seed, row_base + static_cast<uint64_t>(j)) >= s.dropout
+                       ? p[j] * keep_scale
+                       : 0.0f;
+        }
+      // O += P · V
+      const float* vt = Vp + j0 * dv_pad;
+      for (r = 0; r + kValueRows <= rows; r += kValueRows)
+        AddWeightedValueRows<kValueRows>(S + r * kKeyTile, kKeyTile, vt, dv_pad, nk, nvec,
+                                         O + r * dv_pad, dv_pad);
+      for (; r < rows; ++r)
+        AddWeightedValueRows<1>(S + r * kKeyTile, kKeyTile, vt, dv_pad, nk, nvec, O + r * dv_pad,
+                                dv_pad);
+    }
+
+    // out = O / l (a row that saw no key: l = 0, zeros); weights = e^(score − lse)
+    for (int64_t r = 0; r < rows; ++r) {
+      const float inv = l[r] > 0.0f ? 1.0f / l[r] : 0.0f;
+      const float* o = O + r * dv_pad;
+      float* out = t.out + (i0 + r) * t.ldo;
+      const V vinv = hn::Set(d, inv);
+      int64_t c = 0;
+      for (; c + N <= d_v; c += N) hn::StoreU(hn::Mul(hn::LoadU(d, o + c), vinv), d, out + c);
+      for (; c < d_v; ++c) out[c] = o[c] * inv;
+      if (!t.probs) continue;
+      float* pr = t.probs + (i0 + r) * Tk;
+      if (l[r] > 0.0f) {
+        NormaliseRow(pr, keys_end, m[r] + std::log(l[r]));
+        std::fill(pr + keys_end, pr + Tk, 0.0f);
+      } else {
+        std::fill(pr, pr + Tk, 0.0f);
+      }
+    }
+  }
+}
+
+int64_t CompiledTarget() {
+  return HWY_TARGET;
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace attnscope::cpu
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace attnscope::cpu {
+
+HWY_EXPORT(AttentionHeadForward);
+HWY_EXPORT(CompiledTarget);
+
+void attention_head_forward(const HeadTask& task) {
+  HWY_DYNAMIC_DISPATCH(AttentionHeadForward)(task);
+}
+
+std::vector<std::string> attention_simd_targets() {
+  std::vector<std::string> names;
+  for (int64_t target : hwy::SupportedAndGeneratedTargets())
+    names.push_back(hwy::TargetName(target));
+  return names;
+}
+
+std::string attention_simd_target() {
+  return hwy::TargetName(HWY_DYNAMIC_DISPATCH(CompiledTarget)());
+}
+
+bool force_attention_simd_target(const std::string& name) {
+  int64_t chosen = 0;
+  if (!name.empty()) {
+    hwy::SetSupportedTargetsForTest(0);  // look among all that this CPU runs
+    for (int64_t target : hwy::SupportedAndGeneratedTargets())
+      if (name == hwy::TargetName(target)) chosen = target;
+    if (chosen == 0) return false;
+  }
+  hwy::SetSupportedTargetsForTest(chosen);  // 0: back to what the CPU supports
+  hwy::GetChosenTarget().Update(hwy::SupportedTargets());
+  return true;
+}
+
+}  // namespace attnscope::cpu
+#endif  // HWY_ONCE

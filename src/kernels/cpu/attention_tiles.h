@@ -1,0 +1,50 @@
+// The tiled forward of one attention head (the flash-attention scheme on the CPU), in SIMD code
+// compiled for several instruction sets (SSE4, AVX2, AVX-512, …) and chosen at run time for the
+// CPU it runs on (Highway's dynamic dispatch). cpu::attention_forward runs it for every (b, h).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "kernels/cpu/attention.h"
+
+namespace attnscope::cpu {
+
+// One (b, h) pair: its rows of Q [Tq, d_k], K [Tk, d_k], V [Tk, d_v] and out [Tq, d_v], each with
+// its row stride, and its weights P [Tq, Tk] (row stride Tk), or null when only out is wanted.
+struct HeadTask {
+  const AttentionShape* shape = nullptr;
+  int64_t b = 0, h = 0;
+  const float* q = nullptr;
+  int64_t ldq = 0;
+  const float* k = nullptr;
+  int64_t ldk = 0;
+  const float* v = nullptr;
+  int64_t ldv = 0;
+  float* out = nullptr;
+  int64_t ldo = 0;
+  float* probs = nullptr;
+};
+
+// out = softmax(scale · Q·Kᵀ + mask) · V for one head, in blocks of query rows against tiles of
+// keys with an online softmax: each row keeps its running maximum m and sum l, the tile's
+// exponentials are added into the output scaled by e^(m_old − m_new), and the output is divided by
+// l at the end. Masks are applied inside the tile; tiles every query of the block cannot see
+// (above the causal diagonal, or all padding) are skipped. When probs is given, each tile's scores
+// are written there as they are made, and normalised at the end of the block with the row's
+// log-sum-exp (m + ln l): exp(s − lse) — the weights are a by-product, not a second path.
+// Dropout (shape.dropout > 0) drops weights inside the tile; probs holds the weights before it.
+// Allocates only per-thread scratch that grows once.
+void attention_head_forward(const HeadTask& task);
+
+// The instruction sets attention_head_forward was compiled for that this CPU can run, best first
+// (Highway's names: "AVX3_DL", "AVX3", "AVX2", "SSE4", "EMU128", …).
+std::vector<std::string> attention_simd_targets();
+// The instruction set attention_head_forward runs with now.
+std::string attention_simd_target();
+// Tests: run every later call with the named target ("" restores the best). False if this CPU
+// cannot run it or it was not compiled.
+bool force_attention_simd_target(const std::string& name);
+
+}  // namespace attnscope::cpu
