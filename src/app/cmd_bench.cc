@@ -41,9 +41,12 @@ class Report {
     fmt::print("attnscope bench{} — {} ({}, built for {}; attention kernel: {})\n",
                small_ ? " (--small shapes)" : "", env_.cpu_model, env_.isa, env_.build_isa,
                env_.attention_simd);
-    fmt::print("{} OpenMP threads, {} BLAS threads, {}, OMP_WAIT_POLICY={}\n", env_.threads,
-               env_.blas_threads, env_.blas,
-               env_.omp_wait_policy.empty() ? "(unset)" : env_.omp_wait_policy);
+    fmt::print(
+        "{} OpenMP threads, {} BLAS threads, {}, OMP_WAIT_POLICY={}, "
+        "OPENBLAS_THREAD_TIMEOUT={}\n",
+        env_.threads, env_.blas_threads, env_.blas,
+        env_.omp_wait_policy.empty() ? "(unset)" : env_.omp_wait_policy,
+        env_.blas_thread_timeout.empty() ? "(unset)" : env_.blas_thread_timeout);
     fmt::print("{:<5} {:<28} {:>13} {:>13}  {}\n", "", "", "median", "min", "");
   }
 
@@ -55,6 +58,7 @@ class Report {
     j["build_isa"] = env_.build_isa;
     j["attention_simd"] = env_.attention_simd;
     j["omp_wait_policy"] = env_.omp_wait_policy;
+    j["blas_thread_timeout"] = env_.blas_thread_timeout;
     if (small_) j["small"] = true;
     std::cout << j.dump() << std::endl;
   }

@@ -7,19 +7,26 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <utility>
 
 #include "app/commands.h"
 #include "core/error.h"
 
 int main(int argc, char** argv) {
-  // libgomp reads OMP_WAIT_POLICY once, when it loads. Spinning workers make the many small
-  // parallel regions of a training step 10–30× slower whenever the cores are shared (a build, a
-  // second process), so unless the user chose a policy, run with passive waiting: set it and
-  // start again, once. If exec fails, carry on as we are.
-  if (std::getenv("OMP_WAIT_POLICY") == nullptr) {
-    setenv("OMP_WAIT_POLICY", "passive", 1);
-    execv("/proc/self/exe", argv);
+  // libgomp and OpenBLAS read how their idle workers wait once, when they load. Spinning workers
+  // make the many small parallel regions of a training step 10–30× slower whenever the cores are
+  // shared (a build, a second process), and OpenBLAS's workers spinning (sched_yield) between
+  // products take the core the OpenMP workers need for the element-wise kernels between them
+  // (W2 +7% with them asleep, docs/performance.md). So unless the user chose, wait passively: set
+  // the variables and start again, once. If exec fails, carry on as we are.
+  bool restart = false;
+  for (const auto& [name, value] :
+       {std::pair{"OMP_WAIT_POLICY", "passive"}, std::pair{"OPENBLAS_THREAD_TIMEOUT", "4"}}) {
+    if (std::getenv(name) != nullptr) continue;
+    setenv(name, value, 1);
+    restart = true;
   }
+  if (restart) execv("/proc/self/exe", argv);
   CLI::App app{
       "attnscope — train and run encoder–decoder Transformers and see every attention map.\n"
       "Run `attnscope <command> --help` for a command's options."};
