@@ -168,8 +168,8 @@ const AttnCase kCases[] = {
     {"causal_blocks_hidden", 1, 1, 130, 40, 4, 4, true, -70},  // first rows see no key
     // The tiled forward: several key tiles (online rescaling), query blocks with leftover rows,
     // d_k and d_v that are not whole vectors, and the W1 head size.
-    {"tiles_cross", 2, 2, 70, 200, 20, 36, false, 0, true},
-    {"tiles_causal", 1, 2, 130, 130, 64, 64, true, 0, true, 0.1f},
+    {"tiles_cross", 2, 2, 70, 600, 20, 36, false, 0, true},
+    {"tiles_causal", 1, 2, 300, 300, 64, 64, true, 0, true, 0.1f},
     {"tiles_decode", 3, 2, 1, 77, 64, 64, true, 76, true},
 };
 
@@ -458,17 +458,19 @@ TEST(Attention, DropoutKeepsPreDropoutProbsAndUsesTheFlatIndexMask) {
   EXPECT_GT(differ, 0);
 }
 
-// Key tiles with every key padding are skipped, not computed: the weights there are still 0 and the
-// output still that of the reference. Sequence 0 pads keys [64, 192) (tiles 1 and 2 of 4), sequence
-// 1 pads every key (zero output and weights, never NaN).
+// Key tiles (256 keys) with every key padding are skipped, not computed: the weights there are
+// still 0 and the output still that of the reference. Sequence 0 pads keys [256, 512) (the second
+// of three tiles), sequence 1 pads every key (zero output and weights, never NaN).
 TEST(Attention, WholePaddedKeyTilesAreSkippedYetExact) {
-  const AttnCase c{"padded_tiles", 2, 2, 9, 200, 16, 8, false, 0, true};
+  const AttnCase c{"padded_tiles", 2, 2, 9, 600, 16, 8, false, 0, true};
   std::vector<uint8_t> pad(static_cast<size_t>(c.B * c.Tk), 0);
-  for (int64_t j = 64; j < 192; ++j) pad[j] = 1;
+  for (int64_t j = 256; j < 512; ++j) pad[j] = 1;
   for (int64_t j = 0; j < c.Tk; ++j) pad[c.Tk + j] = 1;
   check_against_ref(c, Layout::kContiguous, pad);
-  check_against_ref({"padded_tiles_causal", 2, 2, 150, 200, 16, 8, true, 50, true},
+  check_against_ref({"padded_tiles_causal", 2, 2, 150, 600, 16, 8, true, 450, true},
                     Layout::kInterleaved, pad);
+  check_against_ref({"padded_tiles_one", 2, 1, 5, 200, 16, 8, false, 0, true}, Layout::kContiguous,
+                    pad);  // one tile; sequence 1 sees nothing
 }
 
 // The dispatcher runs only the best instruction set this CPU has; every other one the tiled forward
