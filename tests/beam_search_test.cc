@@ -3,7 +3,9 @@
 // forced forward pass over the output that was chosen.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "core/error.h"
 #include "decode/beam_search.h"
@@ -209,8 +211,75 @@ TEST(DecoderCacheReorder, MovesRowsKeepsIdentityAndRejectsBadRows) {
   for (int64_t r = 0; r < 2; ++r)
     for (int64_t i = 0; i < 4; ++i) EXPECT_EQ(t[r * 6 + i], static_cast<float>(6 + i)) << r;
   EXPECT_THROW(cache.reorder({0, 2}), Error);
-  EXPECT_THROW(cache.reorder({0}), Error);
+  EXPECT_THROW(cache.reorder({}), Error);
 }
+
+TEST(DecoderCacheReorder, FewerRowsDropSentencesWithTheirMemory) {
+  // Three rows (sentences), source length 2: dropping row 0 moves rows 1 and 2 up, with their
+  // self K|V, cross K|V and memory padding.
+  DecoderCache cache;
+  cache.rows = 3, cache.steps = 1, cache.capacity = 2, cache.src_len = 2;
+  cache.self_kv.emplace_back(Shape{3, 2, 2});
+  cache.cross_kv.emplace_back(Shape{3, 2, 2});
+  for (int64_t i = 0; i < 12; ++i) {
+    cache.self_kv[0].data()[i] = static_cast<float>(i);
+    cache.cross_kv[0].data()[i] = static_cast<float>(100 + i);
+  }
+  cache.memory_padding = {0, 0, 0, 1, 1, 1};
+  cache.reorder({1, 2});
+  ASSERT_EQ(cache.rows, 2);
+  ASSERT_EQ(cache.self_kv[0].shape(), (Shape{2, 2, 2}));
+  ASSERT_EQ(cache.cross_kv[0].shape(), (Shape{2, 2, 2}));
+  for (int64_t r = 0; r < 2; ++r) {
+    for (int64_t i = 0; i < 2; ++i)  // the one fed position
+      EXPECT_EQ(cache.self_kv[0].data()[r * 4 + i], static_cast<float>((r + 1) * 4 + i));
+    for (int64_t i = 0; i < 4; ++i)  // every source position
+      EXPECT_EQ(cache.cross_kv[0].data()[r * 4 + i], static_cast<float>(100 + (r + 1) * 4 + i));
+  }
+  EXPECT_EQ(cache.memory_padding, (std::vector<uint8_t>{0, 1, 1, 1}));
+}
+
+// Sentences that finish early leave the batch; the others must translate exactly as alone:
+// the same tokens, scores and captured maps as a batch of one.
+class DropFinished : public ::testing::TestWithParam<int64_t> {};
+
+TEST_P(DropFinished, BatchedEqualsEachSentenceAlone) {
+  auto model = model_with_seed(45, NormPlacement::kPre);
+  DecodeOptions opt;
+  opt.beam = GetParam();
+  opt.nbest = GetParam();
+  opt.capture_attention = true;
+  opt.max_len_ratio = 3.0f;  // long limits, so sentences end at different steps by EOS
+  const TokenBatch src = sources();
+  const auto batched = beam_search(*model, src, opt);
+  std::vector<size_t> lengths;
+  for (int64_t b = 0; b < src.rows; ++b) {
+    TokenBatch one{1, src.cols, {}};
+    for (int64_t j = 0; j < src.cols; ++j) one.ids.push_back(src.at(b, j));
+    const auto alone = beam_search(*model, one, opt);
+    ASSERT_EQ(alone[0].size(), batched[b].size()) << b;
+    for (size_t i = 0; i < alone[0].size(); ++i) {
+      const Hypothesis &x = alone[0][i], &y = batched[b][i];
+      EXPECT_EQ(x.tokens, y.tokens) << b << " " << i;
+      EXPECT_NEAR(x.log_prob, y.log_prob, 1e-4) << b << " " << i;
+      ASSERT_EQ(x.attention.cross.size(), y.attention.cross.size());
+      for (size_t l = 0; l < x.attention.cross.size(); ++l) {
+        const Tensor &xs = x.attention.decoder_self[l], &ys = y.attention.decoder_self[l];
+        const Tensor &xc = x.attention.cross[l], &yc = y.attention.cross[l];
+        ASSERT_EQ(xs.shape(), ys.shape());
+        ASSERT_EQ(xc.shape(), yc.shape());
+        for (int64_t e = 0; e < xs.numel(); ++e) ASSERT_NEAR(xs[e], ys[e], 1e-5);
+        for (int64_t e = 0; e < xc.numel(); ++e) ASSERT_NEAR(xc[e], yc[e], 1e-5);
+      }
+    }
+    lengths.push_back(batched[b][0].tokens.size() + (batched[b][0].finished ? 1 : 0));
+  }
+  // The case is only worth its name if sentences finished at different steps.
+  EXPECT_NE(*std::min_element(lengths.begin(), lengths.end()),
+            *std::max_element(lengths.begin(), lengths.end()));
+}
+
+INSTANTIATE_TEST_SUITE_P(BeamSizes, DropFinished, ::testing::Values(1, 4));
 
 }  // namespace
 }  // namespace attnscope

@@ -162,6 +162,10 @@ std::vector<std::vector<Hypothesis>> beam_search(Seq2SeqModel& model, const Toke
     }
   }
 
+  // The decoder runs only the sentences still being translated: live[s] is the sentence in slot s,
+  // whose K beams are rows [s·K, s·K + K) of the state. A finished sentence leaves the batch.
+  std::vector<int64_t> live(static_cast<size_t>(B));
+  std::iota(live.begin(), live.end(), 0);
   std::vector<Beam> beams(static_cast<size_t>(B * K));
   for (int64_t b = 0; b < B; ++b) beams[b * K].log_prob = 0.0f;  // one live beam to start
   std::vector<int32_t> feed(static_cast<size_t>(B * K), cfg.bos_id);
@@ -192,15 +196,16 @@ std::vector<std::vector<Hypothesis>> beam_search(Seq2SeqModel& model, const Toke
       }
       maps.push_back(std::move(m));
     }
-    std::vector<int64_t> from(static_cast<size_t>(B * K));
-    std::vector<Beam> next(static_cast<size_t>(B * K));
-    for (int64_t b = 0; b < B; ++b) {
-      for (int64_t k = 0; k < K; ++k) from[b * K + k] = b * K;  // dead rows copy any row
-      if (done[b]) continue;
+    const auto slots = static_cast<int64_t>(live.size());
+    std::vector<int64_t> from(static_cast<size_t>(slots * K));
+    std::vector<Beam> next(static_cast<size_t>(slots * K));
+    for (int64_t slot = 0; slot < slots; ++slot) {
+      const int64_t b = live[static_cast<size_t>(slot)];
+      for (int64_t k = 0; k < K; ++k) from[slot * K + k] = slot * K;  // dead rows copy any row
       const bool last_step = t + 1 >= limit[b];
       cands.clear();
       for (int64_t k = 0; k < K; ++k) {
-        const int64_t r = b * K + k;
+        const int64_t r = slot * K + k;
         if (beams[r].log_prob == kNegInf) continue;
         const float* row = logp.data() + r * V;
         for (int64_t v = 0; v < V; ++v) {
@@ -230,7 +235,7 @@ std::vector<std::vector<Hypothesis>> beam_search(Seq2SeqModel& model, const Toke
           if (last_step) ++filled;  // at the last step every candidate ends a hypothesis
           continue;
         }
-        const int64_t r = b * K + filled;
+        const int64_t r = slot * K + filled;
         next[r].tokens = beams[c.row].tokens;
         next[r].tokens.push_back(c.token);
         next[r].log_prob = c.log_prob;
@@ -240,9 +245,31 @@ std::vector<std::vector<Hypothesis>> beam_search(Seq2SeqModel& model, const Toke
       }
       if (last_step || static_cast<int64_t>(endings[b].size()) >= K) done[b] = true;
     }
-    from_history.push_back(from);
     beams = std::move(next);
-    if (std::all_of(done.begin(), done.end(), [](bool d) { return d; })) break;
+    // Drop the sentences that finished: their slots leave, and the rows of the others move up.
+    std::vector<int64_t> still;
+    for (int64_t b : live)
+      if (!done[b]) still.push_back(b);
+    if (still.empty()) {
+      from_history.push_back(from);
+      break;
+    }
+    if (still.size() < live.size()) {
+      std::vector<int64_t> kept_from;
+      std::vector<Beam> kept_beams;
+      std::vector<int32_t> kept_feed;
+      for (int64_t slot = 0; slot < slots; ++slot) {
+        if (done[live[static_cast<size_t>(slot)]]) continue;
+        for (int64_t r = slot * K; r < slot * K + K; ++r) {
+          kept_from.push_back(from[r]);
+          kept_beams.push_back(std::move(beams[r]));
+          kept_feed.push_back(feed[r]);
+        }
+      }
+      from = std::move(kept_from), beams = std::move(kept_beams), feed = std::move(kept_feed);
+      live = std::move(still);
+    }
+    from_history.push_back(from);
     cache->reorder(from);
   }
 

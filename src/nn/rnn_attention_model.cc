@@ -78,22 +78,23 @@ void copy_rows(const TensorOf<Real>& from, TensorOf<Real>& to, const std::vector
 
 template <typename Real>
 void BasicRnnDecoderState<Real>::reorder(const std::vector<int64_t>& from) {
-  ATTN_CHECK(static_cast<int64_t>(from.size()) == rows, "reorder: {} rows given for {}",
-             from.size(), rows);
+  const auto n = static_cast<int64_t>(from.size());
+  ATTN_CHECK(n >= 1, "reorder: no rows left (a state of {})", rows);
   for (int64_t f : from) ATTN_CHECK(f >= 0 && f < rows, "reorder: row {} of {}", f, rows);
-  bool identity = true;  // greedy decoding: no row moves, nothing to copy
-  for (int64_t r = 0; r < rows && identity; ++r) identity = from[static_cast<size_t>(r)] == r;
+  bool identity = n == rows;  // greedy decoding: no row moves, nothing to copy
+  for (int64_t r = 0; r < n && identity; ++r) identity = from[static_cast<size_t>(r)] == r;
   if (identity) return;
   for (TensorOf<Real>* t : {&annotations, &keys_proj, &h, &c}) {
     TensorOf<Real> reordered;
     copy_rows<Real>(*t, reordered, from);
     *t = std::move(reordered);
   }
-  std::vector<uint8_t> padding(src_padding.size());
-  for (int64_t r = 0; r < rows; ++r)
+  std::vector<uint8_t> padding(static_cast<size_t>(n * src_len));
+  for (int64_t r = 0; r < n; ++r)
     std::copy_n(src_padding.begin() + from[static_cast<size_t>(r)] * src_len, src_len,
                 padding.begin() + r * src_len);
   src_padding = std::move(padding);
+  rows = n;
 }
 
 template <typename Real>

@@ -81,7 +81,8 @@ struct BasicRnnDecoderState {
   TensorOf<Real> alpha;              // [rows, 1, 1, Ts] the last step's weights
   TensorOf<Real> logits;             // [rows, V] the last step's output
   TensorOf<Real> x, gates, query_proj, context, out, h_next, c_next;  // step scratch
-  // Row r becomes old row from[r] (beam search follows its backpointers).
+  // The state becomes from.size() rows, row r being old row from[r] (beam search follows its
+  // backpointers and drops finished sentences).
   void reorder(const std::vector<int64_t>& from);
 };
 

@@ -37,7 +37,8 @@ struct ModelInfo {
 class DecoderState {
  public:
   virtual ~DecoderState() = default;
-  // Row r becomes old row from[r] (beam search follows its backpointers).
+  // The state becomes from.size() rows, row r being old row from[r]: beam search follows its
+  // backpointers (as many rows, each within its sentence) and drops finished sentences (fewer).
   virtual void reorder(const std::vector<int64_t>& from) = 0;
 };
 

@@ -233,28 +233,39 @@ void Transformer::backward(const Tensor& d_logits) {
 }
 
 void DecoderCache::reorder(const std::vector<int64_t>& from) {
-  ATTN_CHECK(static_cast<int64_t>(from.size()) == rows, "cache reorder: {} rows for a cache of {}",
-             from.size(), rows);
+  const auto n = static_cast<int64_t>(from.size());
+  ATTN_CHECK(n >= 1, "cache reorder: no rows left (a cache of {})", rows);
   // Greedy decoding, and beams that keep their rows, ask for no move: nothing to copy.
-  bool identity = true;
-  for (int64_t r = 0; r < rows && identity; ++r) identity = from[static_cast<size_t>(r)] == r;
+  bool identity = n == rows;
+  for (int64_t r = 0; r < n && identity; ++r) identity = from[static_cast<size_t>(r)] == r;
   if (identity) return;
   for (int64_t f : from)
     ATTN_CHECK(f >= 0 && f < rows, "cache reorder: row {} of a cache of {}", f, rows);
-  auto gather = [&](std::vector<Tensor>& tensors, int64_t positions) {
+  // tensors [rows, positions, ·] → [n, positions, ·]; only the first `used` positions are copied.
+  auto gather = [&](std::vector<Tensor>& tensors, int64_t used_positions) {
     for (Tensor& t : tensors) {
       const int64_t row = t.numel() / rows;  // floats per row
-      const int64_t used = row / t.dim(1) * positions;
-      Tensor out(t.shape());
-      for (int64_t r = 0; r < rows; ++r)
+      const int64_t used = row / t.dim(1) * used_positions;
+      Tensor out({n, t.dim(1), t.dim(2)});
+      for (int64_t r = 0; r < n; ++r)
         std::memcpy(out.data() + r * row, t.data() + from[static_cast<size_t>(r)] * row,
                     static_cast<size_t>(used) * sizeof(float));
       t = std::move(out);
     }
   };
   gather(self_kv, steps);
-  // Rows of one sentence share its memory, and beams never move between sentences, so the
-  // cross-attention K|V and the memory padding need no reordering.
+  // With as many rows as before, beam search moves beams only within a sentence: the rows of one
+  // sentence share its memory, so the cross-attention K|V and the memory padding stay. With fewer
+  // (finished sentences dropped from the batch), rows move between sentences: gather those too.
+  if (n != rows) {
+    gather(cross_kv, src_len);
+    std::vector<uint8_t> padding(static_cast<size_t>(n * src_len));
+    for (int64_t r = 0; r < n; ++r)
+      std::copy_n(memory_padding.begin() + from[static_cast<size_t>(r)] * src_len, src_len,
+                  padding.begin() + r * src_len);
+    memory_padding = std::move(padding);
+  }
+  rows = n;
 }
 
 DecoderCache Transformer::start_decoding(const TokenBatch& src, int64_t expand, int64_t max_steps) {

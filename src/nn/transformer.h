@@ -31,7 +31,8 @@ struct DecoderCache {
   std::vector<Tensor> self_kv;          // per layer [rows, capacity, 2·D]
   std::vector<Tensor> cross_kv;         // per layer [rows, Ts, 2·D]
   std::vector<uint8_t> memory_padding;  // [rows, Ts] 1 = padded source position
-  // Row r of the cache becomes old row from[r] (beam search follows its backpointers).
+  // The cache becomes from.size() rows, row r being old row from[r]: beam search follows its
+  // backpointers (as many rows, each within its sentence) and drops finished sentences (fewer).
   void reorder(const std::vector<int64_t>& from);
 };
 
