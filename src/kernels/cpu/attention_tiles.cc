@@ -1,19 +1,20 @@
-// The tiled, online-softmax forward of one attention head (see attention_tiles.h), written once
-// with Highway's portable SIMD operations and compiled by foreach_target.h for every x86 target
-// (SSE4, AVX2, AVX-512, AVX-512 with the Ice Lake extensions, and a 128-bit fallback). The best
-// one this CPU runs is chosen on the first call. This file is compiled for the baseline x86-64
-// (not -march=native), so the same binary runs on any x86-64 CPU.
+// The tiled forward and backward of one attention head (see attention_tiles.h), written once with
+// Highway's portable SIMD operations and compiled by foreach_target.h for every x86 target Highway
+// 1.0.3 builds here (AVX-512 "AVX3", AVX2, SSE4, SSSE3, and a scalar fallback). The best one this
+// CPU runs is chosen on the first call. This file is compiled for the baseline x86-64 (not
+// -march=native), so the same binary runs on any x86-64 CPU.
 //
-// Per (b, h): K is packed transposed into Kt [d_k, Tk↑] and V into Vp [Tk, d_v↑] (↑: rounded up to
-// whole vectors, zero-filled), so both products run on whole, unmasked vectors. Then for each
-// block of up to 64 query rows, for each tile of up to 64 keys:
+// Forward, per (b, h): K is packed transposed into Kt [d_k, Tk↑] (↑: rounded up to whole vectors,
+// zero-filled); V is read in place when d_v is whole vectors, else packed into Vp [Tk, d_v↑]. Then
+// for each block of up to 32 query rows, for each tile of up to 256 keys:
 //   S [rows, keys] = scale · Q·Kᵀ + bias   (bias: 0, or −∞ on padding keys and beyond Tk)
 //   causal mask inside the tile, then per row: m_new = max(m, max S), α = e^(m − m_new),
 //   P = e^(S − m_new), l = α·l + Σ P, O = α·O
 //   O [rows, d_v] += P · V
-// and finally out = O / l. Register blocking: S is made 8 (AVX-512) or 4 query rows at a time
-// against two vectors of keys, P·V 4 rows at a time against up to 4 (AVX-512) or 2 vectors of
-// d_v, so the accumulators stay in registers.
+// and finally out = O / l. The backward (AttentionHeadBackward) reuses the same register-blocked
+// products on the saved weights. Register blocking: S is made 8 (AVX-512) or 4 query rows at a
+// time against two vectors of keys, P·V 4 rows at a time against up to 4 (AVX-512) or 2 vectors
+// of d_v, so the accumulators stay in registers.
 // clang-format off
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "kernels/cpu/attention_tiles.cc"
@@ -139,22 +140,84 @@ HWY_INLINE void AddWeightedValues(const float* P, int64_t ldp, const float* vp, 
     for (int c = 0; c < NC; ++c) hn::StoreU(acc[r][c], d, O + r * ldo + c * N);
 }
 
-// The same over all nvec vectors of d_v, kValueVectors at a time (the last chunk may be narrower).
-template <int R, int NC = kValueVectors>
-HWY_INLINE void AddWeightedValueChunk(int64_t nc, const float* P, int64_t ldp, const float* vp,
-                                      int64_t ldvp, int64_t nk, float* O, int64_t ldo) {
-  if constexpr (NC > 1) {
-    if (nc < NC) return AddWeightedValueChunk<R, NC - 1>(nc, P, ldp, vp, ldvp, nk, O, ldo);
+// Acc [R, NC vectors] += Aᵀ·X over `rows` rows: Acc[r] += Σ_i A[i][r] · X[i] (A's columns are the
+// R output rows; backward's dV = P'ᵀ·dOut and dK = dSᵀ·Q).
+template <int R, int NC>
+HWY_INLINE void AddTransposedProducts(const float* A, int64_t lda, const float* X, int64_t ldx,
+                                      int64_t rows, float* Acc, int64_t ldacc) {
+  const D d;
+  const int64_t N = lanes();
+  V acc[R][NC];
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < NC; ++c) acc[r][c] = hn::LoadU(d, Acc + r * ldacc + c * N);
+  for (int64_t i = 0; i < rows; ++i) {
+    V xi[NC];
+    for (int c = 0; c < NC; ++c) xi[c] = hn::LoadU(d, X + i * ldx + c * N);
+    for (int r = 0; r < R; ++r) {
+      const V a = hn::Set(d, A[i * lda + r]);
+      for (int c = 0; c < NC; ++c) acc[r][c] = hn::MulAdd(a, xi[c], acc[r][c]);
+    }
   }
-  AddWeightedValues<R, NC>(P, ldp, vp, ldvp, nk, O, ldo);
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < NC; ++c) hn::StoreU(acc[r][c], d, Acc + r * ldacc + c * N);
 }
+
+// Calls fn.template operator()<NC>() with NC = nc (1 ≤ nc ≤ kValueVectors) as a constant.
+template <int NC = kValueVectors, class Fn>
+HWY_INLINE void WithVectors(int64_t nc, Fn&& fn) {
+  if constexpr (NC > 1) {
+    if (nc < NC) return WithVectors<NC - 1>(nc, fn);
+  }
+  fn.template operator()<NC>();
+}
+
+// O [R, nvec vectors] += P [R, nk] · Vp [nk, nvec vectors], kValueVectors at a time.
 template <int R>
 void AddWeightedValueRows(const float* P, int64_t ldp, const float* vp, int64_t ldvp, int64_t nk,
                           int64_t nvec, float* O, int64_t ldo) {
   const int64_t N = lanes();
   for (int64_t c = 0; c < nvec; c += kValueVectors)
-    AddWeightedValueChunk<R>(std::min<int64_t>(kValueVectors, nvec - c), P, ldp, vp + c * N, ldvp,
-                             nk, O + c * N, ldo);
+    WithVectors(std::min<int64_t>(kValueVectors, nvec - c), [&]<int NC>() {
+      AddWeightedValues<R, NC>(P, ldp, vp + c * N, ldvp, nk, O + c * N, ldo);
+    });
+}
+
+// Acc [R, nvec vectors] += Aᵀ [R, rows] · X [rows, nvec vectors], kValueVectors at a time.
+template <int R>
+void AddTransposedRows(const float* A, int64_t lda, const float* X, int64_t ldx, int64_t rows,
+                       int64_t nvec, float* Acc, int64_t ldacc) {
+  const int64_t N = lanes();
+  for (int64_t c = 0; c < nvec; c += kValueVectors)
+    WithVectors(std::min<int64_t>(kValueVectors, nvec - c), [&]<int NC>() {
+      AddTransposedProducts<R, NC>(A, lda, X + c * N, ldx, rows, Acc + c * N, ldacc);
+    });
+}
+
+// dst [cols, ld_dst] = srcᵀ for src [rows, cols] (row stride ld), 16 rows at a time: the 16 source
+// rows stay in L1 while each destination row gets 16 contiguous floats (a transpose one element at
+// a time would scatter every store).
+void PackTransposed(const float* src, int64_t ld, int64_t rows, int64_t cols, float* dst,
+                    int64_t ld_dst) {
+  constexpr int64_t kBlock = 16;
+  for (int64_t j0 = 0; j0 < rows; j0 += kBlock) {
+    const int64_t jn = std::min(kBlock, rows - j0);
+    const float* sb = src + j0 * ld;
+    for (int64_t p = 0; p < cols; ++p) {
+      float* out = dst + p * ld_dst + j0;
+      for (int64_t jj = 0; jj < jn; ++jj) out[jj] = sb[jj * ld + p];
+    }
+  }
+  for (int64_t p = 0; p < cols; ++p)
+    std::fill(dst + p * ld_dst + rows, dst + (p + 1) * ld_dst, 0.0f);
+}
+
+// dst [rows, ld_dst] = src [rows, cols] (row stride ld) with the columns [cols, ld_dst) zero.
+void PackRows(const float* src, int64_t ld, int64_t rows, int64_t cols, float* dst,
+              int64_t ld_dst) {
+  for (int64_t r = 0; r < rows; ++r) {
+    std::copy_n(src + r * ld, cols, dst + r * ld_dst);
+    std::fill(dst + r * ld_dst + cols, dst + (r + 1) * ld_dst, 0.0f);
+  }
 }
 
 // Per-thread scratch of at least n floats; grows, never shrinks.
@@ -218,26 +281,12 @@ void AttentionHeadForward(const HeadTask& t) {
   float* m = O + kQueryBlock * dv_pad;
   float* l = m + kQueryBlock;
 
-  // Kt = Kᵀ, 16 keys at a time: the 16 source rows stay in L1 while each Kt row gets 16
-  // contiguous floats (a transpose one element at a time would scatter every store).
-  constexpr int64_t kTransposeKeys = 16;
-  for (int64_t j0 = 0; j0 < Tk; j0 += kTransposeKeys) {
-    const int64_t jn = std::min(kTransposeKeys, Tk - j0);
-    const float* kb = t.k + j0 * t.ldk;
-    for (int64_t p = 0; p < d_k; ++p) {
-      float* dst = Kt + p * tk_pad + j0;
-      for (int64_t jj = 0; jj < jn; ++jj) dst[jj] = kb[jj * t.ldk + p];
-    }
-  }
-  for (int64_t p = 0; p < d_k; ++p) std::fill(Kt + p * tk_pad + Tk, Kt + (p + 1) * tk_pad, 0.0f);
+  PackTransposed(t.k, t.ldk, Tk, d_k, Kt, tk_pad);
   // V is read in place when its rows are whole vectors, else copied with zero-filled columns.
   const float* vals = t.v;
   int64_t ldvals = t.ldv;
   if (d_v != dv_pad) {
-    for (int64_t j = 0; j < Tk; ++j) {
-      std::copy(t.v + j * t.ldv, t.v + j * t.ldv + d_v, Vp + j * dv_pad);
-      std::fill(Vp + j * dv_pad + d_v, Vp + (j + 1) * dv_pad, 0.0f);
-    }
+    PackRows(t.v, t.ldv, Tk, d_v, Vp, dv_pad);
     vals = Vp, ldvals = dv_pad;
   }
   const uint8_t* pad = s.key_padding ? s.key_padding + t.b * Tk : nullptr;
@@ -344,6 +393,124 @@ void AttentionHeadForward(const HeadTask& t) {
   }
 }
 
+// The backward of one head from its saved weights P (see attention_tiles.h), in blocks of query
+// rows that see keys [0, keys_end):
+//   dP = dOut·Vᵀ (dropout's backward applied), dS = P ⊙ (dP − Σ_j dP ⊙ P),
+//   dV += P'ᵀ·dOut, dK += scale·dSᵀ·Q, dQ += scale·dS·K,
+// with dK and dV accumulated per head in scratch and added to the caller's once at the end.
+void AttentionHeadBackward(const HeadGradTask& t) {
+  const AttentionShape& s = *t.shape;
+  const D d;
+  const int64_t N = lanes();
+  const int64_t Tq = s.Tq, Tk = s.Tk, d_k = s.d_k, d_v = s.d_v;
+  const int64_t tk_pad = round_up(Tk, N), dk_pad = round_up(d_k, N), dv_pad = round_up(d_v, N);
+  const int64_t nvec_k = dk_pad / N, nvec_v = dv_pad / N;
+  const bool drop = s.dropout > 0.0f;
+  const int64_t Bq = kQueryBlock;
+
+  // Scratch: Vt [d_v, tk_pad] | Kp [Tk, dk_pad] | zeros [tk_pad] | dS [Bq, tk_pad] | P' [Bq,
+  // tk_pad] | Qb [Bq, dk_pad] | dOb [Bq, dv_pad] | dQb [Bq, dk_pad] | dK [Tk, dk_pad] | dV [Tk,
+  // dv_pad]
+  static thread_local std::vector<float> buf;
+  float* Vt = scratch(buf, d_v * tk_pad + (d_k != dk_pad ? Tk * dk_pad : 0) + tk_pad +
+                               (drop ? 2 : 1) * Bq * tk_pad + Bq * (2 * dk_pad + dv_pad) +
+                               Tk * (dk_pad + dv_pad));
+  float* Kp = Vt + d_v * tk_pad;
+  float* zeros = Kp + (d_k != dk_pad ? Tk * dk_pad : 0);
+  float* dS = zeros + tk_pad;
+  float* Pd = dS + Bq * tk_pad;  // only with dropout
+  float* Qb = Pd + (drop ? Bq * tk_pad : 0);
+  float* dOb = Qb + Bq * dk_pad;
+  float* dQb = dOb + Bq * dv_pad;
+  float* dK = dQb + Bq * dk_pad;
+  float* dV = dK + Tk * dk_pad;
+
+  PackTransposed(t.v, t.ldv, Tk, d_v, Vt, tk_pad);
+  const float* keys = t.k;
+  int64_t ldkeys = t.ldk;
+  if (d_k != dk_pad) {
+    PackRows(t.k, t.ldk, Tk, d_k, Kp, dk_pad);
+    keys = Kp, ldkeys = dk_pad;
+  }
+  std::fill(zeros, zeros + tk_pad, 0.0f);
+  std::fill(dK, dK + Tk * (dk_pad + dv_pad), 0.0f);  // dK and dV
+  const float keep_scale = drop ? 1.0f / (1.0f - s.dropout) : 1.0f;
+  const uint64_t drop_base = static_cast<uint64_t>((t.b * s.H + t.h) * Tq * Tk);
+
+  for (int64_t i0 = 0; i0 < Tq; i0 += Bq) {
+    const int64_t rows = std::min(Bq, Tq - i0);
+    const int64_t keys_end =
+        s.causal ? std::clamp<int64_t>(i0 + rows + s.causal_offset, 0, Tk) : Tk;
+    if (keys_end == 0) continue;  // every weight of these rows is 0: no gradient flows
+    const int64_t ncols = round_up(keys_end, N);
+    PackRows(t.q + i0 * t.ldq, t.ldq, rows, d_k, Qb, dk_pad);
+    PackRows(t.dout + i0 * t.lddo, t.lddo, rows, d_v, dOb, dv_pad);
+    // dP' = dOut·Vᵀ into dS
+    int64_t r = 0;
+    for (; r + kScoreRows <= rows; r += kScoreRows)
+      ScoreRows<kScoreRows>(dOb + r * dv_pad, dv_pad, Vt, tk_pad, d_v, ncols, 1.0f, zeros,
+                            dS + r * tk_pad, tk_pad);
+    for (; r < rows; ++r)
+      ScoreRows<1>(dOb + r * dv_pad, dv_pad, Vt, tk_pad, d_v, ncols, 1.0f, zeros, dS + r * tk_pad,
+                   tk_pad);
+    const float* P = t.probs + i0 * Tk;  // [rows, Tk]
+    const float* W = P;                  // P' = dropout(P), what multiplied V
+    int64_t ldw = Tk;
+    for (r = 0; r < rows; ++r) {
+      const float* p = P + r * Tk;
+      float* g = dS + r * tk_pad;
+      if (drop) {  // the forward's mask: P' = P·keep/(1−p), dP = dP'·keep/(1−p)
+        float* w = Pd + r * tk_pad;
+        const uint64_t row_base = drop_base + static_cast<uint64_t>((i0 + r) * Tk);
+        for (int64_t j = 0; j < keys_end; ++j) {
+          const bool keep =
+              counter_uniform(s.dropout_seed, row_base + static_cast<uint64_t>(j)) >= s.dropout;
+          w[j] = keep ? p[j] * keep_scale : 0.0f;
+          g[j] = keep ? g[j] * keep_scale : 0.0f;
+        }
+      }
+      // dS = P ⊙ (dP − Σ_j dP ⊙ P)
+      V vdot = hn::Zero(d);
+      int64_t j = 0;
+      for (; j + N <= keys_end; j += N)
+        vdot = hn::MulAdd(hn::LoadU(d, g + j), hn::LoadU(d, p + j), vdot);
+      float dot = hn::GetLane(hn::SumOfLanes(d, vdot));
+      for (; j < keys_end; ++j) dot += g[j] * p[j];
+      for (j = 0; j < keys_end; ++j) g[j] = p[j] * (g[j] - dot);
+    }
+    if (drop) W = Pd, ldw = tk_pad;
+    // dV [keys, d_v] += P'ᵀ · dOut and dK [keys, d_k] += dSᵀ · Q (scale applied at the end)
+    int64_t j = 0;
+    for (; j + kValueRows <= keys_end; j += kValueRows) {
+      AddTransposedRows<kValueRows>(W + j, ldw, dOb, dv_pad, rows, nvec_v, dV + j * dv_pad, dv_pad);
+      AddTransposedRows<kValueRows>(dS + j, tk_pad, Qb, dk_pad, rows, nvec_k, dK + j * dk_pad,
+                                    dk_pad);
+    }
+    for (; j < keys_end; ++j) {
+      AddTransposedRows<1>(W + j, ldw, dOb, dv_pad, rows, nvec_v, dV + j * dv_pad, dv_pad);
+      AddTransposedRows<1>(dS + j, tk_pad, Qb, dk_pad, rows, nvec_k, dK + j * dk_pad, dk_pad);
+    }
+    // dQ [rows, d_k] += scale · dS · K
+    std::fill(dQb, dQb + rows * dk_pad, 0.0f);
+    for (r = 0; r + kValueRows <= rows; r += kValueRows)
+      AddWeightedValueRows<kValueRows>(dS + r * tk_pad, tk_pad, keys, ldkeys, keys_end, nvec_k,
+                                       dQb + r * dk_pad, dk_pad);
+    for (; r < rows; ++r)
+      AddWeightedValueRows<1>(dS + r * tk_pad, tk_pad, keys, ldkeys, keys_end, nvec_k,
+                              dQb + r * dk_pad, dk_pad);
+    for (r = 0; r < rows; ++r) {
+      float* dq = t.dq + (i0 + r) * t.lddq;
+      for (int64_t c = 0; c < d_k; ++c) dq[c] += s.scale * dQb[r * dk_pad + c];
+    }
+  }
+  for (int64_t j = 0; j < Tk; ++j) {
+    float* dk = t.dk + j * t.lddk;
+    float* dv = t.dv + j * t.lddv;
+    for (int64_t c = 0; c < d_k; ++c) dk[c] += s.scale * dK[j * dk_pad + c];
+    for (int64_t c = 0; c < d_v; ++c) dv[c] += dV[j * dv_pad + c];
+  }
+}
+
 int64_t CompiledTarget() {
   return HWY_TARGET;
 }
@@ -356,10 +523,15 @@ HWY_AFTER_NAMESPACE();
 namespace attnscope::cpu {
 
 HWY_EXPORT(AttentionHeadForward);
+HWY_EXPORT(AttentionHeadBackward);
 HWY_EXPORT(CompiledTarget);
 
 void attention_head_forward(const HeadTask& task) {
   HWY_DYNAMIC_DISPATCH(AttentionHeadForward)(task);
+}
+
+void attention_head_backward(const HeadGradTask& task) {
+  HWY_DYNAMIC_DISPATCH(AttentionHeadBackward)(task);
 }
 
 std::vector<std::string> attention_simd_targets() {

@@ -1,6 +1,7 @@
-// The tiled forward of one attention head (the flash-attention scheme on the CPU), in SIMD code
-// compiled for several instruction sets (SSE4, AVX2, AVX-512, …) and chosen at run time for the
-// CPU it runs on (Highway's dynamic dispatch). cpu::attention_forward runs it for every (b, h).
+// The tiled forward (the flash-attention scheme on the CPU) and backward of one attention head, in
+// SIMD code compiled for several instruction sets (SSE4, AVX2, AVX-512, …) and chosen at run time
+// for the CPU it runs on (Highway's dynamic dispatch). cpu::attention_forward and
+// cpu::attention_backward run them for every (b, h).
 #pragma once
 
 #include <cstdint>
@@ -37,6 +38,34 @@ struct HeadTask {
 // Dropout (shape.dropout > 0) drops weights inside the tile; probs holds the weights before it.
 // Allocates only per-thread scratch that grows once.
 void attention_head_forward(const HeadTask& task);
+
+// One (b, h) pair of the backward: its saved weights P [Tq, Tk] (row stride Tk), dOut [Tq, d_v],
+// and the gradients to accumulate into, dQ [Tq, d_k], dK [Tk, d_k], dV [Tk, d_v], each with its
+// row stride.
+struct HeadGradTask {
+  const AttentionShape* shape = nullptr;
+  int64_t b = 0, h = 0;
+  const float* q = nullptr;
+  int64_t ldq = 0;
+  const float* k = nullptr;
+  int64_t ldk = 0;
+  const float* v = nullptr;
+  int64_t ldv = 0;
+  const float* probs = nullptr;
+  const float* dout = nullptr;
+  int64_t lddo = 0;
+  float* dq = nullptr;
+  int64_t lddq = 0;
+  float* dk = nullptr;
+  int64_t lddk = 0;
+  float* dv = nullptr;
+  int64_t lddv = 0;
+};
+
+// dV += P'ᵀ·dOut, dP = dOut·Vᵀ (through dropout's mask), dS = P ⊙ (dP − Σ_j dP ⊙ P),
+// dQ += scale·dS·K, dK += scale·dSᵀ·Q, in blocks of query rows that skip the keys above the
+// causal diagonal; the same SIMD kernels and dispatch as the forward.
+void attention_head_backward(const HeadGradTask& task);
 
 // The instruction sets attention_head_forward was compiled for that this CPU can run, best first
 // (Highway's names: "AVX3_DL", "AVX3", "AVX2", "SSE4", "EMU128", …).
