@@ -171,6 +171,7 @@ const AttnCase kCases[] = {
     {"tiles_cross", 2, 2, 70, 600, 20, 36, false, 0, true},
     {"tiles_causal", 1, 2, 300, 300, 64, 64, true, 0, true, 0.1f},
     {"tiles_decode", 3, 2, 1, 77, 64, 64, true, 76, true},
+    {"tiles_decode_long", 1, 2, 2, 600, 20, 36, true, 598, true},  // dot-product scores, 3 tiles
 };
 
 // The reference forward and backward in double on contiguous arrays.

@@ -181,6 +181,7 @@ std::vector<std::vector<Hypothesis>> beam_search(Seq2SeqModel& model, const Toke
     int32_t token;
   };
   std::vector<Candidate> cands;
+  cands.reserve(static_cast<size_t>(2 * K + 1));
   Tensor logp;  // [R, V]
 
   for (int64_t t = 0; t < max_steps; ++t) {
@@ -203,21 +204,29 @@ std::vector<std::vector<Hypothesis>> beam_search(Seq2SeqModel& model, const Toke
       const int64_t b = live[static_cast<size_t>(slot)];
       for (int64_t k = 0; k < K; ++k) from[slot * K + k] = slot * K;  // dead rows copy any row
       const bool last_step = t + 1 >= limit[b];
+      // The best 2·K continuations of this sentence's beams, best first (ties: the earlier row and
+      // token first). One pass over the rows keeps a sorted list of 2·K: a token is looked at
+      // twice only when it beats the worst kept.
+      const auto cap = static_cast<size_t>(2 * K);
       cands.clear();
       for (int64_t k = 0; k < K; ++k) {
         const int64_t r = slot * K + k;
         if (beams[r].log_prob == kNegInf) continue;
         const float* row = logp.data() + r * V;
         for (int64_t v = 0; v < V; ++v) {
+          const float lp = beams[r].log_prob + row[v];
+          if (cands.size() == cap && !(lp > cands.back().log_prob)) continue;
           if (!opt.stop_at_eos && v == cfg.eos_id) continue;
           if (v == cfg.pad_id || v == cfg.bos_id) continue;
-          cands.push_back({beams[r].log_prob + row[v], r, static_cast<int32_t>(v)});
+          const Candidate c{lp, r, static_cast<int32_t>(v)};
+          auto at = std::upper_bound(
+              cands.begin(), cands.end(), c,
+              [](const Candidate& x, const Candidate& y) { return x.log_prob > y.log_prob; });
+          cands.insert(at, c);
+          if (cands.size() > cap) cands.pop_back();
         }
       }
-      const size_t keep = std::min<size_t>(cands.size(), static_cast<size_t>(2 * K));
-      std::partial_sort(
-          cands.begin(), cands.begin() + static_cast<int64_t>(keep), cands.end(),
-          [](const Candidate& x, const Candidate& y) { return x.log_prob > y.log_prob; });
+      const size_t keep = cands.size();
       int64_t filled = 0;
       for (size_t i = 0; i < keep && filled < K; ++i) {
         const Candidate& c = cands[i];

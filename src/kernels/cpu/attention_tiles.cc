@@ -140,6 +140,26 @@ HWY_INLINE void AddWeightedValues(const float* P, int64_t ldp, const float* vp, 
     for (int c = 0; c < NC; ++c) hn::StoreU(acc[r][c], d, O + r * ldo + c * N);
 }
 
+// S [ncols] = scale · q·K[j] + bias[j] for one query row, a dot product per key along d_k, for
+// j < min(ncols, Tk) and −∞ beyond Tk. For the decoder's steps (a handful of query rows): packing
+// Kᵀ would cost as much as the product itself.
+void ScoreRowDirect(const float* q, const float* k, int64_t ldk, int64_t Tk, int64_t d_k,
+                    int64_t ncols, float scale, const float* bias, float* S) {
+  const D d;
+  const int64_t N = lanes();
+  const int64_t keys = std::min(ncols, Tk);
+  for (int64_t j = 0; j < keys; ++j) {
+    const float* kj = k + j * ldk;
+    V acc = hn::Zero(d);
+    int64_t p = 0;
+    for (; p + N <= d_k; p += N) acc = hn::MulAdd(hn::LoadU(d, q + p), hn::LoadU(d, kj + p), acc);
+    float dot = hn::GetLane(hn::SumOfLanes(d, acc));
+    for (; p < d_k; ++p) dot += q[p] * kj[p];
+    S[j] = scale * dot + bias[j];
+  }
+  std::fill(S + keys, S + ncols, kNegInf);
+}
+
 // Acc [R, NC vectors] += Aᵀ·X over `rows` rows: Acc[r] += Σ_i A[i][r] · X[i] (A's columns are the
 // R output rows; backward's dV = P'ᵀ·dOut and dK = dSᵀ·Q).
 template <int R, int NC>
@@ -281,7 +301,9 @@ void AttentionHeadForward(const HeadTask& t) {
   float* m = O + kQueryBlock * dv_pad;
   float* l = m + kQueryBlock;
 
-  PackTransposed(t.k, t.ldk, Tk, d_k, Kt, tk_pad);
+  // Fewer query rows than one register block (a decoder step): scores by dot products, no Kᵀ.
+  const bool direct_scores = Tq < kScoreRows;
+  if (!direct_scores) PackTransposed(t.k, t.ldk, Tk, d_k, Kt, tk_pad);
   // V is read in place when its rows are whole vectors, else copied with zero-filled columns.
   const float* vals = t.v;
   int64_t ldvals = t.ldv;
@@ -319,6 +341,11 @@ void AttentionHeadForward(const HeadTask& t) {
       }
       // S = scale · Q·Kᵀ + bias, kScoreRows rows at a time, then the remaining rows one by one
       int64_t r = 0;
+      if (direct_scores) {
+        for (; r < rows; ++r)
+          ScoreRowDirect(qb + r * t.ldq, t.k + j0 * t.ldk, t.ldk, Tk - j0, d_k, ncols, s.scale,
+                         bias + j0, S + r * kKeyTile);
+      }
       for (; r + kScoreRows <= rows; r += kScoreRows)
         ScoreRows<kScoreRows>(qb + r * t.ldq, t.ldq, Kt + j0, tk_pad, d_k, ncols, s.scale,
                               bias + j0, S + r * kKeyTile, kKeyTile);
