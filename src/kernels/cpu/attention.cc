@@ -35,6 +35,20 @@ void check_shape(const AttentionShape& s) {
              s.dropout);
 }
 
+// The rows of Q, K and V of the pair (b, h), with their strides.
+HeadInputs head_inputs(const AttentionShape& s, int64_t b, int64_t h, const HeadView& q,
+                       const HeadView& k, const HeadView& v) {
+  return HeadInputs{&s,
+                    b,
+                    h,
+                    q.row(b, h, 0),
+                    leading_dim(q, s.d_k),
+                    k.row(b, h, 0),
+                    leading_dim(k, s.d_k),
+                    v.row(b, h, 0),
+                    leading_dim(v, s.d_v)};
+}
+
 }  // namespace
 
 void attention_forward(const AttentionShape& s, const HeadView& q, const HeadView& k,
@@ -49,10 +63,9 @@ void attention_forward(const AttentionShape& s, const HeadView& q, const HeadVie
 #pragma omp parallel for schedule(static) if (BH > 1)
   for (int64_t bh = 0; bh < BH; ++bh) {
     const int64_t b = bh / s.H, h = bh % s.H;
-    attention_head_forward(HeadTask{&s, b, h, q.row(b, h, 0), leading_dim(q, s.d_k), k.row(b, h, 0),
-                                    leading_dim(k, s.d_k), v.row(b, h, 0), leading_dim(v, s.d_v),
-                                    out.row(b, h, 0), leading_dim(out, s.d_v),
-                                    probs ? probs + bh * TT : nullptr});
+    const HeadInputs in = head_inputs(s, b, h, q, k, v);
+    attention_head_forward(
+        HeadTask{in, out.row(b, h, 0), leading_dim(out, s.d_v), probs ? probs + bh * TT : nullptr});
   }
 }
 
@@ -73,11 +86,11 @@ void attention_backward(const AttentionShape& s, const HeadView& q, const HeadVi
 #pragma omp parallel for schedule(static) if (BH > 1)
   for (int64_t bh = 0; bh < BH; ++bh) {
     const int64_t b = bh / s.H, h = bh % s.H;
-    attention_head_backward(HeadGradTask{
-        &s, b, h, q.row(b, h, 0), leading_dim(q, s.d_k), k.row(b, h, 0), leading_dim(k, s.d_k),
-        v.row(b, h, 0), leading_dim(v, s.d_v), probs + bh * TT, dout.row(b, h, 0),
-        leading_dim(dout, s.d_v), dq.row(b, h, 0), leading_dim(dq, s.d_k), dk.row(b, h, 0),
-        leading_dim(dk, s.d_k), dv.row(b, h, 0), leading_dim(dv, s.d_v)});
+    const HeadInputs in = head_inputs(s, b, h, q, k, v);
+    attention_head_backward(
+        HeadGradTask{in, probs + bh * TT, dout.row(b, h, 0), leading_dim(dout, s.d_v),
+                     dq.row(b, h, 0), leading_dim(dq, s.d_k), dk.row(b, h, 0),
+                     leading_dim(dk, s.d_k), dv.row(b, h, 0), leading_dim(dv, s.d_v)});
   }
 }
 

@@ -12,9 +12,9 @@
 
 namespace attnscope::cpu {
 
-// One (b, h) pair: its rows of Q [Tq, d_k], K [Tk, d_k], V [Tk, d_v] and out [Tq, d_v], each with
-// its row stride, and its weights P [Tq, Tk] (row stride Tk), or null when only out is wanted.
-struct HeadTask {
+// One (b, h) pair's inputs: its rows of Q [Tq, d_k], K [Tk, d_k] and V [Tk, d_v], each with its
+// row stride.
+struct HeadInputs {
   const AttentionShape* shape = nullptr;
   int64_t b = 0, h = 0;
   const float* q = nullptr;
@@ -23,6 +23,11 @@ struct HeadTask {
   int64_t ldk = 0;
   const float* v = nullptr;
   int64_t ldv = 0;
+};
+
+// The forward of one pair: out [Tq, d_v] with its row stride, and the weights P [Tq, Tk] (row
+// stride Tk), or null when only out is wanted.
+struct HeadTask : HeadInputs {
   float* out = nullptr;
   int64_t ldo = 0;
   float* probs = nullptr;
@@ -42,15 +47,7 @@ void attention_head_forward(const HeadTask& task);
 // One (b, h) pair of the backward: its saved weights P [Tq, Tk] (row stride Tk), dOut [Tq, d_v],
 // and the gradients to accumulate into, dQ [Tq, d_k], dK [Tk, d_k], dV [Tk, d_v], each with its
 // row stride.
-struct HeadGradTask {
-  const AttentionShape* shape = nullptr;
-  int64_t b = 0, h = 0;
-  const float* q = nullptr;
-  int64_t ldq = 0;
-  const float* k = nullptr;
-  int64_t ldk = 0;
-  const float* v = nullptr;
-  int64_t ldv = 0;
+struct HeadGradTask : HeadInputs {
   const float* probs = nullptr;
   const float* dout = nullptr;
   int64_t lddo = 0;
