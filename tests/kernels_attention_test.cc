@@ -162,7 +162,7 @@ const AttnCase kCases[] = {
     {"single", 1, 1, 1, 1, 1, 1},
     {"no_keys", 2, 2, 3, 0, 4, 5},
     {"many_heads", 4, 8, 33, 33, 16, 16, true, 0, true, 0.1f},
-    // More query rows than one causal block (64): blocks that see fewer keys than Tk.
+    // More query rows than one query block (32): blocks that see fewer keys than Tk.
     {"causal_blocks", 1, 2, 150, 150, 8, 8, true, 0, true},
     {"causal_blocks_offset", 2, 1, 70, 100, 4, 6, true, 30, false, 0.2f},
     {"causal_blocks_hidden", 1, 1, 130, 40, 4, 4, true, -70},  // first rows see no key

@@ -3,13 +3,12 @@
 // between a map's rows and the output tokens, Pharaoh "src-tgt" links, pieces → words).
 #include <fmt/core.h>
 
-#include <fstream>
-#include <iostream>
 #include <memory>
 #include <sstream>
 
 #include "app/commands.h"
 #include "app/decode_args.h"
+#include "app/text_lines.h"
 #include "core/error.h"
 #include "data/corpus.h"
 #include "inspect/alignment.h"
@@ -36,19 +35,10 @@ struct InputLine {
 };
 
 std::vector<InputLine> read_input(const std::string& path, bool need_target) {
-  std::ifstream file;
-  if (!path.empty()) {
-    file.open(path);
-    ATTN_CHECK(file.good(), "cannot open {}", path);
-  }
-  std::istream& in = path.empty() ? std::cin : file;
-  const std::string name = path.empty() ? "stdin" : path;
+  TextLines in(path);
   std::vector<InputLine> lines;
-  int64_t n = 0;
-  for (std::string line; std::getline(in, line);) {
-    ++n;
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    ATTN_CHECK(is_valid_utf8(line), "{}:{}: not valid UTF-8", name, n);
+  for (std::string line; in.next(line);) {
+    ATTN_CHECK(is_valid_utf8(line), "{}:{}: not valid UTF-8", in.name(), in.line_number());
     InputLine l;
     const size_t tab = line.find('\t');
     l.src = line.substr(0, tab);
@@ -60,7 +50,7 @@ std::vector<InputLine> read_input(const std::string& path, bool need_target) {
     ATTN_CHECK(l.has_tgt || !need_target,
                "{}:{}: no target (source<TAB>target) to force; --force-target and --gold align "
                "the given target",
-               name, n);
+               in.name(), in.line_number());
     lines.push_back(std::move(l));
   }
   return lines;

@@ -8,6 +8,7 @@
 
 #include "app/commands.h"
 #include "app/decode_args.h"
+#include "app/text_lines.h"
 #include "core/error.h"
 #include "data/corpus.h"
 #include "inspect/analysis_files.h"
@@ -30,19 +31,10 @@ struct AttentionArgs {
 
 std::vector<std::string> read_sentences(const AttentionArgs& a) {
   if (!a.sentences.empty()) return a.sentences;
-  std::ifstream file;
-  if (!a.input.empty()) {
-    file.open(a.input);
-    ATTN_CHECK(file.good(), "cannot open {}", a.input);
-  }
-  std::istream& in = a.input.empty() ? std::cin : file;
-  const std::string name = a.input.empty() ? "stdin" : a.input;
+  TextLines in(a.input);
   std::vector<std::string> out;
-  int64_t line_no = 0;
-  for (std::string line; std::getline(in, line);) {
-    ++line_no;
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    ATTN_CHECK(is_valid_utf8(line), "{}:{}: not valid UTF-8", name, line_no);
+  for (std::string line; in.next(line);) {
+    ATTN_CHECK(is_valid_utf8(line), "{}:{}: not valid UTF-8", in.name(), in.line_number());
     if (!line.empty()) out.push_back(line);
   }
   ATTN_CHECK(!out.empty(),

@@ -7,6 +7,7 @@
 #include "app/commands.h"
 #include "app/decode_args.h"
 #include "app/score_output.h"
+#include "app/tsv_columns.h"
 #include "core/error.h"
 #include "data/corpus.h"
 #include "eval/bleu.h"
@@ -19,20 +20,16 @@ namespace {
 
 struct EvalArgs {
   std::string model, data, hypotheses;
-  int src_col = 0, tgt_col = 1;
-  bool reverse = false, json = false;
+  TsvColumns columns;
+  bool json = false;
   TranslateOptions opt;
 };
 
 void run_eval(const EvalArgs& a) {
   auto model = load_any_model(a.model);
   const TokenizerPair tok = load_tokenizers(a.model);
-  CorpusOptions copt;
-  copt.src_col = a.src_col;
-  copt.tgt_col = a.tgt_col;
-  copt.reverse = a.reverse;
   CorpusReport report;
-  const auto pairs = read_tsv(a.data, copt, report);
+  const auto pairs = read_tsv(a.data, a.columns.corpus_options(), report);
   if (report.total_skipped()) fmt::print(stderr, "{}\n", report.summary());
   std::vector<std::string> sources, refs, hyps;
   for (const auto& p : pairs) {
@@ -59,9 +56,8 @@ void register_eval(CLI::App& app) {
       "eval", "Translate a TSV test set and print corpus BLEU (13a) and chrF2, as sacreBLEU.");
   cmd->add_option("--model", a->model, "Model directory")->required();
   cmd->add_option("--data", a->data, "Test pairs: source<TAB>reference")->required();
-  cmd->add_option("--src-col", a->src_col, "TSV column of the source")->capture_default_str();
-  cmd->add_option("--tgt-col", a->tgt_col, "TSV column of the reference")->capture_default_str();
-  cmd->add_flag("--reverse", a->reverse, "Swap the columns' roles");
+  add_tsv_column_options(cmd, a->columns, "TSV column of the source", "TSV column of the reference",
+                         "Swap the columns' roles");
   cmd->add_option("--hypotheses", a->hypotheses, "Also write the translations to this file");
   cmd->add_flag("--json", a->json, "Print one JSON object");
   add_decode_options(cmd, a->opt);

@@ -2,12 +2,12 @@
 // that another toolkit's output is scored by exactly the metric attnscope eval uses.
 #include <fmt/core.h>
 
-#include <fstream>
-#include <iostream>
 #include <memory>
 
 #include "app/commands.h"
 #include "app/score_output.h"
+#include "app/text_lines.h"
+#include "app/tsv_columns.h"
 #include "core/error.h"
 #include "data/corpus.h"
 #include "eval/bleu.h"
@@ -19,24 +19,16 @@ namespace {
 
 struct ScoreArgs {
   std::string hypotheses, references, data;
-  int src_col = 0, tgt_col = 1;
-  bool reverse = false, json = false;
+  TsvColumns columns;
+  bool json = false;
 };
 
 // One sentence per line; "-" reads stdin. Invalid UTF-8 is an error naming file and line.
 std::vector<std::string> read_lines(const std::string& path) {
-  std::ifstream file;
-  std::istream* in = &std::cin;
-  if (path != "-") {
-    file.open(path, std::ios::binary);
-    ATTN_CHECK(file.is_open(), "{}: cannot open", path);
-    in = &file;
-  }
+  TextLines in(path);
   std::vector<std::string> lines;
-  std::string line;
-  while (std::getline(*in, line)) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    ATTN_CHECK(is_valid_utf8(line), "{}:{}: invalid UTF-8", path, lines.size() + 1);
+  for (std::string line; in.next(line);) {
+    ATTN_CHECK(is_valid_utf8(line), "{}:{}: invalid UTF-8", in.name(), in.line_number());
     lines.push_back(std::move(line));
   }
   return lines;
@@ -44,12 +36,8 @@ std::vector<std::string> read_lines(const std::string& path) {
 
 std::vector<std::string> read_references(const ScoreArgs& a) {
   if (!a.references.empty()) return read_lines(a.references);
-  CorpusOptions opt;
-  opt.src_col = a.src_col;
-  opt.tgt_col = a.tgt_col;
-  opt.reverse = a.reverse;
   CorpusReport report;
-  const auto pairs = read_tsv(a.data, opt, report);
+  const auto pairs = read_tsv(a.data, a.columns.corpus_options(), report);
   // A skipped line would shift every later reference against its hypothesis.
   ATTN_CHECK(report.total_skipped() == 0,
              "{}\n{}: every line must be a usable pair to be matched with a hypothesis line",
@@ -87,9 +75,8 @@ void register_score(CLI::App& app) {
       ->required();
   cmd->add_option("--references,-r", a->references, "References, one per line");
   cmd->add_option("--data", a->data, "Or a TSV test set: source<TAB>reference");
-  cmd->add_option("--src-col", a->src_col, "TSV column of the source")->capture_default_str();
-  cmd->add_option("--tgt-col", a->tgt_col, "TSV column of the reference")->capture_default_str();
-  cmd->add_flag("--reverse", a->reverse, "Swap the columns' roles");
+  add_tsv_column_options(cmd, a->columns, "TSV column of the source", "TSV column of the reference",
+                         "Swap the columns' roles");
   cmd->add_flag("--json", a->json, "Print one JSON object");
   cmd->callback([a] { run_score(*a); });
 }

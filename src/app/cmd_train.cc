@@ -6,6 +6,7 @@
 #include "app/commands.h"
 #include "app/model_presets.h"
 #include "app/progress.h"
+#include "app/tsv_columns.h"
 #include "core/error.h"
 #include "data/corpus.h"
 #include "train/recipe.h"
@@ -16,8 +17,8 @@ namespace {
 
 struct TrainArgs {
   std::string data, src_file, tgt_file, valid, out, config = "small", arch;
-  int src_col = 0, tgt_col = 1;
-  bool reverse = false, resume = false, separate_vocab = false;
+  TsvColumns columns;
+  bool resume = false, separate_vocab = false;
   int64_t split_dev = 0, steps = 0, epochs = 0;
   double minutes = 0;
   int vocab = 8000;
@@ -41,10 +42,7 @@ std::vector<SentencePair> read_pairs(const TrainArgs& a, const std::string& tsv,
 void run_train(const TrainArgs& a) {
   ATTN_CHECK(!a.data.empty() || (!a.src_file.empty() && !a.tgt_file.empty()) || a.resume,
              "give the training data: --data FILE.tsv, or --src-file and --tgt-file");
-  CorpusOptions copt;
-  copt.src_col = a.src_col;
-  copt.tgt_col = a.tgt_col;
-  copt.reverse = a.reverse;
+  const CorpusOptions copt = a.columns.corpus_options();
   TrainRecipe r;
   r.out_dir = a.out;
   r.resume = a.resume;
@@ -120,11 +118,9 @@ void register_train(CLI::App& app) {
                   "transformer (default) or rnn-attention (bidirectional LSTM encoder, LSTM "
                   "decoder, additive attention; no dropout)")
       ->check(CLI::IsMember({"transformer", "rnn-attention"}));
-  cmd->add_option("--src-col", a->src_col, "TSV column of the source (0-based)")
-      ->capture_default_str();
-  cmd->add_option("--tgt-col", a->tgt_col, "TSV column of the target (0-based)")
-      ->capture_default_str();
-  cmd->add_flag("--reverse", a->reverse, "Swap the direction (translate target → source)");
+  add_tsv_column_options(cmd, a->columns, "TSV column of the source (0-based)",
+                         "TSV column of the target (0-based)",
+                         "Swap the direction (translate target → source)");
   cmd->add_option("--steps", a->steps, "Stop after this many updates");
   cmd->add_option("--epochs", a->epochs, "Stop after this many passes over the data");
   cmd->add_option("--minutes", a->minutes, "Stop after this much training time");

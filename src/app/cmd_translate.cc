@@ -7,6 +7,7 @@
 
 #include "app/commands.h"
 #include "app/decode_args.h"
+#include "app/text_lines.h"
 #include "core/error.h"
 #include "data/corpus.h"
 #include "io/model_dir.h"
@@ -23,19 +24,13 @@ struct TranslateArgs {
 void run_translate(const TranslateArgs& a) {
   auto model = load_any_model(a.model);
   const TokenizerPair tok = load_tokenizers(a.model);
-  std::ifstream file;
-  if (!a.input.empty()) {
-    file.open(a.input);
-    ATTN_CHECK(file.good(), "cannot open {}", a.input);
-  }
-  std::istream& in = a.input.empty() ? std::cin : file;
-  const std::string in_name = a.input.empty() ? "stdin" : a.input;
+  TextLines in(a.input);
+  const std::string& in_name = in.name();
   std::vector<std::string> lines;
   std::vector<int64_t> bad;
-  for (std::string line; std::getline(in, line);) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
+  for (std::string line; in.next(line);) {
     if (!is_valid_utf8(line)) {
-      bad.push_back(static_cast<int64_t>(lines.size()) + 1);
+      bad.push_back(in.line_number());
       line.clear();  // keep the line count aligned: an empty translation
     }
     lines.push_back(line);
