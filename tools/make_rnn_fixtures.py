@@ -43,8 +43,6 @@ import os
 # and a rerun reproduces the committed bytes. Set OPENBLAS_CORETYPE yourself to choose another.
 os.environ.setdefault("OPENBLAS_CORETYPE", "Haswell")
 
-import json
-import math
 import sys
 
 import numpy as np
