@@ -11,8 +11,8 @@
 #              git ignores); the scripts that train or benchmark on them take the same --data
 #   --check    verify corpora already in DIR against the sums; fetches nothing
 #   --force    replace a corpus folder that is there but does not match the sums
-#   --mirror   fetch every source file as URL/NAME instead, with the NAMEs listed below (e.g.
-#              file:///path/to/folder for files downloaded by hand); no fallbacks
+#   --mirror   fetch every source file as URL/NAME instead, with the NAMEs listed below; URL
+#              may be a folder of files downloaded by hand; no fallbacks
 #
 # Needs bash, curl, python3 (standard library only), sha256sum or shasum; about 10 MB of
 # downloads. A corpus that is already there and verifies is left alone. Each corpus is prepared
@@ -24,14 +24,16 @@
 #     signed package index), and the prepared file against its sum. The preparation reproduces
 #     the reference file byte for byte (checked offline with the packages from Debian's mirror).
 #   - tatoeba-pt-en, news-pt-en: the source files are pinned by git commit rather than by checksum;
-#     the prepared files are verified against their sums. Tatoeba's split and order cannot be re-derived
-#     from the releases, so scripts/corpora/tatoeba-pt-en/*.keys record them (see prepare-data.py).
+#     the prepared files are verified against their sums. Tatoeba's split and order cannot be
+#     re-derived from the releases, so scripts/corpora/tatoeba-pt-en/*.keys record them (see
+#     prepare-data.py).
 #
 # Sources (NAME <- URL, fallback after "|"):
 #   tatoeba-test-v2020-07-28.{por,eng}, -v2021-03-30.{por,eng}, -v2021-08-07.{por,eng}
 #       <- github.com/Helsinki-NLP/OPUS-MT-testsets @ a35942bf, testsets/{por-eng,eng-por}/
 #   flores200-devtest.{por_Latn,eng_Latn} <- the same repository @ c04247a7,
-#       datasets/facebook/flores/flores200_dataset/devtest/ | dl.fbaipublicfiles.com/nllb/flores200_dataset.tar.gz
+#       datasets/facebook/flores/flores200_dataset/devtest/
+#       | dl.fbaipublicfiles.com/nllb/flores200_dataset.tar.gz
 #   ntrex128.{por,eng} <- github.com/MicrosoftTranslator/NTREX @ c9f006f2, NTREX-128/
 #   libreoffice-help-{en-us,pt-br}.deb <- deb.debian.org, 7.4.7-1+deb12u14 | snapshot.debian.org
 set -euo pipefail
@@ -66,8 +68,10 @@ CHECK_ONLY=0 FORCE=0 MIRROR=""
 corpora=()
 while [ $# -gt 0 ]; do
   case "$1" in
-    --data) [ $# -ge 2 ] && [ -n "$2" ] || usage_error "--data needs a folder"; DATA=$2; shift 2 ;;
-    --mirror) [ $# -ge 2 ] && [ -n "$2" ] || usage_error "--mirror needs a URL"; MIRROR=${2%/}; shift 2 ;;
+    --data|--mirror)
+      [ $# -ge 2 ] && [ -n "$2" ] || usage_error "$1 needs a value"
+      if [ "$1" = --data ]; then DATA=$2; else MIRROR=${2%/}; fi
+      shift 2 ;;
     --check) CHECK_ONLY=1; shift ;;
     --force) FORCE=1; shift ;;
     -h|--help) usage; exit 0 ;;
@@ -77,6 +81,11 @@ while [ $# -gt 0 ]; do
   esac
 done
 [ ${#corpora[@]} -gt 0 ] || corpora=("${ALL_CORPORA[@]}")
+# A mirror given as a folder is read through file:// URLs.
+if [ -n "$MIRROR" ] && [[ $MIRROR != *://* ]]; then
+  [ -d "$MIRROR" ] || usage_error "--mirror: $MIRROR is neither a URL nor a folder"
+  MIRROR=file://$(cd "$MIRROR" && pwd)
+fi
 
 # Tools, checked before any work starts.
 if command -v sha256sum >/dev/null; then SHA256=(sha256sum)
@@ -126,6 +135,8 @@ DATA=$(cd "$DATA" && pwd)
 DOWNLOADS=$(mktemp -d "${TMPDIR:-/tmp}/attnscope-get-data.XXXXXX")
 STAGE=$(mktemp -d "$DATA/.get-data.XXXXXX")
 trap 'rm -rf "$DOWNLOADS" "$STAGE"' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 # fetch NAME URL [FALLBACK_URL...]: downloads to $DOWNLOADS/NAME (atomically: NAME.part, then a
 # rename), trying each URL in turn, or $MIRROR/NAME alone when --mirror is given.
@@ -175,8 +186,8 @@ get_tatoeba() {  # OUT
   for release in v2020-07-28 v2021-03-30 v2021-08-07; do
     dir=eng-por; [ $release = v2020-07-28 ] && dir=por-eng
     for lang in por eng; do
-      fetch_git_file "tatoeba-test-$release.$lang" "$OPUS_TATOEBA/$dir/tatoeba-test-$release.$lang" ||
-        return 1
+      fetch_git_file "tatoeba-test-$release.$lang" \
+        "$OPUS_TATOEBA/$dir/tatoeba-test-$release.$lang" || return 1
       files+=("$DOWNLOADS/tatoeba-test-$release.$lang")
     done
   done
@@ -205,7 +216,8 @@ get_news() {  # OUT
   fetch ntrex128.eng "$NTREX/newstest2019-src.eng.txt" || return 1
   python3 "$PREPARE" paste --out "$1/flores200-devtest.tsv" \
     "$DOWNLOADS/flores200-devtest.por_Latn" "$DOWNLOADS/flores200-devtest.eng_Latn" >&2 &&
-  python3 "$PREPARE" paste --out "$1/ntrex128.tsv" "$DOWNLOADS/ntrex128.por" "$DOWNLOADS/ntrex128.eng" >&2
+  python3 "$PREPARE" paste --out "$1/ntrex128.tsv" \
+    "$DOWNLOADS/ntrex128.por" "$DOWNLOADS/ntrex128.eng" >&2
 }
 
 get_libreoffice() {  # OUT

@@ -27,8 +27,9 @@ def test_help():
 @pytest.mark.parametrize("args, message", [
     (["--bogus"], "unknown argument '--bogus'"),
     (["tatoeba"], "unknown argument 'tatoeba'"),
-    (["--data"], "--data needs a folder"),
-    (["--mirror", ""], "--mirror needs a URL"),
+    (["--data"], "--data needs a value"),
+    (["--mirror", ""], "--mirror needs a value"),
+    (["--mirror", "/nonexistent-folder"], "/nonexistent-folder is neither a URL nor a folder"),
 ])
 def test_bad_arguments_fail_before_any_work(tmp_path, args, message):
     r = get_data(*args)
@@ -76,9 +77,10 @@ def test_a_corpus_that_does_not_verify_is_not_installed(tmp_path):
     assert (data / "news-pt-en.unverified" / "ntrex128.tsv").read_text() == \
         "Olá.\tHello.\nAdeus.\tGoodbye.\n"
 
-    # A folder in the way that does not verify is left alone without --force.
+    # A folder in the way that does not verify is left alone without --force. (The mirror given
+    # as a plain folder this time.)
     (data / "news-pt-en").mkdir()
-    r = get_data("--data", data, "--mirror", f"file://{mirror}", "news-pt-en")
+    r = get_data("--data", data, "--mirror", mirror, "news-pt-en")
     assert r.returncode == 1
     assert "is there but does not match" in r.stderr and "rerun with --force" in r.stderr
     assert os.listdir(data / "news-pt-en") == []

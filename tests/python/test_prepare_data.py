@@ -210,14 +210,18 @@ def test_libreoffice_pairs_follow_the_rules(tmp_path, capsys):
     assert "help folders not in the recorded order, taken last: text/zz" in capsys.readouterr().err
 
 
+def ar(name, size, body):
+    """An ar archive with one member whose header claims `size` bytes."""
+    return (b"!<arch>\n" + f"{name:<16}{0:<12}{0:<6}{0:<6}{100644:<8}{size:<10}".encode() + b"`\n"
+            + body)
+
+
 @pytest.mark.parametrize("make, message", [
     (lambda p: p.write_bytes(b"not an archive"), "not a Debian package"),
-    (lambda p: p.write_bytes(b"!<arch>\n" + b"debian-binary   0           0     0     100644  4         `\n2.0\n"),
-     "no data.tar member"),
-    (lambda p: p.write_bytes(b"!<arch>\n" + b"data.tar.xz     0           0     0     100644  999       `\nxx"),
+    (lambda p: p.write_bytes(ar("debian-binary", 4, b"2.0\n")), "no data.tar member"),
+    (lambda p: p.write_bytes(ar("data.tar.xz", 999, b"xx")),
      "corrupt or truncated ar member 'data.tar.xz'"),
-    (lambda p: p.write_bytes(b"!<arch>\n" + b"data.tar.zst    0           0     0     100644  2         `\nxx"),
-     "zstd-compressed"),
+    (lambda p: p.write_bytes(ar("data.tar.zst", 2, b"xx")), "zstd-compressed"),
     (lambda p: make_deb(p, {HELP + "en-US/a.html": page(""), HELP + "de/a.html": page("")}),
      r"the help pages of one language under usr/share/libreoffice/help/, found \['de', 'en-US'\]"),
 ])

@@ -170,7 +170,8 @@ def test_reader_rejects(tmp_path, header, data, header_len, message):
 
 
 def test_reader_accepts_empty_tensors_anywhere_and_touching_spans(tmp_path):
-    header = {"a": f32_entry([1], 0), "z": {"dtype": "F32", "shape": [0, 3], "data_offsets": [2, 2]},
+    header = {"a": f32_entry([1], 0),
+              "z": {"dtype": "F32", "shape": [0, 3], "data_offsets": [2, 2]},
               "b": f32_entry([1], 4)}
     path = raw_file(tmp_path, header, np.array([1, 2], dtype="<f4").tobytes())
     got = read_safetensors(path)[0]
