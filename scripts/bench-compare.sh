@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# attnscope against its PyTorch peer on BENCHMARKS.md's CPU workloads, in the same run: for
-# each round and workload, `attnscope bench W --json` and `scripts/bench-pytorch.py W` run one
-# after the other (the order alternates between rounds), each in its own process (so each
+# attnscope against its PyTorch peer on the CPU workloads of docs/benchmarks.md, in the same
+# run: for each round and workload, `attnscope bench W --json` and `scripts/bench-pytorch.py W`
+# run one after the other (the order alternates between rounds), each in its own process (so each
 # peak_rss_mb belongs to one workload). Prints the medians over rounds and the speedup
 # attnscope/PyTorch for each metric (> 1: attnscope is faster, or for memory: uses less).
 #
@@ -13,7 +13,7 @@
 # build-bench/. The raw JSON lines go to FILE.jsonl (default: a temporary file, named at the end).
 # PyTorch's OpenMP keeps its default wait policy (spinning) unless PEER_OMP_WAIT_POLICY is set;
 # attnscope runs with passive waiting unless OMP_WAIT_POLICY is set (see docs/architecture.md).
-# Needs Debian's python3-torch: bash /work/shared/scripts/install-pytorch-peer.sh
+# Needs Debian's python3-torch: bash scripts/install-pytorch-peer.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -40,7 +40,7 @@ bin="${build:-build}/attnscope"
 [ -x "$bin" ] || { echo "bench-compare.sh: no $bin; build first (or pass --build DIR)" >&2; exit 1; }
 py=/usr/bin/python3
 "$py" -c 'import torch' 2>/dev/null || {
-  echo "bench-compare.sh: $py has no torch; run bash /work/shared/scripts/install-pytorch-peer.sh" >&2
+  echo "bench-compare.sh: $py has no torch; run bash scripts/install-pytorch-peer.sh" >&2
   exit 1
 }
 [ -n "$out" ] || out="$(mktemp /tmp/bench-compare.XXXXXX.jsonl)"

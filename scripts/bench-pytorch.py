@@ -1,8 +1,9 @@
 #!/usr/bin/python3
-"""The PyTorch peer of `attnscope bench`: BENCHMARKS.md's CPU workloads W1, W1w, W2 and W3,
-printed as the same JSON lines (one object per line and workload, "impl": "pytorch").
+"""The PyTorch peer of `attnscope bench`: the CPU workloads W1, W1w, W2 and W3 of
+docs/benchmarks.md, printed as the same JSON lines (one object per line and workload,
+"impl": "pytorch").
 
-Needs Debian's python3-torch with OpenBLAS (bash /work/shared/scripts/install-pytorch-peer.sh);
+Needs Debian's python3-torch with OpenBLAS (bash scripts/install-pytorch-peer.sh);
 run it with /usr/bin/python3. Two threads unless --threads says otherwise. Random weights and
 token ids, seeded; warm-up runs, then medians (and minima) of timed repetitions.
 

@@ -6,32 +6,49 @@
 #   bash scripts/benchmark-tatoeba.sh [--data DIR] [--out DIR] [--marks "10 25 50"]
 #                                     [--threads 2] [--only attnscope|pytorch]
 #
+# The corpus is DIR/tatoeba-pt-en/{train,dev,test}.tsv; DIR is data/ in the repository unless
+# --data says otherwise (bash scripts/get-data.sh tatoeba-pt-en fetches and verifies it there).
+#
 # attnscope reaches each mark by resuming its own run (`train --resume --minutes M`), which is
 # also a check that a resumed run goes on exactly. Training time counts the updates and the
 # periodic dev-loss validation (both trainers do the same); scoring the test set at a mark is
 # not counted. Results: OUT/results.jsonl, one line per (system, mark, decoding).
-# PyTorch needs bash ../shared/scripts/install-pytorch-peer.sh (Debian python3-torch + OpenBLAS).
+# PyTorch needs bash scripts/install-pytorch-peer.sh (Debian python3-torch + OpenBLAS).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+REPO=$(cd "$(dirname "$0")/.." && pwd)
 
-DATA=../shared/data/tatoeba-pt-en
-OUT=runs/tatoeba
+DATA=$REPO/data
+OUT=$REPO/runs/tatoeba
 MARKS="10 25 50"
 THREADS=2
 ONLY=""
 while [ $# -gt 0 ]; do
   case "$1" in
-    --data) DATA=$2; shift 2 ;;
-    --out) OUT=$2; shift 2 ;;
-    --marks) MARKS=$2; shift 2 ;;
-    --threads) THREADS=$2; shift 2 ;;
-    --only) ONLY=$2; shift 2 ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    --data|--out|--marks|--threads|--only)
+      [ $# -ge 2 ] && [ -n "$2" ] || { echo "benchmark-tatoeba.sh: $1 needs a value" >&2; exit 2; }
+      case "$1" in
+        --data) DATA=$2 ;; --out) OUT=$2 ;; --marks) MARKS=$2 ;; --threads) THREADS=$2 ;;
+        --only) ONLY=$2 ;;
+      esac
+      shift 2 ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
     *) echo "benchmark-tatoeba.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
+case "$ONLY" in ""|attnscope|pytorch) ;; *)
+  echo "benchmark-tatoeba.sh: --only takes attnscope or pytorch, not '$ONLY'" >&2; exit 2 ;;
+esac
+# Folders given relative to where the script was started from; the rest runs in the repository.
+[[ $DATA == /* ]] || DATA=$PWD/$DATA
+[[ $OUT == /* ]] || OUT=$PWD/$OUT
+cd "$REPO"
+DATA=$DATA/tatoeba-pt-en
 for f in train dev test; do
-  [ -f "$DATA/$f.tsv" ] || { echo "benchmark-tatoeba.sh: $DATA/$f.tsv not found" >&2; exit 2; }
+  [ -f "$DATA/$f.tsv" ] || {
+    echo "benchmark-tatoeba.sh: $DATA/$f.tsv not found: fetch the corpus with" \
+      "bash scripts/get-data.sh tatoeba-pt-en (or pass --data DIR)" >&2
+    exit 2
+  }
 done
 B=build/attnscope
 [ -x "$B" ] || { echo "benchmark-tatoeba.sh: build attnscope first (bash scripts/demo.sh)" >&2; exit 2; }

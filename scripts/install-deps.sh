@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs the Debian packages attnscope builds and tests with. Safe to run again:
-# it installs only what is missing. Run as root or with sudo available.
+# Installs the Debian packages attnscope builds and tests with (numpy and pytest for the tests
+# of the Python tools in tests/python). Safe to run again: it installs only what is missing.
+# Run as root or with sudo available.
 set -euo pipefail
 SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
 PACKAGES=(
@@ -9,6 +10,7 @@ PACKAGES=(
   nlohmann-json3-dev libcli11-dev libfmt-dev libsentencepiece-dev libstb-dev
   libgtest-dev libgmock-dev libbenchmark-dev libcpp-httplib-dev libhwy-dev fonts-dejavu-core
   nodejs npm chromium
+  python3-numpy python3-pytest
 )
 # A package also counts as present when an installed one provides it: NodeSource's nodejs
 # provides (and conflicts with) Debian's npm, so asking apt for npm there would fail.

@@ -5,8 +5,12 @@ Trains the same model with the same recipe on the same SentencePiece tokens as
 `scripts/benchmark-tatoeba.sh` gives attnscope, and translates the test set greedily at each
 time mark. Scoring is left to `attnscope score`, so both systems are scored by one BLEU/chrF.
 
-  /usr/bin/python3 scripts/train-pytorch.py --train train.tsv --valid dev.tsv --test test.tsv \
+  /usr/bin/python3 scripts/train-pytorch.py [--data DIR] \\
       --spm runs/tatoeba/attnscope/shared.spm --out runs/tatoeba/pytorch --marks "10 25 50"
+
+The corpus is DIR/tatoeba-pt-en/{train,dev,test}.tsv (DIR: data/ in the repository unless
+--data says otherwise; bash scripts/get-data.sh tatoeba-pt-en fetches it there), or the files
+given with --train, --valid and --test.
 
 The model is attnscope's Transformer written with nn.Transformer: one embedding table shared
 by source, target and the output projection (·√D, sinusoidal positions, dropout), post-norm
@@ -20,7 +24,7 @@ test set; that time is not counted. Writes OUT/hyp-M.txt (best model), OUT/hyp-M
 (the last weights) and OUT/mark-M.json per mark.
 
 Needs Debian's python3-torch, python3-sentencepiece and OpenBLAS
-(bash ../shared/scripts/install-pytorch-peer.sh).
+(bash scripts/install-pytorch-peer.sh).
 """
 import argparse
 import copy
@@ -38,6 +42,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 PAD, BOS, EOS, UNK = 0, 1, 2, 3
+DEFAULT_DATA = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data")
 
 
 def read_tsv(path):
@@ -206,9 +211,13 @@ def translate(model, sp, sentences, batch, max_len_ratio, max_len):
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--train", required=True)
-    ap.add_argument("--valid", required=True)
-    ap.add_argument("--test", required=True)
+    ap.add_argument("--data", default=DEFAULT_DATA,
+                    help="the corpora folder of scripts/get-data.sh (default: data/ in the "
+                         "repository); --train, --valid and --test default to its "
+                         "tatoeba-pt-en/{train,dev,test}.tsv")
+    ap.add_argument("--train")
+    ap.add_argument("--valid")
+    ap.add_argument("--test")
     ap.add_argument("--spm", required=True, help="SentencePiece model (attnscope's shared.spm)")
     ap.add_argument("--out", required=True)
     ap.add_argument("--marks", default="10 25 50", help="minutes of training, space-separated")
@@ -230,6 +239,14 @@ def main():
     ap.add_argument("--decode-batch", type=int, default=32)
     ap.add_argument("--max-len-ratio", type=float, default=2.0)
     a = ap.parse_args()
+    for flag, name in (("train", "train"), ("valid", "dev"), ("test", "test")):
+        if getattr(a, flag) is None:
+            setattr(a, flag, os.path.join(a.data, "tatoeba-pt-en", name + ".tsv"))
+        if not os.path.isfile(getattr(a, flag)):
+            ap.error(f"--{flag}: {getattr(a, flag)} not found (bash scripts/get-data.sh "
+                     f"tatoeba-pt-en fetches the corpus into data/; or pass --data DIR)")
+    if not os.path.isfile(a.spm):
+        ap.error(f"--spm: {a.spm} not found")
 
     # nn.TransformerEncoder's inference path notes that nested tensors are a prototype.
     warnings.filterwarnings("ignore", message=".*nested tensors.*")

@@ -7,8 +7,9 @@ Run from anywhere (Debian's python3-torch 1.13 + numpy; no other package is need
 
 It rewrites tests/data/parity/<case>/{config.json, model.safetensors, fixture.safetensors}.
 The outputs are committed to the repository, so the C++ tests (and CI) need no PyTorch; rerun
-this script only when the cases change. It is deterministic (fixed seeds, one thread): rerunning
-it on the same PyTorch version reproduces the same bytes.
+this script only when the cases change. It is deterministic (fixed seeds, one thread, OpenBLAS's
+Haswell kernels pinned below): rerunning it on the same PyTorch version reproduces the same bytes.
+Files are written by tools/safetensors_io.py.
 
 Each case is a small encoder-decoder built from torch.nn.Transformer's encoder and decoder:
 
@@ -40,17 +41,24 @@ nn.Transformer's own state_dict names at top level):
                        same batch); metadata: label_smoothing, lr, betas, eps, torch_version.
 """
 
+import os
+
+# The committed fixtures were computed with OpenBLAS's Haswell (AVX2) kernels: other kernel sets
+# round some sums differently in the last bit, so pin them (before numpy or torch loads OpenBLAS)
+# and a rerun reproduces the committed bytes. Set OPENBLAS_CORETYPE yourself to choose another.
+os.environ.setdefault("OPENBLAS_CORETYPE", "Haswell")
+
 import copy
 import json
 import math
-import os
-import struct
 import sys
 
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from safetensors_io import read_safetensors, write_safetensors
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT_DIR = os.path.join(ROOT, "tests", "data", "parity")
@@ -103,53 +111,6 @@ def model_config(case):
         "residual": True,
         "scale_scores": True,
     }
-
-
-# ----------------------------------------------------------------------------------------------
-# safetensors, written by hand (numpy + struct): 8-byte little-endian header length, the JSON
-# header padded with spaces to a multiple of 8, then the little-endian data.
-
-_DTYPES = {np.dtype("float32"): "F32", np.dtype("int64"): "I64"}
-
-
-def write_safetensors(path, tensors, metadata=None):
-    header, blobs, offset = {}, [], 0
-    if metadata:
-        header["__metadata__"] = {str(k): str(v) for k, v in metadata.items()}
-    for name, arr in tensors:
-        arr = np.ascontiguousarray(arr)
-        dtype = _DTYPES[arr.dtype]
-        data = arr.astype(arr.dtype.newbyteorder("<"), copy=False).tobytes()
-        assert name not in header, name
-        header[name] = {"dtype": dtype, "shape": list(arr.shape),
-                        "data_offsets": [offset, offset + len(data)]}
-        blobs.append(data)
-        offset += len(data)
-    text = json.dumps(header, separators=(",", ":")).encode("utf-8")
-    text += b" " * ((8 - len(text) % 8) % 8)
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(struct.pack("<Q", len(text)))
-        f.write(text)
-        for b in blobs:
-            f.write(b)
-    os.replace(tmp, path)
-
-
-def read_safetensors(path):
-    with open(path, "rb") as f:
-        raw = f.read()
-    (n,) = struct.unpack("<Q", raw[:8])
-    header = json.loads(raw[8:8 + n])
-    meta = header.pop("__metadata__", {})
-    data = raw[8 + n:]
-    inv = {v: k for k, v in _DTYPES.items()}
-    out = {}
-    for name, e in header.items():
-        b, end = e["data_offsets"]
-        out[name] = np.frombuffer(data[b:end], dtype=inv[e["dtype"]].newbyteorder("<")).reshape(
-            e["shape"])
-    return out, meta
 
 
 # ----------------------------------------------------------------------------------------------

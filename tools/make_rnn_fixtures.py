@@ -8,7 +8,8 @@ Run from anywhere (Debian's python3-torch 1.13 + numpy; no other package is need
 
 It rewrites tests/data/rnn/{lstm.safetensors, model.safetensors, model_fixture.safetensors}.
 The outputs are committed, so the C++ tests need no PyTorch; rerun this script only when the
-cases change. It is deterministic (fixed seeds, one thread).
+cases change. It is deterministic (fixed seeds, one thread, OpenBLAS's Haswell kernels pinned
+below): a rerun reproduces the committed bytes. Files are written by tools/safetensors_io.py.
 
 lstm.safetensors — one bidirectional nn.LSTM layer over a right-padded batch, as packed
 sequences (pack_padded_sequence, enforce_sorted=False):
@@ -35,10 +36,13 @@ label_smoothing and torch_version. A hand-written forward (no nn.LSTM, no packin
 this description is exact.
 """
 
-import json
-import math
 import os
-import struct
+
+# The committed fixtures were computed with OpenBLAS's Haswell (AVX2) kernels: other kernel sets
+# round some sums differently in the last bit, so pin them (before numpy or torch loads OpenBLAS)
+# and a rerun reproduces the committed bytes. Set OPENBLAS_CORETYPE yourself to choose another.
+os.environ.setdefault("OPENBLAS_CORETYPE", "Haswell")
+
 import sys
 
 import numpy as np
@@ -46,6 +50,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from safetensors_io import read_safetensors, write_safetensors
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT_DIR = os.path.join(ROOT, "tests", "data", "rnn")
@@ -57,52 +63,6 @@ LSTM_CASE = dict(input_size=4, hidden_size=5, lengths=[6, 3, 1, 5], seed=2024061
 MODEL_CASE = dict(embed_size=6, encoder_hidden=5, decoder_hidden=7, attention_size=9,
                   src_vocab=13, tgt_vocab=11, src_lengths=[6, 3, 5], tgt_lengths=[4, 6, 2],
                   seed=20240612)
-
-
-# ----------------------------------------------------------------------------------------------
-# safetensors, written by hand (numpy + struct), as in tools/make_parity_fixtures.py.
-
-_DTYPES = {np.dtype("float32"): "F32", np.dtype("int64"): "I64"}
-
-
-def write_safetensors(path, tensors, metadata=None):
-    header, blobs, offset = {}, [], 0
-    if metadata:
-        header["__metadata__"] = {str(k): str(v) for k, v in metadata.items()}
-    for name, arr in tensors:
-        arr = np.ascontiguousarray(arr)
-        dtype = _DTYPES[arr.dtype]
-        data = arr.astype(arr.dtype.newbyteorder("<"), copy=False).tobytes()
-        assert name not in header, name
-        header[name] = {"dtype": dtype, "shape": list(arr.shape),
-                        "data_offsets": [offset, offset + len(data)]}
-        blobs.append(data)
-        offset += len(data)
-    text = json.dumps(header, separators=(",", ":")).encode("utf-8")
-    text += b" " * ((8 - len(text) % 8) % 8)
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(struct.pack("<Q", len(text)))
-        f.write(text)
-        for b in blobs:
-            f.write(b)
-    os.replace(tmp, path)
-
-
-def read_safetensors(path):
-    with open(path, "rb") as f:
-        raw = f.read()
-    (n,) = struct.unpack("<Q", raw[:8])
-    header = json.loads(raw[8:8 + n])
-    meta = header.pop("__metadata__", {})
-    data = raw[8 + n:]
-    inv = {v: k for k, v in _DTYPES.items()}
-    out = {}
-    for name, e in header.items():
-        b, end = e["data_offsets"]
-        out[name] = np.frombuffer(data[b:end], dtype=inv[e["dtype"]].newbyteorder("<")).reshape(
-            e["shape"])
-    return out, meta
 
 
 def f32(t):
