@@ -5,7 +5,9 @@ Run from anywhere (Debian's python3-torch 1.13, python3-numpy and python3-senten
 `transformers`, no network):
 
     /usr/bin/python3 tools/make_marian_fixtures.py            # rewrites tests/data/marian/
-    /usr/bin/python3 tools/make_marian_fixtures.py --out DIR  # writes elsewhere (to compare)
+    /usr/bin/python3 tools/make_marian_fixtures.py --out DIR  # writes elsewhere
+    /usr/bin/python3 tools/make_marian_fixtures.py --check    # rebuilds in a temporary folder and
+                                                              # compares with the committed files
 
 For each variant it writes tests/data/marian/<variant>/:
 
@@ -42,6 +44,7 @@ import os
 import shutil
 import struct
 import sys
+import tempfile
 
 import numpy as np
 import sentencepiece as spm
@@ -318,7 +321,7 @@ class MarianTokenizerTwin:
                 return [text[:end + 2]], text[end + 2:]
         return [], text
 
-    def _tokenize_chunk(self, text, sp, encoder):
+    def _tokenize_chunk(self, text, sp):
         code, rest = self.remove_language_code(text)
         return code + sp.encode(rest, out_type=str)
 
@@ -326,7 +329,6 @@ class MarianTokenizerTwin:
         """PreTrainedTokenizer.tokenize: special tokens are split out first (never split
         themselves); every other chunk goes through _tokenize on its own."""
         sp = self.tgt if target else self.src
-        encoder = self.target_encoder if target else self.encoder
         pieces, chunk, i = [], "", 0
         while i < len(text):
             hit = next((s for s in self.SPECIAL if text.startswith(s, i)), None)
@@ -335,16 +337,16 @@ class MarianTokenizerTwin:
                 i += 1
                 continue
             if chunk:
-                pieces += self._tokenize_chunk(chunk, sp, encoder)
+                pieces += self._tokenize_chunk(chunk, sp)
             chunk = ""
             pieces.append(hit)
             i += len(hit)
         if chunk:
-            pieces += self._tokenize_chunk(chunk, sp, encoder)
+            pieces += self._tokenize_chunk(chunk, sp)
         return pieces
 
     def encode(self, text, target=False):
-        """tokenizer(text) / tokenizer(text_target=...): pieces → ids (unknown → <unk>), </s>."""
+        """tokenizer(text) / tokenizer(text_target=...): pieces → ids (unknown: <unk>), </s>."""
         encoder = self.target_encoder if target else self.encoder
         pieces = self.tokenize(text, target)
         ids = [encoder.get(p, encoder["<unk>"]) for p in pieces] + [self.eos_id]
@@ -913,6 +915,7 @@ def generation_config(v, vocab_size):
 
 
 def tokenizer_config(v, vocab_size):
+    """What save_pretrained writes: the init kwargs, less the file names (vocab_files_names)."""
     def added(tok):
         return {"content": tok, "lstrip": False, "normalized": False, "rstrip": False,
                 "single_word": False, "special": True}
@@ -929,7 +932,6 @@ def tokenizer_config(v, vocab_size):
         "source_lang": v["source_lang"],
         "sp_model_kwargs": {},
         "target_lang": v["target_lang"],
-        "target_vocab_file": None,
         "tokenizer_class": "MarianTokenizer",
         "unk_token": "<unk>",
     }
@@ -944,7 +946,7 @@ def close(a, b, tol=1e-5):
     return max_abs(a, b) <= tol * max(1.0, float(b.abs().max()))
 
 
-def check_cached_equals_full(twin, src, ids, step_maps, enc_maps_full, label):
+def check_cached_equals_full(twin, src, ids, step_maps, label):
     """The KV-cached steps (logits and maps) against one teacher-forced forward over ids."""
     src_mask = torch.ones_like(src)
     tgt_in = torch.tensor([ids[:-1]])
@@ -1062,10 +1064,10 @@ def build_variant(v, out_root):
     lang_foreign = [p for p in foreign if p in LANG_TOKENS][:1]
     spm_foreign = [p for p in foreign if p not in LANG_TOKENS][:1]  # a source-side piece
     extra = [enc[f] for f in lang_foreign + spm_foreign]
-    for ids in ([cfg["pad_token_id"]] + tgt_ids + [0],
-                [cfg["pad_token_id"]] + extra + tgt_ids[:2] + [1] + tgt_ids[2:] + [0,
-                                                                                   cfg["pad_token_id"]],
-                [cfg["pad_token_id"], 0]):
+    pad = cfg["pad_token_id"]
+    for ids in ([pad] + tgt_ids + [0],
+                [pad] + extra + tgt_ids[:2] + [1] + tgt_ids[2:] + [0, pad],
+                [pad, 0]):
         golden["decode_cases"].append({"ids": ids, "text": tok.decode(ids)})
 
     # -- per sentence: teacher forcing, greedy, beam -----------------------------------------
@@ -1095,45 +1097,40 @@ def build_variant(v, out_root):
 
         overrides = {"max_new_tokens": LONG_MAX_NEW_TOKENS} if ci == LONG_CASE else {}
         runs = []
+
+        def beam_run(run_name, over):
+            """Beam search with these overrides; the maps of its best hypothesis checked against
+            one teacher-forced pass over it."""
+            nonlocal worst_cache, checks
+            g = resolve_max_length(gen, over)
+            hyps = beam_search(twin, src, g, num_return_sequences=g["num_return_sequences"])
+            steps = [(None, [m.reshape(m.shape[0], 1, -1) for m in smaps],
+                      [m.reshape(m.shape[0], 1, -1) for m in cmaps])
+                     for smaps, cmaps in hyps[0][2]]
+            _, sm, cm, w = check_cached_equals_full(twin, src, hyps[0][0], steps,
+                                                    (name, ci, run_name))
+            worst_cache, checks = max(worst_cache, w), checks + 1
+            runs.append((run_name, over, g, hyps, (sm, cm)))
+
         # greedy: the generation config with num_beams overridden to 1
         g = resolve_max_length(gen, dict(overrides, num_beams=1))
         ids, score, steps = greedy(twin, src, g)
-        tf_logits, sm, cm, w = check_cached_equals_full(twin, src, ids, steps, enc_maps,
-                                                        (name, ci, "greedy"))
+        _, sm, cm, w = check_cached_equals_full(twin, src, ids, steps, (name, ci, "greedy"))
         worst_cache, checks = max(worst_cache, w), checks + 1
-        runs.append(("greedy", dict(overrides, num_beams=1), g, [(ids, score, None)],
-                     (tf_logits, sm, cm)))
-        # beam = greedy when num_beams is 1
+        runs.append(("greedy", dict(overrides, num_beams=1), g, [(ids, score, None)], (sm, cm)))
+        # beam search with num_beams 1 is greedy: the same ids, the score divided by the length
         b1 = beam_search(twin, src, resolve_max_length(gen, dict(overrides, num_beams=1)))
         assert b1[0][0] == ids, ("beam 1 != greedy", name, ci, b1[0][0], ids)
         assert abs(b1[0][1] * (len(ids) - 1) - score) < 1e-4, ("beam 1 score", b1[0][1], score)
-        # beam search as the generation config says (num_beams from it), n-best returned
-        bover = dict(overrides, num_return_sequences=gen["num_beams"])
-        g = resolve_max_length(gen, bover)
-        hyps = beam_search(twin, src, g, num_return_sequences=gen["num_beams"])
-        best = hyps[0]
-        steps = [(None, [m.reshape(m.shape[0], 1, -1) for m in smaps],
-                  [m.reshape(m.shape[0], 1, -1) for m in cmaps]) for smaps, cmaps in best[2]]
-        tf_logits_b, smb, cmb, w = check_cached_equals_full(twin, src, best[0], steps, enc_maps,
-                                                            (name, ci, "beam"))
-        worst_cache, checks = max(worst_cache, w), checks + 1
-        runs.append(("beam", bover, g, hyps, (tf_logits_b, smb, cmb)))
+        # beam search as the generation config says (num_beams from it), every hypothesis kept
+        beam_run("beam", dict(overrides, num_return_sequences=gen["num_beams"]))
         # variant b also runs beam search with a length penalty and early stopping overridden
         if v["separate"]:
-            lover = dict(overrides, num_beams=3, length_penalty=0.6, early_stopping=True,
-                         num_return_sequences=2)
-            g = resolve_max_length(gen, lover)
-            hyps = beam_search(twin, src, g, num_return_sequences=2)
-            best = hyps[0]
-            steps = [(None, [m.reshape(m.shape[0], 1, -1) for m in smaps],
-                      [m.reshape(m.shape[0], 1, -1) for m in cmaps]) for smaps, cmaps in best[2]]
-            tf_l, sml, cml, w = check_cached_equals_full(twin, src, best[0], steps, enc_maps,
-                                                         (name, ci, "beam_lp"))
-            worst_cache, checks = max(worst_cache, w), checks + 1
-            runs.append(("beam_lp", lover, g, hyps, (tf_l, sml, cml)))
+            beam_run("beam_lp", dict(overrides, num_beams=3, length_penalty=0.6,
+                                     early_stopping=True, num_return_sequences=2))
 
         case["runs"] = {}
-        for run_name, over, g, hyps, (tf_l, sm_, cm_) in runs:
+        for run_name, over, g, hyps, (sm_, cm_) in runs:
             entry = {"overrides": over,
                      "effective": {k: g.get(k) for k in ("num_beams", "max_length",
                                                          "length_penalty", "early_stopping",
@@ -1227,19 +1224,46 @@ def build_variant(v, out_root):
     return sizes
 
 
+def compare_trees(a, b):
+    """Files that differ between two fixture trees (missing on either side included)."""
+    def files(root):
+        return {os.path.relpath(os.path.join(d, f), root)
+                for d, _, fs in os.walk(root) for f in fs}
+    diff = []
+    for rel in sorted(files(a) | files(b)):
+        pa, pb = os.path.join(a, rel), os.path.join(b, rel)
+        if not (os.path.isfile(pa) and os.path.isfile(pb)):
+            diff.append(rel + " (only on one side)")
+        else:
+            with open(pa, "rb") as fa, open(pb, "rb") as fb:
+                if fa.read() != fb.read():
+                    diff.append(rel)
+    return diff
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", default=DEFAULT_OUT, help="where the variant folders go")
+    ap.add_argument("--check", action="store_true",
+                    help="write to a temporary folder and compare with --out byte for byte")
     args = ap.parse_args()
     torch.set_num_threads(1)  # fixed reduction order: the same bytes on every run
     print(f"torch {torch.__version__}, numpy {np.__version__}, sentencepiece {spm.__version__}; "
           f"semantics of transformers {TRANSFORMERS_VERSION}")
-    os.makedirs(args.out, exist_ok=True)
+    out = tempfile.mkdtemp(prefix="marian-fixtures-") if args.check else args.out
+    os.makedirs(out, exist_ok=True)
     total = 0
     for v in VARIANTS:
-        total += sum(build_variant(v, args.out).values())
+        total += sum(build_variant(v, out).values())
     print(f"total {total} bytes")
     assert total < 2_000_000, total
+    if args.check:
+        diff = compare_trees(out, args.out)
+        shutil.rmtree(out)
+        if diff:
+            print(f"{len(diff)} files differ from {args.out}: " + ", ".join(diff))
+            return 1
+        print(f"identical to {args.out}")
     return 0
 
 
