@@ -9,6 +9,7 @@
 #include <string>
 
 #include "core/error.h"
+#include "temp_files.h"
 
 namespace attnscope {
 namespace {
@@ -119,7 +120,7 @@ TEST_F(ConfigJsonTest, RoundTripThroughAFile) {
   const ModelConfig c = unusual_config();
   const std::string p = (dir_ / "config.json").string();
   write_config(p, c);
-  EXPECT_FALSE(fs::exists(p + ".tmp"));
+  EXPECT_TRUE(test::temp_files_beside(p).empty());
   expect_same(read_config(p), c);
   // Floats are written in their shortest form, so config.json stays readable.
   const std::string text = read_text(p);
@@ -264,7 +265,7 @@ TEST_F(ConfigJsonTest, WriteConfigRefusesAnInvalidConfig) {
     EXPECT_EQ(std::string(e.what()).rfind(p + ": heads (7) must divide", 0), 0u) << e.what();
   }
   EXPECT_FALSE(fs::exists(p));
-  EXPECT_FALSE(fs::exists(p + ".tmp"));
+  EXPECT_TRUE(test::temp_files_beside(p).empty());
 }
 
 }  // namespace

@@ -2,13 +2,13 @@
 #include <fmt/core.h>
 
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <memory>
 
 #include "app/commands.h"
 #include "app/decode_args.h"
 #include "app/text_lines.h"
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "data/corpus.h"
 #include "inspect/analysis_files.h"
@@ -69,12 +69,8 @@ void run_attention(AttentionArgs a) {
   aopt.contributions = a.contributions;
   aopt.pictures = !a.no_pictures;
   aopt.residual_share = a.residual_share;
-  std::ofstream index;
-  if (translations.size() > 1) {
-    fs::create_directories(a.out);
-    index.open(fs::path(a.out) / "index.tsv");
-    index << "folder\tsource\ttranslation\n";
-  }
+  // With several sentences: one folder each, and index.tsv (written last) lists them.
+  std::string index = "folder\tsource\ttranslation\n";
   if (a.opt.decode.nbest > 1)
     fmt::print(stderr,
                "attnscope: --nbest {}: the files hold the best hypothesis only "
@@ -93,9 +89,10 @@ void run_attention(AttentionArgs a) {
     }
     std::cout << t.text << "\n";
     fmt::print(stderr, "{} → {}: {} files in {}/\n", t.source, t.text, files.size(), dir);
-    if (index.is_open())
-      index << fmt::format("{:04}", i + 1) << "\t" << t.source << "\t" << t.text << "\n";
+    index += fmt::format("{:04}\t{}\t{}\n", i + 1, t.source, t.text);
   }
+  if (translations.size() > 1)
+    write_file_atomically((fs::path(a.out) / "index.tsv").string(), index);
 }
 
 }  // namespace

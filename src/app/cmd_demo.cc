@@ -8,16 +8,18 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
-#include <fstream>
 #include <iterator>
 #include <memory>
+#include <sstream>
 
 #include <nlohmann/json.hpp>
 
 #include "app/commands.h"
 #include "app/model_presets.h"
 #include "app/progress.h"
+#include "core/atomic_file.h"
 #include "core/error.h"
+#include "core/escape.h"
 #include "data/date_corpus.h"
 #include "decode/translate.h"
 #include "inspect/attention_files.h"
@@ -264,9 +266,7 @@ void write_comparison_json(const fs::path& path, const std::vector<const DemoRes
                       {"exact_by_source_length", buckets},
                       {"example", {{"source", r->source}, {"translation", r->text}}}});
   }
-  std::ofstream out(path);
-  out << nlohmann::json{{"models", models}}.dump(2) << "\n";
-  ATTN_CHECK(out.good(), "cannot write {}", path.string());
+  write_file_atomically(path.string(), nlohmann::json{{"models", models}}.dump(2) + "\n");
 }
 
 std::string comparison_table_html(const std::vector<const DemoResult*>& rs) {
@@ -281,8 +281,8 @@ std::string comparison_table_html(const std::vector<const DemoResult*>& rs) {
     h += fmt::format(
         "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.2f}</td><td>{:.1f}</td><td>{:.0f}</td>"
         "<td>{:.1f}%</td>",
-        r->arch, r->parameters, r->steps, r->epochs, r->seconds_per_epoch(), r->tgt_tokens_per_s,
-        r->exact_pct);
+        escape_html(r->arch), r->parameters, r->steps, r->epochs, r->seconds_per_epoch(),
+        r->tgt_tokens_per_s, r->exact_pct);
     for (const auto& b : r->by_length)
       h += b.sentences ? fmt::format("<td>{:.1f}% of {}</td>", b.pct(), b.sentences) : "<td>—</td>";
     h += "</tr>\n";
@@ -298,7 +298,7 @@ void run_demo(const DemoArgs& a) {
     fs::remove_all(a.out);
   }
   fs::create_directories(a.out);
-  std::ofstream(fs::path(a.out) / kDemoMarker) << "made by attnscope demo\n";
+  write_file_atomically((fs::path(a.out) / kDemoMarker).string(), "made by attnscope demo\n");
   if (!a.compare) {
     train_one(a, a.arch, "model", "attention");
     return;
@@ -313,14 +313,14 @@ void run_demo(const DemoArgs& a) {
   print_comparison({&t, &n});
   write_comparison_json(fs::path(a.out) / "compare.json", {&t, &n});
   const fs::path page = fs::path(a.out) / "compare.html";
-  std::ofstream html(page);
+  std::ostringstream html;
   html << "<!doctype html><meta charset=\"utf-8\"><title>attnscope demo: Transformer vs "
           "RNN attention</title>\n<style>body{font-family:sans-serif;margin:1em}"
           ".row{display:flex;gap:1em}.col{flex:1;min-width:0}img{max-width:100%}"
           "iframe{width:100%;height:80vh;border:1px solid #ccc}</style>\n"
        << "<h1>The same sentence, two architectures</h1>\n<div class=\"row\">\n";
   for (const DemoResult* d : {&t, &n}) {
-    const std::string name = fs::path(d->att_dir).filename().string();
+    const std::string name = escape_html(fs::path(d->att_dir).filename().string());
     const bool rnn = d == &n;
     html << "<div class=\"col\"><h2>" << (rnn ? "RNN + additive attention" : "Transformer")
          << fmt::format(" — exact match {:.1f}%", d->exact_pct) << "</h2>\n<p>cross-attention"
@@ -329,7 +329,7 @@ void run_demo(const DemoArgs& a) {
          << name << "/attention.html\"></iframe></div>\n";
   }
   html << "</div>\n" << comparison_table_html({&t, &n});
-  ATTN_CHECK(html.good(), "cannot write {}", page.string());
+  write_file_atomically(page.string(), html.str());
   fmt::print(
       "\ncompare:    {} — the cross-attention of both models for \"{}\"\n"
       "            (Transformer → \"{}\", {:.1f}% exact; rnn-attention → \"{}\", {:.1f}% exact)\n",

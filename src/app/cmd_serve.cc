@@ -20,6 +20,7 @@
 
 #include "app/commands.h"
 #include "core/error.h"
+#include "core/json_error.h"
 #include "data/corpus.h"
 #include "decode/translate.h"
 #include "inspect/attention_export.h"
@@ -111,7 +112,7 @@ std::pair<std::string, int64_t> parse_translate_request(const std::string& body,
   try {
     j = nlohmann::json::parse(body);
   } catch (const nlohmann::json::parse_error& e) {
-    throw BadRequest{400, fmt::format("malformed JSON: {}", e.what())};
+    throw BadRequest{400, fmt::format("malformed JSON: {}", json_error_text(e))};
   }
   if (!j.is_object())
     throw BadRequest{400, R"(expected a JSON object such as {"text": "...", "beam": 1})"};

@@ -6,25 +6,19 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "inspect/attention_files.h"
 #include "inspect/contributions.h"
 #include "inspect/heatmap.h"
 #include "inspect/rollout.h"
 #include "inspect/tensor_json.h"
-#include "io/safetensors.h"
 
 namespace attnscope {
 
 namespace {
 
 namespace fs = std::filesystem;
-
-void write_text(const std::string& path, const std::string& text) {
-  AtomicFileWriter w(path);
-  w.write(text.data(), text.size());
-  w.commit();
-}
 
 // [1, ...] → [...]: the batch of one sentence.
 Tensor drop_batch(const Tensor& t) {
@@ -106,7 +100,7 @@ std::vector<std::string> write_analysis_files(const std::string& dir, Transforme
     json += ",\"decoder\":";
     append_json_array(json, dec_r);
     json += "}\n";
-    write_text(path("rollout.json"), json);
+    write_file_atomically(path("rollout.json"), json);
     written.push_back(path("rollout.json"));
     if (opt.pictures) {
       auto sub = [&](size_t n) {
@@ -189,7 +183,7 @@ std::vector<std::string> write_analysis_files(const std::string& dir, Transforme
       append(write_pictures(path(fmt::format("contributions_{}", attention_kind_name(kind))), g));
     }
     json += "}\n";
-    write_text(path("contributions.json"), json);
+    write_file_atomically(path("contributions.json"), json);
     written.push_back(path("contributions.json"));
   }
   return written;

@@ -12,8 +12,9 @@
 #include <utility>
 #include <vector>
 
+#include "core/atomic_file.h"
 #include "core/error.h"
-#include "io/safetensors.h"
+#include "core/json_error.h"
 
 namespace attnscope {
 
@@ -24,15 +25,6 @@ using json = nlohmann::json;
 std::string brief(const json& v) {
   std::string s = v.dump(-1, ' ', false, json::error_handler_t::replace);
   if (s.size() > 60) s = s.substr(0, 57) + "...";
-  return s;
-}
-
-std::string json_error_text(const std::exception& e) {
-  std::string s = e.what();
-  if (s.rfind("[json.exception.", 0) == 0) {
-    const size_t close = s.find("] ");
-    if (close != std::string::npos) s = s.substr(close + 2);
-  }
   return s;
 }
 
@@ -353,10 +345,7 @@ void write_validated(const std::string& path, const C& config, const json& j) {
   } catch (const Error& e) {
     throw Error(path + ": " + e.what());
   }
-  const std::string text = j.dump(2) + "\n";
-  AtomicFileWriter w(path);
-  w.write(text.data(), text.size());
-  w.commit();
+  write_file_atomically(path, j.dump(2) + "\n");
 }
 }  // namespace
 

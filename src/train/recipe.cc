@@ -3,9 +3,14 @@
 #include <fmt/core.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <variant>
 
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "decode/translate.h"
 #include "eval/bleu.h"
@@ -86,20 +91,27 @@ double validation_loss(Seq2SeqModel& model, const std::vector<EncodedPair>& pair
 
 namespace {
 
+// A given SentencePiece model, copied into the model directory (atomically, like every file there).
+void copy_tokenizer(const std::string& from, const fs::path& to) {
+  std::ifstream in(from, std::ios::binary);
+  if (!in) fail("cannot read tokenizer model {}: {}", from, std::strerror(errno));
+  std::ostringstream bytes;
+  bytes << in.rdbuf();
+  ATTN_CHECK(!in.bad(), "cannot read tokenizer model {}: read error", from);
+  write_file_atomically(to.string(), bytes.str());
+}
+
 TokenizerPair prepare_tokenizers(const TrainRecipe& r, std::FILE* log) {
   if (r.resume) return load_tokenizers(r.out_dir);
   fs::create_directories(r.out_dir);
   if (!r.source_spm.empty()) {
     const std::string tgt_path = r.target_spm.empty() ? r.source_spm : r.target_spm;
     if (tgt_path == r.source_spm) {
-      fs::copy_file(r.source_spm, fs::path(r.out_dir) / kSharedTokenizer,
-                    fs::copy_options::overwrite_existing);
+      copy_tokenizer(r.source_spm, fs::path(r.out_dir) / kSharedTokenizer);
       return load_tokenizers(r.out_dir);
     }
-    fs::copy_file(r.source_spm, fs::path(r.out_dir) / kSourceTokenizer,
-                  fs::copy_options::overwrite_existing);
-    fs::copy_file(tgt_path, fs::path(r.out_dir) / kTargetTokenizer,
-                  fs::copy_options::overwrite_existing);
+    copy_tokenizer(r.source_spm, fs::path(r.out_dir) / kSourceTokenizer);
+    copy_tokenizer(tgt_path, fs::path(r.out_dir) / kTargetTokenizer);
     return load_tokenizers(r.out_dir);
   }
   std::vector<std::string> src_text, tgt_text;
