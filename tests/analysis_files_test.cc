@@ -38,7 +38,7 @@ struct Fixture {
   explicit Fixture(const std::string& sentence) {
     TranslateOptions opt;
     opt.decode.beam = 3;
-    opt.decode.capture_attention = true;
+    opt.decode.capture.emplace();
     t = translate_sentences(*model, *tok.src, *tok.tgt, {sentence}, opt).front();
     const ModelConfig& c = model->config();
     src_ids = encode_source(*tok.src, sentence, c.max_len, c.eos_id);

@@ -262,10 +262,10 @@ TEST(Contributions, NeedsAFullForwardPass) {
   model.init_weights(1);
   EXPECT_THROW(value_weighted_contributions(model, AttentionKind::kEncoderSelf), Error);
   EXPECT_THROW(value_weighted_contributions(model, AttentionKind::kCross), Error);
-  DecoderCache cache = model.start_decoding(sources(), 1, 4);
+  auto cache = model.start_decoding(sources(), 1, 4);
   EXPECT_NO_THROW(value_weighted_contributions(model, AttentionKind::kEncoderSelf));
-  model.decode_step(cache, {1, 1});
-  model.decode_step(cache, {4, 9});
+  model.decode_step(*cache, {1, 1});
+  model.decode_step(*cache, {4, 9});
   try {
     value_weighted_contributions(model, AttentionKind::kDecoderSelf);
     ADD_FAILURE() << "no error after decode_step";

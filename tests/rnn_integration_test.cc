@@ -275,7 +275,7 @@ TEST_P(RnnBeamCapture, CapturedAlphaEqualsTeacherForcedAlpha) {
   DecodeOptions opt;
   opt.beam = GetParam();
   opt.nbest = GetParam();
-  opt.capture_attention = true;
+  opt.capture.emplace();
   const auto out = beam_search(model, src, opt);
   ASSERT_EQ(out.size(), 3u);
   for (int64_t b = 0; b < 3; ++b) {
@@ -326,16 +326,16 @@ TEST(RnnCaptureSpec, SelfKindsAndMissingLayersAreEmptyOrErrors) {
   model.init_weights(1);
   const TokenBatch src{1, 3, {5, 6, 2}};
   DecodeOptions opt;
-  opt.capture.enabled = true;
-  opt.capture.kinds = {AttentionKind::kEncoderSelf, AttentionKind::kDecoderSelf};
+  opt.capture.emplace();
+  opt.capture->kinds = {AttentionKind::kEncoderSelf, AttentionKind::kDecoderSelf};
   const auto out = beam_search(model, src, opt);
   const HypothesisAttention& a = out.at(0).at(0).attention;
   EXPECT_TRUE(a.encoder_self.empty() && a.decoder_self.empty() && a.cross.empty());
-  opt.capture = CaptureSpec::all();
-  opt.capture.layers = {1};
+  opt.capture = CaptureSpec{};
+  opt.capture->layers = {1};
   EXPECT_THROW(beam_search(model, src, opt), Error);
-  opt.capture.layers = {};
-  opt.capture.heads = {1};
+  opt.capture->layers = {};
+  opt.capture->heads = {1};
   EXPECT_THROW(beam_search(model, src, opt), Error);
 }
 

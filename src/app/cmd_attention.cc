@@ -52,8 +52,7 @@ void run_attention(AttentionArgs a) {
              "no value vectors to weigh",
              a.model, model->info().arch);
   const TokenizerPair tok = load_tokenizers(a.model);
-  CaptureSpec& spec = a.opt.decode.capture;
-  spec.enabled = true;
+  CaptureSpec& spec = a.opt.decode.capture.emplace();
   if (!a.kinds.empty()) spec.kinds = parse_kinds(a.kinds);
   if (!a.layers.empty()) spec.layers = parse_indices(a.layers, "--layers");
   if (!a.heads.empty()) spec.heads = parse_indices(a.heads, "--heads");

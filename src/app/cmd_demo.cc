@@ -185,7 +185,7 @@ DemoResult train_one(const DemoArgs& a, const std::string& arch, const std::stri
 
   // The attention of the first example: every layer and head of all three kinds.
   TranslateOptions capture = topt;
-  capture.decode.capture_attention = true;
+  capture.decode.capture.emplace();
   const auto shown = translate_sentences(*model, *tok.src, *tok.tgt, {examples[0]}, capture);
   const std::string att_dir = (fs::path(a.out) / att_name).string();
   write_attention_files(att_dir, shown[0], AttentionFileOptions{});

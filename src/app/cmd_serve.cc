@@ -90,7 +90,7 @@ class Translator {
     TranslateOptions opt;
     opt.decode.beam = beam;
     opt.decode.nbest = 1;
-    opt.decode.capture_attention = true;
+    opt.decode.capture.emplace();
     opt.batch_sentences = 1;
     std::lock_guard<std::mutex> lock(mu_);
     const auto out = translate_sentences(*model_, *tok_.src, *tok_.tgt, {text}, opt);

@@ -27,15 +27,15 @@ class RnnSeq2SeqModel : public Seq2SeqModel {
                         const ForwardOptions& o) override;
   void backward(const Tensor& d_logits) override { model_.backward(d_logits); }
 
-  // kCross layer 0: α [B, 1, Tt, Ts] after forward, [rows, 1, 1, Ts] after decode_next.
+  // kCross layer 0: α [B, 1, Tt, Ts] after forward, [rows, 1, 1, Ts] after decode_step.
   const Tensor& attention(AttentionKind kind, int64_t layer) const override;
   int64_t num_layers(AttentionKind kind) const override {
     return kind == AttentionKind::kCross ? 1 : 0;
   }
 
-  std::unique_ptr<DecoderState> begin_decoding(const TokenBatch& src, int64_t expand,
+  std::unique_ptr<DecoderState> start_decoding(const TokenBatch& src, int64_t expand,
                                                int64_t max_steps) override;
-  const Tensor& decode_next(DecoderState& state, const std::vector<int32_t>& tokens) override;
+  const Tensor& decode_step(DecoderState& state, const std::vector<int32_t>& tokens) override;
 
  private:
   RnnAttentionModel model_;

@@ -65,12 +65,15 @@ class Seq2SeqModel {
   virtual const Tensor& attention(AttentionKind kind, int64_t layer) const = 0;
   virtual int64_t num_layers(AttentionKind kind) const = 0;
 
-  // Encodes src [B, Ts]; row b·expand + k of the state belongs to sentence b; room for
-  // max_steps positions.
-  virtual std::unique_ptr<DecoderState> begin_decoding(const TokenBatch& src, int64_t expand,
+  // Incremental decoding. start_decoding encodes src [B, Ts] (the encoder self-attention maps
+  // are then readable with attention()) and returns the state of B·expand rows, row
+  // b·expand + k belonging to sentence b, with room for max_steps positions.
+  virtual std::unique_ptr<DecoderState> start_decoding(const TokenBatch& src, int64_t expand,
                                                        int64_t max_steps) = 0;
-  // Feeds tokens[r] to every row → logits [rows, V]; attention() then holds the step's maps.
-  virtual const Tensor& decode_next(DecoderState& state, const std::vector<int32_t>& tokens) = 0;
+  // Feeds tokens[r] to every row → logits [rows, V]; attention(kDecoderSelf / kCross, l) then
+  // holds this step's weights [rows, H, 1, steps] and [rows, H, 1, Ts]. `state` must come from
+  // this model's start_decoding.
+  virtual const Tensor& decode_step(DecoderState& state, const std::vector<int32_t>& tokens) = 0;
 };
 
 }  // namespace attnscope

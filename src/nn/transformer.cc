@@ -268,13 +268,15 @@ void DecoderCache::reorder(const std::vector<int64_t>& from) {
   rows = n;
 }
 
-DecoderCache Transformer::start_decoding(const TokenBatch& src, int64_t expand, int64_t max_steps) {
+std::unique_ptr<DecoderState> Transformer::start_decoding(const TokenBatch& src, int64_t expand,
+                                                          int64_t max_steps) {
   ATTN_CHECK(expand >= 1, "decoding needs at least one row per sentence");
   ATTN_CHECK(max_steps >= 1 && max_steps <= cfg_.max_len,
              "decoding {} steps exceeds the model's max_len {}", max_steps, cfg_.max_len);
   encode(src, ForwardOptions{});
   const int64_t B = src.rows, Ts = src.cols, D = cfg_.d_model;
-  DecoderCache cache;
+  auto state = std::make_unique<DecoderCache>();
+  DecoderCache& cache = *state;
   cache.rows = B * expand;
   cache.src_len = Ts;
   cache.capacity = max_steps;
@@ -293,10 +295,13 @@ DecoderCache Transformer::start_decoding(const TokenBatch& src, int64_t expand, 
                   static_cast<size_t>(per_row) * sizeof(float));
     cache.cross_kv.push_back(std::move(expanded));
   }
-  return cache;
+  return state;
 }
 
-const Tensor& Transformer::decode_step(DecoderCache& cache, const std::vector<int32_t>& tokens) {
+const Tensor& Transformer::decode_step(DecoderState& state, const std::vector<int32_t>& tokens) {
+  auto* cache_ptr = dynamic_cast<DecoderCache*>(&state);
+  ATTN_CHECK(cache_ptr != nullptr, "decode_step: the state was not made by this Transformer");
+  DecoderCache& cache = *cache_ptr;
   const int64_t R = cache.rows, D = cfg_.d_model, V = cfg_.tgt_vocab, t = cache.steps;
   ATTN_CHECK(static_cast<int64_t>(tokens.size()) == R, "decode_step: {} tokens for {} rows",
              tokens.size(), R);
@@ -352,13 +357,6 @@ const Tensor& Transformer::attention(AttentionKind kind, int64_t layer) const {
   fail("unknown attention kind");
 }
 
-namespace {
-struct TransformerDecoderState : DecoderState {
-  DecoderCache cache;
-  void reorder(const std::vector<int64_t>& from) override { cache.reorder(from); }
-};
-}  // namespace
-
 ModelInfo Transformer::info() const {
   ModelInfo i;
   i.arch = cfg_.arch;
@@ -371,19 +369,6 @@ ModelInfo Transformer::info() const {
   i.eos_id = cfg_.eos_id;
   i.unk_id = cfg_.unk_id;
   return i;
-}
-
-std::unique_ptr<DecoderState> Transformer::begin_decoding(const TokenBatch& src, int64_t expand,
-                                                          int64_t max_steps) {
-  auto state = std::make_unique<TransformerDecoderState>();
-  state->cache = start_decoding(src, expand, max_steps);
-  return state;
-}
-
-const Tensor& Transformer::decode_next(DecoderState& state, const std::vector<int32_t>& tokens) {
-  auto* s = dynamic_cast<TransformerDecoderState*>(&state);
-  ATTN_CHECK(s != nullptr, "decode_next: the state was not made by this Transformer");
-  return decode_step(s->cache, tokens);
 }
 
 }  // namespace attnscope
