@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "decode/beam_search.h"
+#include "nn/transformer.h"
 
 namespace attnscope {
 namespace {

@@ -9,6 +9,7 @@
 #include "io/config_json.h"
 #include "io/model_dir.h"
 #include "io/safetensors.h"
+#include "nn/transformer.h"
 
 namespace attnscope {
 namespace {

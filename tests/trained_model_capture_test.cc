@@ -17,16 +17,23 @@
 
 #include "decode/beam_search.h"
 #include "decode/translate.h"
+#include "io/config_json.h"
 #include "io/model_dir.h"
+#include "nn/transformer.h"
 
 namespace attnscope {
 namespace {
 
 const std::string kModel = std::string(ATTNSCOPE_TEST_DATA) + "/tiny_dates_model";
 
-// Loaded once: the tests only read the weights (forward and decoding overwrite activations).
+// Loaded once, as a Transformer (the tests read its config): the tests only read the weights
+// (forward and decoding overwrite activations).
 Transformer& model() {
-  static std::unique_ptr<Transformer> m = load_model(kModel);
+  static std::unique_ptr<Transformer> m = [] {
+    auto t = std::make_unique<Transformer>(read_config_as<ModelConfig>(kModel + "/config.json"));
+    load_weights(*t, kModel + "/model.safetensors");
+    return t;
+  }();
   return *m;
 }
 const TokenizerPair& tokenizers() {

@@ -44,13 +44,13 @@ std::vector<std::string> read_sentences(const AttentionArgs& a) {
 }
 
 void run_attention(AttentionArgs a) {
-  auto model = load_any_model(a.model);
-  auto* transformer = dynamic_cast<Transformer*>(model.get());
-  ATTN_CHECK(transformer != nullptr || (!a.rollout && !a.contributions),
-             "--rollout and --contributions need a Transformer: {} is an {} model, whose one "
-             "additive cross-attention has no residual stack of self-attention to roll out and "
-             "no value vectors to weigh",
-             a.model, model->info().arch);
+  auto model = load_model(a.model);
+  AnalysisOptions aopt;
+  aopt.rollout = a.rollout;
+  aopt.contributions = a.contributions;
+  aopt.pictures = !a.no_pictures;
+  aopt.residual_share = a.residual_share;
+  check_analysis_supported(*model, aopt, a.model);  // before any decoding
   const TokenizerPair tok = load_tokenizers(a.model);
   CaptureSpec& spec = a.opt.decode.capture.emplace();
   if (!a.kinds.empty()) spec.kinds = parse_kinds(a.kinds);
@@ -63,11 +63,6 @@ void run_attention(AttentionArgs a) {
   fopt.npy = a.npy;
   fopt.pictures = !a.no_pictures;
   fopt.html = !a.no_html;
-  AnalysisOptions aopt;
-  aopt.rollout = a.rollout;
-  aopt.contributions = a.contributions;
-  aopt.pictures = !a.no_pictures;
-  aopt.residual_share = a.residual_share;
   // With several sentences: one folder each, and index.tsv (written last) lists them.
   std::string index = "folder\tsource\ttranslation\n";
   if (a.opt.decode.nbest > 1)
@@ -81,9 +76,9 @@ void run_attention(AttentionArgs a) {
         translations.size() == 1 ? a.out : (fs::path(a.out) / fmt::format("{:04}", i + 1)).string();
     auto files = write_attention_files(dir, t, fopt);
     if (aopt.rollout || aopt.contributions) {
-      const ModelConfig& cfg = transformer->config();
-      const auto src_ids = encode_source(*tok.src, t.source, cfg.max_len, cfg.eos_id);
-      const auto more = write_analysis_files(dir, *transformer, src_ids, t, aopt);
+      const ModelInfo info = model->info();
+      const auto src_ids = encode_source(*tok.src, t.source, info.max_len, info.eos_id);
+      const auto more = write_analysis_files(dir, *model, src_ids, t, aopt);
       files.insert(files.end(), more.begin(), more.end());
     }
     std::cout << t.text << "\n";

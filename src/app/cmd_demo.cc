@@ -23,6 +23,7 @@
 #include "data/date_corpus.h"
 #include "decode/translate.h"
 #include "inspect/attention_files.h"
+#include "io/config_json.h"
 #include "io/model_dir.h"
 #include "train/recipe.h"
 
@@ -110,14 +111,12 @@ DemoResult train_one(const DemoArgs& a, const std::string& arch, const std::stri
   r.train = to_pairs(train_dates);
   r.valid = to_pairs(valid_dates);
   r.out_dir = (fs::path(a.out) / model_name).string();
-  r.model = model_preset(arch == "rnn-attention" ? "tiny" : a.config);
-  if (arch == "rnn-attention") {
-    r.rnn = rnn_model_preset(a.config);
-    r.model.max_len = r.rnn->max_len;
-  }
-  r.model.dropout = 0.05f;
-  r.model.share_embeddings = true;
-  r.model.tie_output = true;
+  std::unique_ptr<ArchConfig> config = model_preset(arch, a.config);
+  // The demo's settings, where the architecture has them (the RNN has no dropout, no tying).
+  set_config_field(*config, "dropout", 0.05f);
+  set_config_field(*config, "share_embeddings", true);
+  set_config_field(*config, "tie_output", true);
+  r.model = std::move(config);
   r.tokenizer.vocab_size = 160;
   r.tokenizer.split_digits = true;  // one digit per token: the year's digits stay visible
   r.tokenizer.seed = a.seed;
@@ -145,7 +144,7 @@ DemoResult train_one(const DemoArgs& a, const std::string& arch, const std::stri
   const double train_s = std::chrono::duration<double>(clock::now() - start).count();
 
   // Held-out exact match.
-  auto model = load_any_model(r.out_dir);
+  auto model = load_model(r.out_dir);
   const TokenizerPair tok = load_tokenizers(r.out_dir);
   std::vector<std::string> sources;
   for (const auto& d : test_dates) sources.push_back(d.written);

@@ -26,7 +26,7 @@ struct EvalArgs {
 };
 
 void run_eval(const EvalArgs& a) {
-  auto model = load_any_model(a.model);
+  auto model = load_model(a.model);
   const TokenizerPair tok = load_tokenizers(a.model);
   CorpusReport report;
   const auto pairs = read_tsv(a.data, a.columns.corpus_options(), report);

@@ -67,12 +67,12 @@ bool is_loopback(const std::string& host) {
   return host == "127.0.0.1" || host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
 }
 
-// The model and its tokenizers. Transformer keeps its activations inside, so one request at a
-// time uses it (the kernels are parallel themselves).
+// The model and its tokenizers. A model keeps its activations inside, so one request at a time
+// uses it (the kernels are parallel themselves).
 class Translator {
  public:
   explicit Translator(const std::string& dir)
-      : model_(load_any_model(dir)), tok_(load_tokenizers(dir)) {}
+      : model_(load_model(dir)), tok_(load_tokenizers(dir)) {}
 
   // The architecture, as /api/health reports it.
   nlohmann::json shape() const {
@@ -81,8 +81,7 @@ class Translator {
                         {"encoder_layers", model_->num_layers(AttentionKind::kEncoderSelf)},
                         {"decoder_layers", model_->num_layers(AttentionKind::kCross)},
                         {"heads", info.heads}};
-    if (const auto* t = dynamic_cast<const Transformer*>(model_.get()))
-      j["d_model"] = t->config().d_model;
+    if (info.d_model > 0) j["d_model"] = info.d_model;
     return j;
   }
 

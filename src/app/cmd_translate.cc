@@ -23,7 +23,7 @@ struct TranslateArgs {
 };
 
 void run_translate(const TranslateArgs& a) {
-  auto model = load_any_model(a.model);
+  auto model = load_model(a.model);
   const TokenizerPair tok = load_tokenizers(a.model);
   TextLines in(a.input);
   const std::string& in_name = in.name();

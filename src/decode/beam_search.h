@@ -8,7 +8,6 @@
 #include "core/tensor.h"
 #include "decode/capture_spec.h"
 #include "nn/seq2seq_model.h"
-#include "nn/transformer.h"  // kept for includers that use the Transformer
 
 namespace attnscope {
 

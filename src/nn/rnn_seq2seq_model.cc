@@ -4,6 +4,11 @@
 
 namespace attnscope {
 
+std::unique_ptr<Seq2SeqModel> RnnConfig::make_model() const {
+  validate();
+  return std::make_unique<RnnSeq2SeqModel>(*this);
+}
+
 namespace {
 struct RnnState : DecoderState {
   RnnDecoderState s;
@@ -14,7 +19,7 @@ struct RnnState : DecoderState {
 ModelInfo RnnSeq2SeqModel::info() const {
   const RnnConfig& c = model_.config();
   ModelInfo i;
-  i.arch = c.arch;
+  i.arch = c.arch();
   i.src_vocab = c.src_vocab;
   i.tgt_vocab = c.tgt_vocab;
   i.max_len = c.max_len;

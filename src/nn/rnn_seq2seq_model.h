@@ -1,7 +1,7 @@
 // arch "rnn-attention" behind the Seq2SeqModel interface: RnnAttentionModel (float) with its
 // α shown as cross-attention of one layer and one head. It has no self-attention
 // (num_layers(kEncoderSelf) == num_layers(kDecoderSelf) == 0) and no dropout:
-// ForwardOptions::training is ignored.
+// ForwardOptions::training is ignored. It has no value vectors (info().value_vectors is false).
 #pragma once
 
 #include "nn/rnn_attention_model.h"
@@ -13,7 +13,7 @@ class RnnSeq2SeqModel : public Seq2SeqModel {
  public:
   explicit RnnSeq2SeqModel(const RnnConfig& cfg) : model_(cfg) {}
 
-  const RnnConfig& config() const { return model_.config(); }
+  const RnnConfig& config() const override { return model_.config(); }
   RnnAttentionModel& rnn() { return model_; }
 
   ModelInfo info() const override;

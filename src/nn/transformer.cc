@@ -1,5 +1,7 @@
 #include "nn/transformer.h"
 
+#include <fmt/format.h>
+
 #include <cmath>
 #include <cstring>
 
@@ -357,17 +359,61 @@ const Tensor& Transformer::attention(AttentionKind kind, int64_t layer) const {
   fail("unknown attention kind");
 }
 
+Tensor Transformer::attention_values(AttentionKind kind, int64_t layer) const {
+  ATTN_CHECK(layer >= 0 && layer < num_layers(kind), "no {} attention layer {} (the model has {})",
+             attention_kind_name(kind), layer, num_layers(kind));
+  const size_t l = static_cast<size_t>(layer);
+  const std::string where = fmt::format("{} layer {}", attention_kind_name(kind), layer);
+  const bool encoder = kind == AttentionKind::kEncoderSelf;
+  ATTN_CHECK(encoder ? l < act_.encoder.size() : l < act_.decoder.size(),
+             "{}: no activations yet; run forward first", where);
+  switch (kind) {
+    case AttentionKind::kEncoderSelf:
+      return encoder_[l].self_attn.values(act_.encoder[l].attn, false, where);
+    case AttentionKind::kDecoderSelf:
+      return decoder_[l].self_attn.values(act_.decoder[l].self_attn, false, where);
+    case AttentionKind::kCross:
+      return decoder_[l].cross_attn.values(act_.decoder[l].cross_attn, true, where);
+  }
+  fail("unknown attention kind");
+}
+
+const Tensor& Transformer::attention_output_weight(AttentionKind kind, int64_t layer) const {
+  ATTN_CHECK(layer >= 0 && layer < num_layers(kind), "no {} attention layer {} (the model has {})",
+             attention_kind_name(kind), layer, num_layers(kind));
+  const size_t l = static_cast<size_t>(layer);
+  switch (kind) {
+    case AttentionKind::kEncoderSelf:
+      return encoder_[l].self_attn.out_proj.weight.value;
+    case AttentionKind::kDecoderSelf:
+      return decoder_[l].self_attn.out_proj.weight.value;
+    case AttentionKind::kCross:
+      return decoder_[l].cross_attn.out_proj.weight.value;
+  }
+  fail("unknown attention kind");
+}
+
+std::string Transformer::unexpected_tensor_hint(const std::string& name) const {
+  if (name == "generator.weight" && cfg_.tie_output)
+    return "config.json has tie_output: true, so the generator uses tgt_embed.weight";
+  if (name == "src_embed.weight" && cfg_.share_embeddings)
+    return "config.json has share_embeddings: true, so the source uses tgt_embed.weight";
+  return {};
+}
+
 ModelInfo Transformer::info() const {
   ModelInfo i;
-  i.arch = cfg_.arch;
+  i.arch = cfg_.arch();
   i.src_vocab = cfg_.src_vocab;
   i.tgt_vocab = cfg_.tgt_vocab;
   i.max_len = cfg_.max_len;
   i.heads = cfg_.heads;
+  i.d_model = cfg_.d_model;
   i.pad_id = cfg_.pad_id;
   i.bos_id = cfg_.bos_id;
   i.eos_id = cfg_.eos_id;
   i.unk_id = cfg_.unk_id;
+  i.value_vectors = true;
   return i;
 }
 

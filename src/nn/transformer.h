@@ -59,7 +59,7 @@ class Transformer : public Seq2SeqModel {
   Transformer(const Transformer&) = delete;
   Transformer& operator=(const Transformer&) = delete;
 
-  const ModelConfig& config() const { return cfg_; }
+  const ModelConfig& config() const override { return cfg_; }
   ModelInfo info() const override;
 
   // Xavier-uniform matrices (as nn.Transformer), N(0, D^-½) embeddings, zero biases, unit norms.
@@ -86,6 +86,11 @@ class Transformer : public Seq2SeqModel {
   // The weights [B, H, Tq, Tk] of `layer` from the last forward.
   const Tensor& attention(AttentionKind kind, int64_t layer) const override;
   int64_t num_layers(AttentionKind kind) const override;
+  // From the last forward: v [B, H, Tk, d_head] and out_proj.weight [D, D] of the layer.
+  Tensor attention_values(AttentionKind kind, int64_t layer) const override;
+  const Tensor& attention_output_weight(AttentionKind kind, int64_t layer) const override;
+  // generator.weight / src_embed.weight when the config ties or shares them.
+  std::string unexpected_tensor_hint(const std::string& name) const override;
   const Activations& activations() const { return act_; }
 
  private:

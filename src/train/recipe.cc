@@ -8,7 +8,6 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-#include <variant>
 
 #include "core/atomic_file.h"
 #include "core/error.h"
@@ -22,16 +21,6 @@
 namespace attnscope {
 
 namespace fs = std::filesystem;
-
-std::vector<EncodedPair> encode_pairs(const std::vector<SentencePair>& pairs, const Tokenizer& src,
-                                      const Tokenizer& tgt, const ModelConfig& cfg,
-                                      int64_t* skipped) {
-  ModelInfo info;
-  info.bos_id = cfg.bos_id;
-  info.eos_id = cfg.eos_id;
-  info.max_len = cfg.max_len;
-  return encode_pairs(pairs, src, tgt, info, skipped);
-}
 
 std::vector<EncodedPair> encode_pairs(const std::vector<SentencePair>& pairs, const Tokenizer& src,
                                       const Tokenizer& tgt, const ModelInfo& cfg,
@@ -149,44 +138,21 @@ TrainerState run_training(const TrainRecipe& r,
              "--out",
              r.out_dir);
   TokenizerPair tok = prepare_tokenizers(r, log);
-  AnyModelConfig any = r.resume ? read_any_config(config_path) : AnyModelConfig(r.model);
-  if (!r.resume && r.rnn) {
-    RnnConfig rc = *r.rnn;
-    rc.pad_id = r.model.pad_id;
-    rc.bos_id = r.model.bos_id;
-    rc.eos_id = r.model.eos_id;
-    rc.unk_id = r.model.unk_id;
-    rc.max_len = r.model.max_len;
-    any = rc;
+  std::unique_ptr<ArchConfig> config;
+  if (r.resume) {
+    config = read_config(config_path);
+  } else {
+    ATTN_CHECK(r.model != nullptr, "no model config to train (TrainRecipe::model is empty)");
+    config = r.model->clone();
+    config->set_vocabularies(tok.src->vocab_size(), tok.tgt->vocab_size());
   }
-  if (!r.resume) {
-    std::visit(
-        [&](auto& c) {
-          c.src_vocab = tok.src->vocab_size();
-          c.tgt_vocab = tok.tgt->vocab_size();
-        },
-        any);
-    if (auto* mc = std::get_if<ModelConfig>(&any))
-      if (mc->share_embeddings && mc->src_vocab != mc->tgt_vocab) mc->share_embeddings = false;
-  }
-  std::unique_ptr<Seq2SeqModel> model_ptr = make_model(any);
+  std::unique_ptr<Seq2SeqModel> model_ptr = config->make_model();
   Seq2SeqModel& model = *model_ptr;
   if (!r.resume) {
     model.init_weights(r.trainer.seed);
     save_model(model, r.out_dir);
   }
-  if (const auto* mc = std::get_if<ModelConfig>(&any)) {
-    fmt::print(log, "model: {} parameters, d_model {}, {} heads, {}+{} layers, {} norm\n",
-               model.num_params(), mc->d_model, mc->heads, mc->encoder_layers, mc->decoder_layers,
-               mc->norm == NormPlacement::kPre ? "pre" : "post");
-  } else {
-    const RnnConfig& rc = std::get<RnnConfig>(any);
-    fmt::print(log,
-               "model: {} parameters, rnn-attention: embed {}, encoder 2×{}, decoder {}, "
-               "attention {} (no dropout)\n",
-               model.num_params(), rc.embed_size, rc.encoder_hidden, rc.decoder_hidden,
-               rc.attention_size);
-  }
+  fmt::print(log, "model: {} parameters, {}\n", model.num_params(), config->summary());
   const ModelInfo cfg = model.info();
 
   int64_t skipped = 0;

@@ -11,6 +11,7 @@
 
 #include "core/atomic_file.h"
 #include "core/error.h"
+#include "core/rng.h"
 #include "io/model_dir.h"
 #include "train/loss.h"
 
