@@ -361,7 +361,15 @@ TEST(RnnCli, TrainTranslateAndAttention) {
     for (const DatePair& d : generate_dates(300, 9)) tsv << d.written << "\t" << d.iso << "\n";
   }
   const std::string model = (root / "model").string();
-  test::CliResult r = test::run_attnscope(
+  // A Transformer flag names a key the RNN's config does not have: refused before training.
+  test::CliResult r = test::run_attnscope("train --arch rnn-attention --config tiny --data " +
+                                          (root / "dates.tsv").string() + " --out " + model +
+                                          " --steps 6 --dropout 0.2");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.out.find("--dropout does not apply to an rnn-attention model"), std::string::npos)
+      << r.out;
+  EXPECT_FALSE(fs::exists(model));
+  r = test::run_attnscope(
       "train --arch rnn-attention --config tiny --data " + (root / "dates.tsv").string() +
       " --out " + model +
       " --steps 6 --vocab 100 --batch-tokens 600 --split-dev 10 --valid-every 3 "

@@ -44,12 +44,8 @@ void load_weights(Seq2SeqModel& model, const std::string& path) {
     p.value = std::move(it->second);
     used.insert(p.name);
   });
-  for (const auto& [name, t] : file.tensors) {
-    if (used.count(name)) continue;
-    const std::string hint = model.unexpected_tensor_hint(name);
-    fail("{}: unexpected tensor \"{}\" {}{}", path, name, t.shape_str(),
-         hint.empty() ? "" : " (" + hint + ")");
-  }
+  for (const auto& [name, t] : file.tensors)
+    if (!used.count(name)) model.check_extra_tensor(path, name, t);
 }
 
 TokenizerPair load_tokenizers(const std::string& dir) {

@@ -34,7 +34,8 @@ TokenizerPair load_tokenizers(const std::string& dir);
 std::unique_ptr<Seq2SeqModel> load_model(const std::string& dir);
 
 // Fills the model's parameters from a safetensors file (every parameter must be there with its
-// shape; a tensor the model does not have is an error too, so a typo cannot pass silently).
+// shape; a tensor the model does not have is an error too, so a typo cannot pass silently,
+// unless the model accepts it: Seq2SeqModel::check_extra_tensor).
 void load_weights(Seq2SeqModel& model, const std::string& path);
 
 // Writes DIR/config.json (from model.config()) and DIR/model.safetensors, each atomically,

@@ -19,6 +19,13 @@ const Tensor& Seq2SeqModel::attention_output_weight(AttentionKind, int64_t) cons
   no_value_vectors();
 }
 
+void Seq2SeqModel::check_extra_tensor(const std::string& file, const std::string& name,
+                                      const Tensor& t) const {
+  const std::string hint = unexpected_tensor_hint(name);
+  fail("{}: unexpected tensor \"{}\" {}{}", file, name, t.shape_str(),
+       hint.empty() ? "" : " (" + hint + ")");
+}
+
 std::string Seq2SeqModel::unexpected_tensor_hint(const std::string&) const {
   return {};
 }

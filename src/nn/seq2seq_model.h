@@ -88,8 +88,15 @@ class Seq2SeqModel {
   // columns h·d_head … (h+1)·d_head − 1.
   virtual const Tensor& attention_output_weight(AttentionKind kind, int64_t layer) const;
 
-  // Why a weights file may hold a tensor `name` that visit_params does not yield (e.g. a tied
-  // copy), for the "unexpected tensor" error; empty when there is nothing to add.
+  // A tensor of the weights file `file` that visit_params does not yield (after every parameter
+  // was loaded). Returning accepts it: an architecture whose files also carry copies of its
+  // parameters (tied tables, fixed position tables) checks them here. The default refuses
+  // every one — a typo must not pass silently — with an Error naming the file, the tensor and
+  // unexpected_tensor_hint(name).
+  virtual void check_extra_tensor(const std::string& file, const std::string& name,
+                                  const Tensor& t) const;
+  // Why a file may hold `name` although the model has no such parameter (e.g. its config ties it
+  // to another), for that error; empty when there is nothing to add.
   virtual std::string unexpected_tensor_hint(const std::string& name) const;
 
   // Incremental decoding. start_decoding encodes src [B, Ts] (the encoder self-attention maps
