@@ -10,6 +10,7 @@
 #include <fstream>
 
 #include "core/error.h"
+#include "nn/transformer.h"
 
 namespace attnscope {
 namespace {

@@ -29,7 +29,7 @@ nlohmann::json read_json(const fs::path& p) {
 }
 
 struct Fixture {
-  std::unique_ptr<Transformer> model = load_model(kModel);
+  std::unique_ptr<Seq2SeqModel> model = load_model(kModel);
   TokenizerPair tok = load_tokenizers(kModel);
   Translation t;
   std::vector<int32_t> src_ids;
@@ -38,9 +38,9 @@ struct Fixture {
   explicit Fixture(const std::string& sentence) {
     TranslateOptions opt;
     opt.decode.beam = 3;
-    opt.decode.capture_attention = true;
+    opt.decode.capture.emplace();
     t = translate_sentences(*model, *tok.src, *tok.tgt, {sentence}, opt).front();
-    const ModelConfig& c = model->config();
+    const ModelInfo c = model->info();
     src_ids = encode_source(*tok.src, sentence, c.max_len, c.eos_id);
   }
   ~Fixture() { fs::remove_all(dir); }

@@ -51,7 +51,7 @@ TEST(AttentionFiles, FolderHoldsTheCapturedMaps) {
   Transformer model(c);
   model.init_weights(1);
   DecodeOptions o;
-  o.capture_attention = true;
+  o.capture.emplace();
   o.max_len_extra = 3;
   Translation t;
   t.source = "um dois três";

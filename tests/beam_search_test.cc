@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "decode/beam_search.h"
+#include "nn/transformer.h"
 
 namespace attnscope {
 namespace {
@@ -54,11 +55,11 @@ TEST(DecodeStep, MatchesTeacherForcedForward) {
     std::vector<Tensor> cross_full;
     for (int64_t l = 0; l < 2; ++l)
       cross_full.push_back(model->attention(AttentionKind::kCross, l).clone());
-    DecoderCache cache = model->start_decoding(src, 1, 6);
+    auto cache = model->start_decoding(src, 1, 6);
     const int64_t V = full.dim(2);
     for (int64_t t = 0; t < 6; ++t) {
       std::vector<int32_t> feed = {tgt.at(0, t), tgt.at(1, t), tgt.at(2, t)};
-      const Tensor& step = model->decode_step(cache, feed);
+      const Tensor& step = model->decode_step(*cache, feed);
       for (int64_t b = 0; b < 3; ++b)
         for (int64_t v = 0; v < V; ++v)
           ASSERT_NEAR(step[b * V + v], full[(b * 6 + t) * V + v], 2e-5) << "b " << b << " t " << t;
@@ -145,7 +146,7 @@ TEST_P(BeamCapture, MapsEqualForcedForwardOverTheOutput) {
   DecodeOptions opt;
   opt.beam = GetParam();
   opt.nbest = GetParam();
-  opt.capture_attention = true;
+  opt.capture.emplace();
   const TokenBatch src = sources();
   const auto out = beam_search(*model, src, opt);
   const ModelConfig& c = model->config();
@@ -248,7 +249,7 @@ TEST_P(DropFinished, BatchedEqualsEachSentenceAlone) {
   DecodeOptions opt;
   opt.beam = GetParam();
   opt.nbest = GetParam();
-  opt.capture_attention = true;
+  opt.capture.emplace();
   opt.max_len_ratio = 3.0f;  // long limits, so sentences end at different steps by EOS
   const TokenBatch src = sources();
   const auto batched = beam_search(*model, src, opt);
@@ -291,16 +292,16 @@ TEST(CaptureSpec, SelectionAndReductionsEqualTheFullCapture) {
   auto model = model_with_seed(33, NormPlacement::kPost);
   DecodeOptions full;
   full.beam = 2;
-  full.capture_attention = true;
+  full.capture.emplace();
   const auto all = beam_search(*model, sources(), full);
   auto run = [&](CaptureReduction r) {
     DecodeOptions o;
     o.beam = 2;
-    o.capture.enabled = true;
-    o.capture.kinds = {AttentionKind::kCross, AttentionKind::kEncoderSelf};
-    o.capture.layers = {1};
-    o.capture.heads = {1, 3};
-    o.capture.reduction = r;
+    o.capture.emplace();
+    o.capture->kinds = {AttentionKind::kCross, AttentionKind::kEncoderSelf};
+    o.capture->layers = {1};
+    o.capture->heads = {1, 3};
+    o.capture->reduction = r;
     return beam_search(*model, sources(), o);
   };
   const auto sel = run(CaptureReduction::kNone);
@@ -338,11 +339,11 @@ TEST(CaptureSpec, SelectionAndReductionsEqualTheFullCapture) {
 TEST(CaptureSpec, BadSelectionsAreErrors) {
   auto model = model_with_seed(33, NormPlacement::kPost);
   DecodeOptions o;
-  o.capture.enabled = true;
-  o.capture.heads = {4};
+  o.capture.emplace();
+  o.capture->heads = {4};
   EXPECT_THROW(beam_search(*model, sources(), o), Error);
-  o.capture.heads = {};
-  o.capture.layers = {5};
+  o.capture->heads = {};
+  o.capture->layers = {5};
   EXPECT_THROW(beam_search(*model, sources(), o), Error);
   EXPECT_THROW(parse_kinds("cross,decoder"), Error);
   EXPECT_THROW(parse_indices("0,x", "--layers"), Error);

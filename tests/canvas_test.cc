@@ -13,7 +13,9 @@
 #include <string>
 
 #include "core/error.h"
+#include "core/utf8.h"
 #include "inspect/colormap.h"
+#include "temp_files.h"
 
 namespace attnscope {
 namespace {
@@ -227,7 +229,7 @@ TEST_F(CanvasTest, SavesARealPngAtomically) {
   c.text(2, 8, "ok", 10, kBlack);
   const std::string p = path("a.png");
   c.save_png(p);
-  EXPECT_FALSE(fs::exists(p + ".tmp"));
+  EXPECT_TRUE(test::temp_files_beside(p).empty());
   const std::string b = read_bytes(p);
   ASSERT_GE(b.size(), 33u);
   EXPECT_EQ(b.substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8));

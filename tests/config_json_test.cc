@@ -9,6 +9,11 @@
 #include <string>
 
 #include "core/error.h"
+#include "io/architectures.h"
+#include "nn/model_config.h"
+#include "nn/rnn_attention_model.h"
+#include "nn/seq2seq_model.h"
+#include "temp_files.h"
 
 namespace attnscope {
 namespace {
@@ -39,7 +44,7 @@ class ConfigJsonTest : public ::testing::Test {
     return s.str();
   }
 
-  // config_from_json(j, "config.json") must throw an Error whose message contains `what`.
+  // The message of the Error config_from_json(j, "config.json") throws.
   static std::string error_of(const json& j) {
     try {
       config_from_json(j, "config.json");
@@ -59,6 +64,13 @@ class ConfigJsonTest : public ::testing::Test {
 
   fs::path dir_;
 };
+
+// A Transformer's config.json read as one (no dispatch on "arch").
+ModelConfig transformer_config(const json& j, const std::string& source) {
+  ModelConfig c;
+  read_config_fields(j, source, c);
+  return c;
+}
 
 ModelConfig unusual_config() {
   ModelConfig c;
@@ -89,7 +101,7 @@ ModelConfig unusual_config() {
 }
 
 void expect_same(const ModelConfig& a, const ModelConfig& b) {
-  EXPECT_EQ(a.arch, b.arch);
+  EXPECT_EQ(a.arch(), b.arch());
   EXPECT_EQ(a.d_model, b.d_model);
   EXPECT_EQ(a.heads, b.heads);
   EXPECT_EQ(a.encoder_layers, b.encoder_layers);
@@ -119,8 +131,9 @@ TEST_F(ConfigJsonTest, RoundTripThroughAFile) {
   const ModelConfig c = unusual_config();
   const std::string p = (dir_ / "config.json").string();
   write_config(p, c);
-  EXPECT_FALSE(fs::exists(p + ".tmp"));
-  expect_same(read_config(p), c);
+  EXPECT_TRUE(test::temp_files_beside(p).empty());
+  expect_same(read_config_as<ModelConfig>(p), c);
+  EXPECT_EQ(read_config(p)->arch(), "transformer");
   // Floats are written in their shortest form, so config.json stays readable.
   const std::string text = read_text(p);
   EXPECT_NE(text.find("\"layer_norm_eps\": 1e-06"), std::string::npos) << text;
@@ -159,13 +172,13 @@ TEST_F(ConfigJsonTest, JsonHasExactlyTheFieldNames) {
   EXPECT_EQ(j.size(), 24u);
   EXPECT_EQ(j["norm"], "post");
   EXPECT_EQ(j["activation"], "relu");
-  expect_same(config_from_json(j, "x"), ModelConfig{});
+  expect_same(transformer_config(j, "x"), ModelConfig{});
 }
 
 TEST_F(ConfigJsonTest, MissingKeysTakeTheDefaults) {
-  expect_same(config_from_json(json::object(), "config.json"), ModelConfig{});
+  expect_same(transformer_config(json::object(), "config.json"), ModelConfig{});
   const ModelConfig c =
-      config_from_json(json{{"d_model", 64}, {"heads", 4}, {"_comment", "tiny"}}, "config.json");
+      transformer_config(json{{"d_model", 64}, {"heads", 4}, {"_comment", "tiny"}}, "config.json");
   ModelConfig want;
   want.d_model = 64;
   want.heads = 4;
@@ -173,7 +186,7 @@ TEST_F(ConfigJsonTest, MissingKeysTakeTheDefaults) {
 }
 
 TEST_F(ConfigJsonTest, IntegersAreAcceptedForFloats) {
-  const ModelConfig c = config_from_json(json{{"dropout", 0}, {"layer_norm_eps", 1}}, "c");
+  const ModelConfig c = transformer_config(json{{"dropout", 0}, {"layer_norm_eps", 1}}, "c");
   EXPECT_EQ(c.dropout, 0.0f);
   EXPECT_EQ(c.layer_norm_eps, 1.0f);
 }
@@ -264,7 +277,78 @@ TEST_F(ConfigJsonTest, WriteConfigRefusesAnInvalidConfig) {
     EXPECT_EQ(std::string(e.what()).rfind(p + ": heads (7) must divide", 0), 0u) << e.what();
   }
   EXPECT_FALSE(fs::exists(p));
-  EXPECT_FALSE(fs::exists(p + ".tmp"));
+  EXPECT_TRUE(test::temp_files_beside(p).empty());
+}
+
+TEST_F(ConfigJsonTest, TheArchitectureComesFromArch) {
+  // No "arch": the first architecture, a Transformer.
+  EXPECT_EQ(config_from_json(json{{"d_model", 8}, {"heads", 2}}, "x")->arch(), "transformer");
+  EXPECT_EQ(architectures().front().name, "transformer");
+  const auto rnn = config_from_json(json{{"arch", "rnn-attention"}, {"embed_size", 8}}, "x");
+  EXPECT_EQ(rnn->arch(), "rnn-attention");
+  EXPECT_EQ(config_to_json(*rnn).at("embed_size"), 8);
+  // An unknown one names the known ones.
+  EXPECT_EQ(error_of(json{{"arch", "lstm"}}),
+            "config.json: arch: \"lstm\" is not a known architecture (known: " +
+                architecture_names() + ")");
+  EXPECT_NE(architecture_names().find("rnn-attention"), std::string::npos);
+  // One architecture's keys are unknown to another.
+  EXPECT_EQ(error_of(json{{"arch", "rnn-attention"}, {"d_model", 8}})
+                .rfind("config.json: unknown key \"d_model\"", 0),
+            0u);
+  // Read as a given architecture, "arch" must be that one.
+  try {
+    transformer_config(json{{"arch", "rnn-attention"}}, "t.json");
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()), "t.json: arch: \"rnn-attention\" is not \"transformer\"");
+  }
+}
+
+TEST_F(ConfigJsonTest, EveryArchitectureRoundTripsItsDefaultsAndPresets) {
+  for (const Architecture& a : architectures()) {
+    std::vector<std::unique_ptr<ArchConfig>> configs;
+    configs.push_back(a.make_config());
+    for (const std::string& name : a.preset_names) {
+      ASSERT_NE(a.preset, nullptr) << a.name;
+      auto c = a.preset(name);
+      ASSERT_NE(c, nullptr) << a.name << " " << name;
+      configs.push_back(std::move(c));
+    }
+    if (a.preset != nullptr) {
+      EXPECT_EQ(a.preset("huge"), nullptr) << a.name;
+    }
+    for (const auto& c : configs) {
+      EXPECT_EQ(c->arch(), a.name);
+      const json j = config_to_json(*c);
+      EXPECT_EQ(j.at("arch"), a.name);
+      // Every key is written, and only those: the one list serves both directions.
+      const std::vector<std::string> keys = config_keys(*c);
+      EXPECT_EQ(j.size(), keys.size()) << a.name;
+      for (const std::string& k : keys) EXPECT_TRUE(j.contains(k)) << a.name << " " << k;
+      const auto back = config_from_json(j, "x");
+      EXPECT_EQ(back->arch(), a.name);
+      EXPECT_EQ(config_to_json(*back), j) << a.name;
+      EXPECT_NO_THROW(c->make_model()) << a.name;
+    }
+  }
+}
+
+TEST_F(ConfigJsonTest, SetConfigFieldSetsOnlyKeysTheArchitectureHas) {
+  ModelConfig t;
+  EXPECT_TRUE(set_config_field(t, "dropout", 0.25));
+  EXPECT_EQ(t.dropout, 0.25f);
+  EXPECT_TRUE(set_config_field(t, "norm", "pre"));
+  EXPECT_EQ(t.norm, NormPlacement::kPre);
+  EXPECT_THROW(set_config_field(t, "norm", "middle"), Error);
+  EXPECT_THROW(set_config_field(t, "heads", "four"), Error);
+  RnnConfig r;
+  const json before = config_to_json(r);
+  EXPECT_FALSE(set_config_field(r, "dropout", 0.25));  // the RNN has no dropout
+  EXPECT_FALSE(set_config_field(r, "arch", "transformer"));
+  EXPECT_EQ(config_to_json(r), before);
+  EXPECT_TRUE(set_config_field(r, "embed_size", 12));
+  EXPECT_EQ(r.embed_size, 12);
 }
 
 }  // namespace

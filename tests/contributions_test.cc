@@ -10,6 +10,8 @@
 #include <map>
 
 #include "core/error.h"
+#include "nn/seq2seq_model.h"
+#include "nn/transformer.h"
 
 namespace attnscope {
 namespace {
@@ -257,21 +259,54 @@ TEST(Contributions, OneHeadSummedEqualsPerHead) {
     }
 }
 
+// What the model interface hands contributions: the V rows of in_proj applied to the keys'
+// input, split by head, and out_proj.weight itself.
+TEST(Contributions, ValueVectorsThroughTheModelInterface) {
+  Transformer model(config(2));
+  model.init_weights(5);
+  model.forward(sources(), targets(), {});
+  const Seq2SeqModel& m = model;
+  EXPECT_TRUE(m.info().value_vectors);
+  auto p = params(model);
+  const int64_t D = 8, H = 2, dh = D / H;
+  for (const Case c : {Case{AttentionKind::kEncoderSelf, 1}, Case{AttentionKind::kDecoderSelf, 0},
+                       Case{AttentionKind::kCross, 1}}) {
+    const Tensor v = m.attention_values(c.kind, c.layer);
+    const Tensor& alpha = m.attention(c.kind, c.layer);
+    const int64_t B = alpha.dim(0), Tk = alpha.dim(3);
+    ASSERT_EQ(v.shape(), (Shape{B, H, Tk, dh}));
+    // f = v·W_O^h per head must equal the naive f: v and W_O are what contributions multiplies.
+    const Tensor& Wo = m.attention_output_weight(c.kind, c.layer);
+    const std::string prefix = out_bias_name(c).substr(0, out_bias_name(c).size() - 5);
+    EXPECT_EQ(Wo.to_vector(), p.at(prefix + ".weight").to_vector());
+    const Tensor f = naive_f(model, c);
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t h = 0; h < H; ++h)
+        for (int64_t j = 0; j < Tk; ++j)
+          for (int64_t o = 0; o < D; ++o) {
+            double s = 0;
+            for (int64_t k = 0; k < dh; ++k)
+              s += v[((b * H + h) * Tk + j) * dh + k] * Wo[o * D + h * dh + k];
+            ASSERT_NEAR(s, f[((b * H + h) * Tk + j) * D + o], 1e-5);
+          }
+  }
+  EXPECT_THROW(m.attention_values(AttentionKind::kCross, 2), Error);  // no layer 2
+}
+
 TEST(Contributions, NeedsAFullForwardPass) {
   Transformer model(config(2));
   model.init_weights(1);
   EXPECT_THROW(value_weighted_contributions(model, AttentionKind::kEncoderSelf), Error);
   EXPECT_THROW(value_weighted_contributions(model, AttentionKind::kCross), Error);
-  DecoderCache cache = model.start_decoding(sources(), 1, 4);
+  auto cache = model.start_decoding(sources(), 1, 4);
   EXPECT_NO_THROW(value_weighted_contributions(model, AttentionKind::kEncoderSelf));
-  model.decode_step(cache, {1, 1});
-  model.decode_step(cache, {4, 9});
+  model.decode_step(*cache, {1, 1});
+  model.decode_step(*cache, {4, 9});
   try {
     value_weighted_contributions(model, AttentionKind::kDecoderSelf);
     ADD_FAILURE() << "no error after decode_step";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("run Transformer::forward"), std::string::npos)
-        << e.what();
+    EXPECT_NE(std::string(e.what()).find("run forward"), std::string::npos) << e.what();
   }
 }
 

@@ -16,7 +16,9 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/utf8.h"
 #include "inspect/colormap.h"
+#include "temp_files.h"
 
 namespace attnscope {
 namespace {
@@ -132,7 +134,7 @@ TEST_F(HeatmapTest, PngIsAValidImageOfTheLayoutSize) {
   const Image img = read_png(p);
   EXPECT_EQ(img.width, L.width);
   EXPECT_EQ(img.height, L.height);
-  EXPECT_FALSE(fs::exists(p + ".tmp"));
+  EXPECT_TRUE(test::temp_files_beside(p).empty());
 }
 
 TEST_F(HeatmapTest, CellsHaveTheColourOfTheirWeight) {
@@ -211,7 +213,7 @@ TEST_F(HeatmapTest, SvgIsBalancedWithOneCellAndTooltipPerCell) {
   EXPECT_EQ(count_of(svg, "class=\"cell\""), 2u * 2u * 4u * 4u);
   EXPECT_EQ(count_of(svg, "<title>"), 2u * 2u * 4u * 4u + 1u);  // + the document's
   // Labels escaped, raw forms absent.
-  for (const char* esc : {"&lt;s&gt;", "a&amp;b", "&quot;q&quot; &apos;x&apos;", "▁ção", "▁este",
+  for (const char* esc : {"&lt;s&gt;", "a&amp;b", "&quot;q&quot; &#39;x&#39;", "▁ção", "▁este",
                           "&lt;/s&gt;", "&lt;pad&gt;"})
     EXPECT_NE(svg.find(esc), std::string::npos) << esc;
   EXPECT_EQ(svg.find("<s>"), std::string::npos);

@@ -135,14 +135,5 @@ TEST(HtmlViewer, LivePageHasTheFormAndNoPayload) {
   EXPECT_EQ(l.find("https://"), std::string::npos);
 }
 
-TEST(HtmlViewer, EscapeHelpers) {
-  EXPECT_EQ(escape_json_for_script(R"({"a":"</script><!--&"})"),
-            R"({"a":"\u003c/script\u003e\u003c!--\u0026"})");
-  EXPECT_EQ(escape_json_for_script("\"\xE2\x80\xA8\xE2\x80\xA9\""), "\"\\u2028\\u2029\"");
-  EXPECT_EQ(escape_json_for_script("\"\xE2\x80\x94\""), "\"\xE2\x80\x94\"");  // an em dash stays
-  EXPECT_EQ(escape_html(R"(<a href="x">'&'</a>)"),
-            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
-}
-
 }  // namespace
 }  // namespace attnscope

@@ -9,6 +9,7 @@
 #include "io/config_json.h"
 #include "io/model_dir.h"
 #include "io/safetensors.h"
+#include "nn/transformer.h"
 
 namespace attnscope {
 namespace {
@@ -132,6 +133,31 @@ TEST_F(ModelDir, UnexpectedTensorIsNamed) {
   write_safetensors((dir_ / "model.safetensors").string(), all);
   const std::string msg = expect_load_error();
   EXPECT_NE(msg.find("unexpected tensor \"encoder.layers.7.typo\""), std::string::npos) << msg;
+}
+
+TEST_F(ModelDir, ATiedCopyInTheFileSaysWhyItIsUnexpected) {
+  ModelConfig c = small_config();
+  c.tie_output = true;
+  Transformer model(c);
+  save_model(model, dir_.string());
+  auto file = read_safetensors((dir_ / "model.safetensors").string());
+  std::vector<std::pair<std::string, const Tensor*>> all;
+  for (auto& [name, t] : file.tensors) all.emplace_back(name, &t);
+  all.emplace_back("generator.weight", &file.tensors.at("tgt_embed.weight"));
+  write_safetensors((dir_ / "model.safetensors").string(), all);
+  const std::string msg = expect_load_error();
+  EXPECT_NE(msg.find("unexpected tensor \"generator.weight\""), std::string::npos) << msg;
+  EXPECT_NE(msg.find("tie_output: true"), std::string::npos) << msg;
+}
+
+TEST_F(ModelDir, AnUnknownArchitectureNamesTheKnownOnes) {
+  Transformer model(small_config());
+  save_model(model, dir_.string());
+  std::ofstream(dir_ / "config.json") << R"({"arch": "marian"})";
+  const std::string msg = expect_load_error();
+  EXPECT_NE(msg.find("arch: \"marian\" is not a known architecture (known: transformer"),
+            std::string::npos)
+      << msg;
 }
 
 TEST_F(ModelDir, ImpossibleConfigIsAnError) {

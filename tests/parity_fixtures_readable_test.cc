@@ -11,6 +11,7 @@
 
 #include "io/config_json.h"
 #include "io/safetensors.h"
+#include "nn/model_config.h"
 
 namespace attnscope {
 namespace {
@@ -86,7 +87,7 @@ class ParityFixtures : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(ParityFixtures, AreReadableAndConsistent) {
   const std::string dir = kParityDir + GetParam() + "/";
-  const ModelConfig c = read_config(dir + "config.json");
+  const ModelConfig c = read_config_as<ModelConfig>(dir + "config.json");
   const SafetensorsFile model = read_safetensors(dir + "model.safetensors");
   const SafetensorsFile fx = read_safetensors(dir + "fixture.safetensors");
   EXPECT_EQ(c.dropout, 0.0f);
@@ -194,8 +195,8 @@ INSTANTIATE_TEST_SUITE_P(Cases, ParityFixtures, ::testing::Values("post_relu", "
 
 // The two cases cover both norm placements, both activations, tied and untied output.
 TEST(ParityFixtureCases, CoverBothVariants) {
-  const ModelConfig post = read_config(kParityDir + "post_relu/config.json");
-  const ModelConfig pre = read_config(kParityDir + "pre_gelu/config.json");
+  const ModelConfig post = read_config_as<ModelConfig>(kParityDir + "post_relu/config.json");
+  const ModelConfig pre = read_config_as<ModelConfig>(kParityDir + "pre_gelu/config.json");
   EXPECT_EQ(post.norm, NormPlacement::kPost);
   EXPECT_EQ(post.activation, cpu::Activation::kRelu);
   EXPECT_FALSE(post.tie_output);

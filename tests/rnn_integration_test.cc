@@ -18,6 +18,7 @@
 #include "core/rng.h"
 #include "data/date_corpus.h"
 #include "decode/beam_search.h"
+#include "inspect/contributions.h"
 #include "io/config_json.h"
 #include "io/model_dir.h"
 #include "nn/rnn_seq2seq_model.h"
@@ -66,10 +67,11 @@ TEST(RnnConfigJson, RoundTrips) {
   c.eos_id = 3;
   c.unk_id = 2;
   c.max_len = 77;
-  const AnyModelConfig any = any_config_from_json(rnn_config_to_json(c), "x");
-  ASSERT_TRUE(std::holds_alternative<RnnConfig>(any));
-  const RnnConfig& r = std::get<RnnConfig>(any);
-  EXPECT_EQ(r.arch, "rnn-attention");
+  const auto any = config_from_json(config_to_json(c), "x");
+  EXPECT_EQ(any->arch(), "rnn-attention");
+  RnnConfig r;
+  read_config_fields(config_to_json(*any), "x", r);
+  EXPECT_EQ(r.arch(), "rnn-attention");
   EXPECT_EQ(r.embed_size, c.embed_size);
   EXPECT_EQ(r.encoder_hidden, c.encoder_hidden);
   EXPECT_EQ(r.decoder_hidden, c.decoder_hidden);
@@ -80,22 +82,24 @@ TEST(RnnConfigJson, RoundTrips) {
   EXPECT_EQ(r.unk_id, 2);
   EXPECT_EQ(r.max_len, 77);
   // Without "arch" (or with "transformer") a config is a Transformer's.
-  EXPECT_TRUE(std::holds_alternative<ModelConfig>(any_config_from_json({{"d_model", 8}}, "x")));
+  EXPECT_EQ(config_from_json({{"d_model", 8}, {"heads", 2}}, "x")->arch(), "transformer");
 
   const fs::path dir = temp_root("config");
-  write_rnn_config((dir / "config.json").string(), c);
-  const AnyModelConfig back = read_any_config((dir / "config.json").string());
-  ASSERT_TRUE(std::holds_alternative<RnnConfig>(back));
-  EXPECT_EQ(rnn_config_to_json(std::get<RnnConfig>(back)), rnn_config_to_json(c));
+  write_config((dir / "config.json").string(), c);
+  const auto back = read_config((dir / "config.json").string());
+  EXPECT_EQ(back->arch(), "rnn-attention");
+  EXPECT_EQ(config_to_json(*back), config_to_json(c));
+  EXPECT_EQ(config_to_json(read_config_as<RnnConfig>((dir / "config.json").string())),
+            config_to_json(c));
   fs::remove_all(dir);
 }
 
 TEST(RnnConfigJson, BadConfigsNameTheKey) {
-  const nlohmann::json base = rnn_config_to_json(small_rnn(40));
+  const nlohmann::json base = config_to_json(small_rnn(40));
   auto with = [&](const char* key, const nlohmann::json& v) {
     nlohmann::json j = base;
     j[key] = v;
-    return error_of([&] { any_config_from_json(j, "cfg.json"); });
+    return error_of([&] { config_from_json(j, "cfg.json"); });
   };
   auto has = [](const std::string& msg, const std::string& part) {
     return msg.find(part) != std::string::npos;
@@ -114,11 +118,11 @@ TEST(RnnConfigJson, BadConfigsNameTheKey) {
   EXPECT_TRUE(has(m, "max_len must be positive")) << m;
   m = with("src_vocab", 2);
   EXPECT_TRUE(has(m, "does not fit the vocabularies")) << m;
-  m = error_of([] { any_config_from_json({{"arch", "lstm"}}, "cfg.json"); });
+  m = error_of([] { config_from_json({{"arch", "lstm"}}, "cfg.json"); });
   EXPECT_TRUE(has(m, "lstm") && has(m, "rnn-attention")) << m;
 }
 
-TEST(RnnModelDir, SavesLoadsAndRefusesToBeATransformer) {
+TEST(RnnModelDir, SavesLoadsAndRefusesWhatItLacks) {
   const fs::path dir = temp_root("dir");
   RnnSeq2SeqModel model(small_rnn(20));
   model.init_weights(5);
@@ -127,9 +131,12 @@ TEST(RnnModelDir, SavesLoadsAndRefusesToBeATransformer) {
   EXPECT_EQ(j.at("arch"), "rnn-attention");
   EXPECT_EQ(j.at("encoder_hidden"), 10);
 
-  auto loaded = load_any_model(dir.string());
-  ASSERT_NE(dynamic_cast<RnnSeq2SeqModel*>(loaded.get()), nullptr);
+  auto loaded = load_model(dir.string());
   EXPECT_EQ(loaded->info().arch, "rnn-attention");
+  EXPECT_EQ(loaded->config().arch(), "rnn-attention");
+  EXPECT_EQ(config_to_json(loaded->config()), config_to_json(model.config()));
+  EXPECT_FALSE(loaded->info().value_vectors);
+  EXPECT_EQ(loaded->info().d_model, 0);
   EXPECT_EQ(loaded->info().heads, 1);
   EXPECT_EQ(loaded->num_layers(AttentionKind::kCross), 1);
   EXPECT_EQ(loaded->num_layers(AttentionKind::kEncoderSelf), 0);
@@ -143,8 +150,13 @@ TEST(RnnModelDir, SavesLoadsAndRefusesToBeATransformer) {
   const std::string m = error_of([&] { loaded->attention(AttentionKind::kEncoderSelf, 0); });
   EXPECT_NE(m.find("no self-attention"), std::string::npos) << m;
 
-  const std::string t = error_of([&] { load_model(dir.string()); });
-  EXPECT_NE(t.find("rnn-attention"), std::string::npos) << t;
+  // No value vectors to weigh: asked through the interface, refused with a message.
+  const std::string v = error_of([&] { loaded->attention_values(AttentionKind::kCross, 0); });
+  EXPECT_NE(v.find("rnn-attention model has no value vectors"), std::string::npos) << v;
+  EXPECT_THROW(loaded->attention_output_weight(AttentionKind::kCross, 0), Error);
+  const std::string c =
+      error_of([&] { value_weighted_contributions(*loaded, AttentionKind::kCross); });
+  EXPECT_NE(c.find("rnn-attention"), std::string::npos) << c;
   fs::remove_all(dir);
 }
 
@@ -234,7 +246,7 @@ TEST_F(RnnTrainer, LossFalls) {
   EXPECT_LT(l.rbegin()->second, 0.5 * l.begin()->second)
       << "first " << l.begin()->second << " last " << l.rbegin()->second;
   // The best model was written as an rnn-attention model directory.
-  auto m = load_any_model((root_ / "learn").string());
+  auto m = load_model((root_ / "learn").string());
   EXPECT_EQ(m->info().arch, "rnn-attention");
 }
 
@@ -275,7 +287,7 @@ TEST_P(RnnBeamCapture, CapturedAlphaEqualsTeacherForcedAlpha) {
   DecodeOptions opt;
   opt.beam = GetParam();
   opt.nbest = GetParam();
-  opt.capture_attention = true;
+  opt.capture.emplace();
   const auto out = beam_search(model, src, opt);
   ASSERT_EQ(out.size(), 3u);
   for (int64_t b = 0; b < 3; ++b) {
@@ -326,16 +338,16 @@ TEST(RnnCaptureSpec, SelfKindsAndMissingLayersAreEmptyOrErrors) {
   model.init_weights(1);
   const TokenBatch src{1, 3, {5, 6, 2}};
   DecodeOptions opt;
-  opt.capture.enabled = true;
-  opt.capture.kinds = {AttentionKind::kEncoderSelf, AttentionKind::kDecoderSelf};
+  opt.capture.emplace();
+  opt.capture->kinds = {AttentionKind::kEncoderSelf, AttentionKind::kDecoderSelf};
   const auto out = beam_search(model, src, opt);
   const HypothesisAttention& a = out.at(0).at(0).attention;
   EXPECT_TRUE(a.encoder_self.empty() && a.decoder_self.empty() && a.cross.empty());
-  opt.capture = CaptureSpec::all();
-  opt.capture.layers = {1};
+  opt.capture = CaptureSpec{};
+  opt.capture->layers = {1};
   EXPECT_THROW(beam_search(model, src, opt), Error);
-  opt.capture.layers = {};
-  opt.capture.heads = {1};
+  opt.capture->layers = {};
+  opt.capture->heads = {1};
   EXPECT_THROW(beam_search(model, src, opt), Error);
 }
 
@@ -349,7 +361,15 @@ TEST(RnnCli, TrainTranslateAndAttention) {
     for (const DatePair& d : generate_dates(300, 9)) tsv << d.written << "\t" << d.iso << "\n";
   }
   const std::string model = (root / "model").string();
-  test::CliResult r = test::run_attnscope(
+  // A Transformer flag names a key the RNN's config does not have: refused before training.
+  test::CliResult r = test::run_attnscope("train --arch rnn-attention --config tiny --data " +
+                                          (root / "dates.tsv").string() + " --out " + model +
+                                          " --steps 6 --dropout 0.2");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.out.find("--dropout does not apply to an rnn-attention model"), std::string::npos)
+      << r.out;
+  EXPECT_FALSE(fs::exists(model));
+  r = test::run_attnscope(
       "train --arch rnn-attention --config tiny --data " + (root / "dates.tsv").string() +
       " --out " + model +
       " --steps 6 --vocab 100 --batch-tokens 600 --split-dev 10 --valid-every 3 "
@@ -389,7 +409,14 @@ TEST(RnnCli, TrainTranslateAndAttention) {
   r = test::run_attnscope("attention --model " + model + " 'x' --rollout --out " +
                           (root / "r").string());
   EXPECT_NE(r.exit_code, 0);
-  EXPECT_NE(r.out.find("need a Transformer"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("--rollout needs self-attention layers"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("rnn-attention model with 0 encoder and 0 decoder"), std::string::npos)
+      << r.out;
+  r = test::run_attnscope("attention --model " + model + " 'x' --contributions --out " +
+                          (root / "c").string());
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.out.find("--contributions needs the value vectors"), std::string::npos) << r.out;
+  EXPECT_FALSE(fs::exists(root / "c"));  // refused before any work
 
   r = test::run_attnscope("align --model " + model + " < " + input);
   EXPECT_EQ(r.exit_code, 0) << r.out;

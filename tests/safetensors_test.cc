@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "temp_files.h"
 
 namespace attnscope {
 namespace {
@@ -191,7 +192,7 @@ TEST_F(SafetensorsTest, RoundTripKeepsOrderValuesAndMetadata) {
   EXPECT_LT(header.find("\"z\""), header.find("\"a\""));  // order given, not sorted
   EXPECT_LT(header.find("\"a\""), header.find("\"empty\""));
   EXPECT_LT(header.find("\"empty\""), header.find("\"m.weight\""));
-  EXPECT_FALSE(fs::exists(p + ".tmp"));
+  EXPECT_TRUE(test::temp_files_beside(p).empty());
 
   const SafetensorsFile f = read_safetensors(p);
   ASSERT_EQ(f.tensors.size(), 4u);
@@ -224,7 +225,7 @@ TEST_F(SafetensorsTest, OverwriteReplacesTheFile) {
   const SafetensorsFile f = read_safetensors(p);
   ASSERT_EQ(f.tensors.size(), 1u);
   EXPECT_EQ(f.tensors.at("b")[0], 9.0f);
-  EXPECT_FALSE(fs::exists(p + ".tmp"));
+  EXPECT_TRUE(test::temp_files_beside(p).empty());
 }
 
 TEST_F(SafetensorsTest, WriterRejectsBadInputWithoutTouchingTheFile) {
@@ -244,7 +245,7 @@ TEST_F(SafetensorsTest, WriterRejectsBadInputWithoutTouchingTheFile) {
       EXPECT_NE(msg.find(what), std::string::npos) << msg;
     }
     EXPECT_EQ(read_raw(p), before);
-    EXPECT_FALSE(fs::exists(p + ".tmp"));
+    EXPECT_TRUE(test::temp_files_beside(p).empty());
   };
   expect_throw({{"a", &a}, {"a", &a}}, "given twice");
   expect_throw({{"", &a}}, "empty name");

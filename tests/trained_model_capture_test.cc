@@ -17,16 +17,23 @@
 
 #include "decode/beam_search.h"
 #include "decode/translate.h"
+#include "io/config_json.h"
 #include "io/model_dir.h"
+#include "nn/transformer.h"
 
 namespace attnscope {
 namespace {
 
 const std::string kModel = std::string(ATTNSCOPE_TEST_DATA) + "/tiny_dates_model";
 
-// Loaded once: the tests only read the weights (forward and decoding overwrite activations).
+// Loaded once, as a Transformer (the tests read its config): the tests only read the weights
+// (forward and decoding overwrite activations).
 Transformer& model() {
-  static std::unique_ptr<Transformer> m = load_model(kModel);
+  static std::unique_ptr<Transformer> m = [] {
+    auto t = std::make_unique<Transformer>(read_config_as<ModelConfig>(kModel + "/config.json"));
+    load_weights(*t, kModel + "/model.safetensors");
+    return t;
+  }();
   return *m;
 }
 const TokenizerPair& tokenizers() {
@@ -158,7 +165,7 @@ std::vector<std::vector<Hypothesis>> decode(const TokenBatch& src, int64_t beam,
   DecodeOptions opt;
   opt.beam = beam;
   opt.nbest = beam;
-  opt.capture_attention = capture;
+  if (capture) opt.capture.emplace();
   return beam_search(model(), src, opt);
 }
 
@@ -179,7 +186,7 @@ TEST(TrainedModelCapture, GreedyOutputIsTheRightDate) {
   for (int64_t beam : {1, 4}) {
     TranslateOptions opt;
     opt.decode.beam = beam;
-    opt.decode.capture_attention = true;
+    opt.decode.capture.emplace();
     const auto out =
         translate_sentences(model(), *tokenizers().src, *tokenizers().tgt, sentences, opt);
     ASSERT_EQ(out.size(), dates.size());
@@ -338,7 +345,7 @@ TEST_P(TrainedModelCaptureBeam, HypothesesCutAtTheLengthLimitKeepTheirMaps) {
     DecodeOptions opt;
     opt.beam = K;
     opt.nbest = K;
-    opt.capture_attention = true;
+    opt.capture.emplace();
     opt.stop_at_eos = stop_at_eos;
     opt.max_len_ratio = stop_at_eos ? 0.5f : 1.0f;
     opt.max_len_extra = 0;
@@ -432,7 +439,7 @@ TEST(TrainedModelCapture, PaddedKeysGetExactlyZero) {
   }
 
   // The cached decoder, fed the same tokens: every step's cross row puts 0 on padding.
-  DecoderCache cache = model().start_decoding(src, 1, Tt);
+  auto cache = model().start_decoding(src, 1, Tt);
   for (int64_t l = 0; l < Le; ++l) {
     const Tensor& e = model().attention(AttentionKind::kEncoderSelf, l);
     for (int64_t b = 0; b < B; ++b)
@@ -444,7 +451,7 @@ TEST(TrainedModelCapture, PaddedKeysGetExactlyZero) {
   for (int64_t t = 0; t < Tt; ++t) {
     std::vector<int32_t> step(static_cast<size_t>(B));
     for (int64_t b = 0; b < B; ++b) step[b] = tgt.at(b, t) == c.pad_id ? c.eos_id : tgt.at(b, t);
-    model().decode_step(cache, step);
+    model().decode_step(*cache, step);
     for (int64_t l = 0; l < L; ++l) {
       const Tensor& x = model().attention(AttentionKind::kCross, l);  // [B, H, 1, Ts]
       ASSERT_EQ(x.shape(), (Shape{B, H, 1, Ts}));
@@ -508,13 +515,13 @@ TEST(TrainedModelCapture, SpecsEqualSlicesAndReductionsOfTheFullCapture) {
     DecodeOptions opt;
     opt.beam = 4;
     opt.nbest = 4;
-    opt.capture.enabled = true;
-    opt.capture.kinds = k.kinds;
-    opt.capture.layers = k.layers;
-    opt.capture.heads = k.heads;
-    opt.capture.reduction = k.reduction;
+    opt.capture.emplace();
+    opt.capture->kinds = k.kinds;
+    opt.capture->layers = k.layers;
+    opt.capture->heads = k.heads;
+    opt.capture->reduction = k.reduction;
     const auto got = beam_search(model(), src, opt);
-    const std::vector<int64_t> heads = opt.capture.head_indices(c.heads);
+    const std::vector<int64_t> heads = opt.capture->head_indices(c.heads);
     const bool over_heads =
         k.reduction == CaptureReduction::kMeanHeads || k.reduction == CaptureReduction::kMaxHeads;
     auto wants = [&](K kind) {

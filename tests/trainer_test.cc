@@ -10,6 +10,7 @@
 
 #include "core/error.h"
 #include "core/rng.h"
+#include "nn/transformer.h"
 #include "train/trainer.h"
 
 namespace attnscope {

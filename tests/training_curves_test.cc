@@ -13,6 +13,7 @@
 #include <string>
 
 #include "core/error.h"
+#include "temp_files.h"
 
 namespace attnscope {
 namespace {
@@ -127,7 +128,7 @@ TEST_F(TrainingCurvesTest, TwoPanelsWithEveryCurve) {
   const std::string jsonl = write_run("run.jsonl", 5000, true);
   const std::string png = path("curves.png");
   write_training_curves_png(jsonl, png);
-  EXPECT_FALSE(fs::exists(png + ".tmp"));
+  EXPECT_TRUE(test::temp_files_beside(png).empty());
   const std::string b = read_bytes(png);
   ASSERT_GE(b.size(), 33u);
   EXPECT_EQ(b.substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8));

@@ -98,7 +98,7 @@ void run_align(const AlignArgs& a) {
   ATTN_CHECK(a.gold_base == 0 || a.gold_base == 1, "--gold-base must be 0 or 1, not {}",
              a.gold_base);
   ATTN_CHECK(a.threshold >= 0 && a.threshold <= 1, "--threshold {} is outside [0, 1]", a.threshold);
-  auto model = load_any_model(a.model);
+  auto model = load_model(a.model);
   const TokenizerPair tok = load_tokenizers(a.model);
   const ModelInfo cfg = model->info();
   const std::vector<InputLine> lines = read_input(a.data, force);

@@ -2,13 +2,13 @@
 #include <fmt/core.h>
 
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <memory>
 
 #include "app/commands.h"
 #include "app/decode_args.h"
 #include "app/text_lines.h"
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "data/corpus.h"
 #include "inspect/analysis_files.h"
@@ -44,16 +44,15 @@ std::vector<std::string> read_sentences(const AttentionArgs& a) {
 }
 
 void run_attention(AttentionArgs a) {
-  auto model = load_any_model(a.model);
-  auto* transformer = dynamic_cast<Transformer*>(model.get());
-  ATTN_CHECK(transformer != nullptr || (!a.rollout && !a.contributions),
-             "--rollout and --contributions need a Transformer: {} is an {} model, whose one "
-             "additive cross-attention has no residual stack of self-attention to roll out and "
-             "no value vectors to weigh",
-             a.model, model->info().arch);
+  auto model = load_model(a.model);
+  AnalysisOptions aopt;
+  aopt.rollout = a.rollout;
+  aopt.contributions = a.contributions;
+  aopt.pictures = !a.no_pictures;
+  aopt.residual_share = a.residual_share;
+  check_analysis_supported(*model, aopt, a.model);  // before any decoding
   const TokenizerPair tok = load_tokenizers(a.model);
-  CaptureSpec& spec = a.opt.decode.capture;
-  spec.enabled = true;
+  CaptureSpec& spec = a.opt.decode.capture.emplace();
   if (!a.kinds.empty()) spec.kinds = parse_kinds(a.kinds);
   if (!a.layers.empty()) spec.layers = parse_indices(a.layers, "--layers");
   if (!a.heads.empty()) spec.heads = parse_indices(a.heads, "--heads");
@@ -64,17 +63,8 @@ void run_attention(AttentionArgs a) {
   fopt.npy = a.npy;
   fopt.pictures = !a.no_pictures;
   fopt.html = !a.no_html;
-  AnalysisOptions aopt;
-  aopt.rollout = a.rollout;
-  aopt.contributions = a.contributions;
-  aopt.pictures = !a.no_pictures;
-  aopt.residual_share = a.residual_share;
-  std::ofstream index;
-  if (translations.size() > 1) {
-    fs::create_directories(a.out);
-    index.open(fs::path(a.out) / "index.tsv");
-    index << "folder\tsource\ttranslation\n";
-  }
+  // With several sentences: one folder each, and index.tsv (written last) lists them.
+  std::string index = "folder\tsource\ttranslation\n";
   if (a.opt.decode.nbest > 1)
     fmt::print(stderr,
                "attnscope: --nbest {}: the files hold the best hypothesis only "
@@ -86,16 +76,17 @@ void run_attention(AttentionArgs a) {
         translations.size() == 1 ? a.out : (fs::path(a.out) / fmt::format("{:04}", i + 1)).string();
     auto files = write_attention_files(dir, t, fopt);
     if (aopt.rollout || aopt.contributions) {
-      const ModelConfig& cfg = transformer->config();
-      const auto src_ids = encode_source(*tok.src, t.source, cfg.max_len, cfg.eos_id);
-      const auto more = write_analysis_files(dir, *transformer, src_ids, t, aopt);
+      const ModelInfo info = model->info();
+      const auto src_ids = encode_source(*tok.src, t.source, info.max_len, info.eos_id);
+      const auto more = write_analysis_files(dir, *model, src_ids, t, aopt);
       files.insert(files.end(), more.begin(), more.end());
     }
     std::cout << t.text << "\n";
     fmt::print(stderr, "{} → {}: {} files in {}/\n", t.source, t.text, files.size(), dir);
-    if (index.is_open())
-      index << fmt::format("{:04}", i + 1) << "\t" << t.source << "\t" << t.text << "\n";
+    index += fmt::format("{:04}\t{}\t{}\n", i + 1, t.source, t.text);
   }
+  if (translations.size() > 1)
+    write_file_atomically((fs::path(a.out) / "index.tsv").string(), index);
 }
 
 }  // namespace

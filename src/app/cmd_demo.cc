@@ -8,19 +8,22 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
-#include <fstream>
 #include <iterator>
 #include <memory>
+#include <sstream>
 
 #include <nlohmann/json.hpp>
 
 #include "app/commands.h"
 #include "app/model_presets.h"
 #include "app/progress.h"
+#include "core/atomic_file.h"
 #include "core/error.h"
+#include "core/escape.h"
 #include "data/date_corpus.h"
 #include "decode/translate.h"
 #include "inspect/attention_files.h"
+#include "io/config_json.h"
 #include "io/model_dir.h"
 #include "train/recipe.h"
 
@@ -108,14 +111,12 @@ DemoResult train_one(const DemoArgs& a, const std::string& arch, const std::stri
   r.train = to_pairs(train_dates);
   r.valid = to_pairs(valid_dates);
   r.out_dir = (fs::path(a.out) / model_name).string();
-  r.model = model_preset(arch == "rnn-attention" ? "tiny" : a.config);
-  if (arch == "rnn-attention") {
-    r.rnn = rnn_model_preset(a.config);
-    r.model.max_len = r.rnn->max_len;
-  }
-  r.model.dropout = 0.05f;
-  r.model.share_embeddings = true;
-  r.model.tie_output = true;
+  std::unique_ptr<ArchConfig> config = model_preset(arch, a.config);
+  // The demo's settings, where the architecture has them (the RNN has no dropout, no tying).
+  set_config_field(*config, "dropout", 0.05f);
+  set_config_field(*config, "share_embeddings", true);
+  set_config_field(*config, "tie_output", true);
+  r.model = std::move(config);
   r.tokenizer.vocab_size = 160;
   r.tokenizer.split_digits = true;  // one digit per token: the year's digits stay visible
   r.tokenizer.seed = a.seed;
@@ -143,7 +144,7 @@ DemoResult train_one(const DemoArgs& a, const std::string& arch, const std::stri
   const double train_s = std::chrono::duration<double>(clock::now() - start).count();
 
   // Held-out exact match.
-  auto model = load_any_model(r.out_dir);
+  auto model = load_model(r.out_dir);
   const TokenizerPair tok = load_tokenizers(r.out_dir);
   std::vector<std::string> sources;
   for (const auto& d : test_dates) sources.push_back(d.written);
@@ -183,7 +184,7 @@ DemoResult train_one(const DemoArgs& a, const std::string& arch, const std::stri
 
   // The attention of the first example: every layer and head of all three kinds.
   TranslateOptions capture = topt;
-  capture.decode.capture_attention = true;
+  capture.decode.capture.emplace();
   const auto shown = translate_sentences(*model, *tok.src, *tok.tgt, {examples[0]}, capture);
   const std::string att_dir = (fs::path(a.out) / att_name).string();
   write_attention_files(att_dir, shown[0], AttentionFileOptions{});
@@ -264,9 +265,7 @@ void write_comparison_json(const fs::path& path, const std::vector<const DemoRes
                       {"exact_by_source_length", buckets},
                       {"example", {{"source", r->source}, {"translation", r->text}}}});
   }
-  std::ofstream out(path);
-  out << nlohmann::json{{"models", models}}.dump(2) << "\n";
-  ATTN_CHECK(out.good(), "cannot write {}", path.string());
+  write_file_atomically(path.string(), nlohmann::json{{"models", models}}.dump(2) + "\n");
 }
 
 std::string comparison_table_html(const std::vector<const DemoResult*>& rs) {
@@ -281,8 +280,8 @@ std::string comparison_table_html(const std::vector<const DemoResult*>& rs) {
     h += fmt::format(
         "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.2f}</td><td>{:.1f}</td><td>{:.0f}</td>"
         "<td>{:.1f}%</td>",
-        r->arch, r->parameters, r->steps, r->epochs, r->seconds_per_epoch(), r->tgt_tokens_per_s,
-        r->exact_pct);
+        escape_html(r->arch), r->parameters, r->steps, r->epochs, r->seconds_per_epoch(),
+        r->tgt_tokens_per_s, r->exact_pct);
     for (const auto& b : r->by_length)
       h += b.sentences ? fmt::format("<td>{:.1f}% of {}</td>", b.pct(), b.sentences) : "<td>—</td>";
     h += "</tr>\n";
@@ -298,7 +297,7 @@ void run_demo(const DemoArgs& a) {
     fs::remove_all(a.out);
   }
   fs::create_directories(a.out);
-  std::ofstream(fs::path(a.out) / kDemoMarker) << "made by attnscope demo\n";
+  write_file_atomically((fs::path(a.out) / kDemoMarker).string(), "made by attnscope demo\n");
   if (!a.compare) {
     train_one(a, a.arch, "model", "attention");
     return;
@@ -313,14 +312,14 @@ void run_demo(const DemoArgs& a) {
   print_comparison({&t, &n});
   write_comparison_json(fs::path(a.out) / "compare.json", {&t, &n});
   const fs::path page = fs::path(a.out) / "compare.html";
-  std::ofstream html(page);
+  std::ostringstream html;
   html << "<!doctype html><meta charset=\"utf-8\"><title>attnscope demo: Transformer vs "
           "RNN attention</title>\n<style>body{font-family:sans-serif;margin:1em}"
           ".row{display:flex;gap:1em}.col{flex:1;min-width:0}img{max-width:100%}"
           "iframe{width:100%;height:80vh;border:1px solid #ccc}</style>\n"
        << "<h1>The same sentence, two architectures</h1>\n<div class=\"row\">\n";
   for (const DemoResult* d : {&t, &n}) {
-    const std::string name = fs::path(d->att_dir).filename().string();
+    const std::string name = escape_html(fs::path(d->att_dir).filename().string());
     const bool rnn = d == &n;
     html << "<div class=\"col\"><h2>" << (rnn ? "RNN + additive attention" : "Transformer")
          << fmt::format(" — exact match {:.1f}%", d->exact_pct) << "</h2>\n<p>cross-attention"
@@ -329,7 +328,7 @@ void run_demo(const DemoArgs& a) {
          << name << "/attention.html\"></iframe></div>\n";
   }
   html << "</div>\n" << comparison_table_html({&t, &n});
-  ATTN_CHECK(html.good(), "cannot write {}", page.string());
+  write_file_atomically(page.string(), html.str());
   fmt::print(
       "\ncompare:    {} — the cross-attention of both models for \"{}\"\n"
       "            (Transformer → \"{}\", {:.1f}% exact; rnn-attention → \"{}\", {:.1f}% exact)\n",

@@ -1,13 +1,13 @@
 // attnscope eval: translate a test set and score it with BLEU and chrF (sacreBLEU-compatible).
 #include <fmt/core.h>
 
-#include <fstream>
 #include <memory>
 
 #include "app/commands.h"
 #include "app/decode_args.h"
 #include "app/score_output.h"
 #include "app/tsv_columns.h"
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "data/corpus.h"
 #include "eval/bleu.h"
@@ -26,7 +26,7 @@ struct EvalArgs {
 };
 
 void run_eval(const EvalArgs& a) {
-  auto model = load_any_model(a.model);
+  auto model = load_model(a.model);
   const TokenizerPair tok = load_tokenizers(a.model);
   CorpusReport report;
   const auto pairs = read_tsv(a.data, a.columns.corpus_options(), report);
@@ -39,9 +39,9 @@ void run_eval(const EvalArgs& a) {
   for (const auto& t : translate_sentences(*model, *tok.src, *tok.tgt, sources, a.opt))
     hyps.push_back(t.text);
   if (!a.hypotheses.empty()) {
-    std::ofstream out(a.hypotheses);
-    for (const auto& h : hyps) out << h << "\n";
-    ATTN_CHECK(out.good(), "cannot write {}", a.hypotheses);
+    std::string text;
+    for (const auto& h : hyps) text += h + "\n";
+    write_file_atomically(a.hypotheses, text);
   }
   const BleuScore bleu = corpus_bleu(hyps, refs);
   const double chrf = corpus_chrf(hyps, refs);

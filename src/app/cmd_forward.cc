@@ -38,7 +38,7 @@ std::string attention_json(const Seq2SeqModel& model) {
 }
 
 void run_forward(const ForwardArgs& a) {
-  std::unique_ptr<Seq2SeqModel> model = load_any_model(a.model_dir);
+  std::unique_ptr<Seq2SeqModel> model = load_model(a.model_dir);
   const ModelInfo cfg = model->info();
   TokenBatch src = parse_token_rows(a.src, cfg.pad_id, "--src");
   TokenBatch tgt = parse_token_rows(a.tgt, cfg.pad_id, "--tgt");

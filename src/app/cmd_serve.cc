@@ -20,6 +20,7 @@
 
 #include "app/commands.h"
 #include "core/error.h"
+#include "core/json_error.h"
 #include "data/corpus.h"
 #include "decode/translate.h"
 #include "inspect/attention_export.h"
@@ -66,12 +67,12 @@ bool is_loopback(const std::string& host) {
   return host == "127.0.0.1" || host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
 }
 
-// The model and its tokenizers. Transformer keeps its activations inside, so one request at a
-// time uses it (the kernels are parallel themselves).
+// The model and its tokenizers. A model keeps its activations inside, so one request at a time
+// uses it (the kernels are parallel themselves).
 class Translator {
  public:
   explicit Translator(const std::string& dir)
-      : model_(load_any_model(dir)), tok_(load_tokenizers(dir)) {}
+      : model_(load_model(dir)), tok_(load_tokenizers(dir)) {}
 
   // The architecture, as /api/health reports it.
   nlohmann::json shape() const {
@@ -80,8 +81,7 @@ class Translator {
                         {"encoder_layers", model_->num_layers(AttentionKind::kEncoderSelf)},
                         {"decoder_layers", model_->num_layers(AttentionKind::kCross)},
                         {"heads", info.heads}};
-    if (const auto* t = dynamic_cast<const Transformer*>(model_.get()))
-      j["d_model"] = t->config().d_model;
+    if (info.d_model > 0) j["d_model"] = info.d_model;
     return j;
   }
 
@@ -89,7 +89,7 @@ class Translator {
     TranslateOptions opt;
     opt.decode.beam = beam;
     opt.decode.nbest = 1;
-    opt.decode.capture_attention = true;
+    opt.decode.capture.emplace();
     opt.batch_sentences = 1;
     std::lock_guard<std::mutex> lock(mu_);
     const auto out = translate_sentences(*model_, *tok_.src, *tok_.tgt, {text}, opt);
@@ -111,7 +111,7 @@ std::pair<std::string, int64_t> parse_translate_request(const std::string& body,
   try {
     j = nlohmann::json::parse(body);
   } catch (const nlohmann::json::parse_error& e) {
-    throw BadRequest{400, fmt::format("malformed JSON: {}", e.what())};
+    throw BadRequest{400, fmt::format("malformed JSON: {}", json_error_text(e))};
   }
   if (!j.is_object())
     throw BadRequest{400, R"(expected a JSON object such as {"text": "...", "beam": 1})"};

@@ -9,6 +9,8 @@
 #include "app/tsv_columns.h"
 #include "core/error.h"
 #include "data/corpus.h"
+#include "io/architectures.h"
+#include "io/config_json.h"
 #include "train/recipe.h"
 
 namespace attnscope::app {
@@ -57,20 +59,20 @@ void run_train(const TrainArgs& a) {
     r.valid = std::move(split.dev);
     fmt::print(stderr, "held out {} pairs for validation (--split-dev)\n", r.valid.size());
   }
-  if (resolve_arch(a.arch, a.config) == "rnn-attention") {
-    ATTN_CHECK(a.dropout < 0 && a.norm.empty(),
-               "--dropout and --norm are Transformer options: an rnn-attention model has neither");
-    r.rnn = rnn_model_preset(a.config);
-    r.model.max_len = r.rnn->max_len;
-  } else {
-    r.model = model_preset(a.config);
-  }
-  if (a.dropout >= 0) r.model.dropout = a.dropout;
-  if (a.norm == "pre") r.model.norm = NormPlacement::kPre;
-  if (a.norm == "post") r.model.norm = NormPlacement::kPost;
+  const std::string arch = resolve_arch(a.arch, a.config);
+  std::unique_ptr<ArchConfig> model = model_preset(arch, a.config);
+  // Flags that name a config key: an error for an architecture without it.
+  const auto set = [&](const char* flag, const char* key, const nlohmann::json& value) {
+    ATTN_CHECK(set_config_field(*model, key, value),
+               "{} does not apply to an {} model: its config has no \"{}\"", flag, arch, key);
+  };
+  if (a.dropout >= 0) set("--dropout", "dropout", a.dropout);
+  if (!a.norm.empty()) set("--norm", "norm", a.norm);
+  // Training defaults, where the architecture has them.
+  set_config_field(*model, "share_embeddings", !a.separate_vocab);
+  set_config_field(*model, "tie_output", true);
+  r.model = std::move(model);
   r.joint_tokenizer = !a.separate_vocab;
-  r.model.share_embeddings = !a.separate_vocab;
-  r.model.tie_output = true;
   r.tokenizer.vocab_size = a.vocab;
   r.tokenizer.model_type = a.spm_type;
   r.tokenizer.seed = a.seed;
@@ -114,10 +116,10 @@ void register_train(CLI::App& app) {
   cmd->add_option("--out", a->out, "Model directory to write")->required();
   cmd->add_option("--config", a->config, "Model size: tiny, small, base, or a config.json")
       ->capture_default_str();
-  cmd->add_option("--arch", a->arch,
-                  "transformer (default) or rnn-attention (bidirectional LSTM encoder, LSTM "
-                  "decoder, additive attention; no dropout)")
-      ->check(CLI::IsMember({"transformer", "rnn-attention"}));
+  std::string arch_help = "The architecture (default: the --config file's, else transformer):";
+  for (const Architecture& arch : architectures())
+    if (arch.preset != nullptr) arch_help += fmt::format("\n  {}: {}", arch.name, arch.description);
+  cmd->add_option("--arch", a->arch, arch_help)->check(CLI::IsMember(trainable_architectures()));
   add_tsv_column_options(cmd, a->columns, "TSV column of the source (0-based)",
                          "TSV column of the target (0-based)",
                          "Swap the direction (translate target → source)");

@@ -1,13 +1,14 @@
 // attnscope translate: sentences from stdin or a file, translations to stdout or a file.
 #include <fmt/core.h>
 
-#include <fstream>
 #include <iostream>
 #include <memory>
+#include <sstream>
 
 #include "app/commands.h"
 #include "app/decode_args.h"
 #include "app/text_lines.h"
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "data/corpus.h"
 #include "io/model_dir.h"
@@ -22,7 +23,7 @@ struct TranslateArgs {
 };
 
 void run_translate(const TranslateArgs& a) {
-  auto model = load_any_model(a.model);
+  auto model = load_model(a.model);
   const TokenizerPair tok = load_tokenizers(a.model);
   TextLines in(a.input);
   const std::string& in_name = in.name();
@@ -42,12 +43,7 @@ void run_translate(const TranslateArgs& a) {
                bad.size(), in_name, in_name, bad.front());
   }
   const auto translations = translate_sentences(*model, *tok.src, *tok.tgt, lines, a.opt);
-  std::ofstream out_file;
-  if (!a.output.empty()) {
-    out_file.open(a.output);
-    ATTN_CHECK(out_file.good(), "cannot write {}", a.output);
-  }
-  std::ostream& out = a.output.empty() ? std::cout : out_file;
+  std::ostringstream out;
   for (size_t i = 0; i < translations.size(); ++i) {
     const Translation& t = translations[i];
     if (a.opt.decode.nbest <= 1 || lines[i].empty()) {
@@ -57,6 +53,12 @@ void run_translate(const TranslateArgs& a) {
     // n-best: "index ||| hypothesis ||| score", as Moses and Marian print it.
     for (const auto& h : t.hypotheses)
       out << i << " ||| " << tok.tgt->decode(h.tokens) << " ||| " << h.score << "\n";
+  }
+  if (a.output.empty()) {
+    std::cout << out.str() << std::flush;
+    ATTN_CHECK(std::cout.good(), "cannot write the translations to stdout");
+  } else {
+    write_file_atomically(a.output, out.str());
   }
   if (!bad.empty()) throw Error(fmt::format("{} input line(s) were not valid UTF-8", bad.size()));
 }

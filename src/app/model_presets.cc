@@ -1,84 +1,60 @@
 #include "app/model_presets.h"
 
+#include <algorithm>
 #include <filesystem>
-#include <variant>
 
 #include "core/error.h"
+#include "io/architectures.h"
 #include "io/config_json.h"
 
 namespace attnscope::app {
 
-ModelConfig model_preset(const std::string& name) {
-  ModelConfig c;
-  if (name == "tiny") {
-    c.d_model = 64;
-    c.heads = 4;
-    c.encoder_layers = 2;
-    c.decoder_layers = 2;
-    c.d_ff = 256;
-    c.dropout = 0.1f;
-    c.max_len = 128;
-  } else if (name == "small") {
-    c.d_model = 256;
-    c.heads = 4;
-    c.encoder_layers = 3;
-    c.decoder_layers = 3;
-    c.d_ff = 1024;
-    c.dropout = 0.1f;
-    c.max_len = 256;
-  } else if (name == "base") {
-    c.d_model = 512;
-    c.heads = 8;
-    c.encoder_layers = 6;
-    c.decoder_layers = 6;
-    c.d_ff = 2048;
-    c.dropout = 0.1f;
-    c.max_len = 256;
-  } else if (std::filesystem::exists(name)) {
-    AnyModelConfig any = read_any_config(name);
-    ATTN_CHECK(std::holds_alternative<ModelConfig>(any),
-               "--config {}: an rnn-attention config; add --arch rnn-attention", name);
-    return std::get<ModelConfig>(any);
-  } else {
-    fail("--config {}: not a preset (tiny, small, base) nor a config.json file", name);
-  }
-  return c;
+namespace {
+
+std::string joined(const std::vector<std::string>& names) {
+  std::string s;
+  for (const std::string& n : names) s += (s.empty() ? "" : ", ") + n;
+  return s;
 }
 
-RnnConfig rnn_model_preset(const std::string& name) {
-  RnnConfig c;
-  const auto sizes = [&c](int64_t embed, int64_t hidden, int64_t max_len) {
-    c.embed_size = embed;
-    c.encoder_hidden = c.decoder_hidden = c.attention_size = hidden;
-    c.max_len = max_len;
-  };
-  if (name == "tiny") {
-    sizes(64, 128, 128);
-  } else if (name == "small") {
-    sizes(128, 256, 256);
-  } else if (name == "base") {
-    sizes(256, 512, 256);
-  } else if (std::filesystem::exists(name)) {
-    AnyModelConfig any = read_any_config(name);
-    ATTN_CHECK(std::holds_alternative<RnnConfig>(any),
-               "--config {}: a Transformer config, but --arch is rnn-attention", name);
-    return std::get<RnnConfig>(any);
-  } else {
-    fail("--config {}: not a preset (tiny, small, base) nor a config.json file", name);
-  }
-  return c;
+bool is_preset_of(const Architecture& a, const std::string& name) {
+  return std::find(a.preset_names.begin(), a.preset_names.end(), name) != a.preset_names.end();
+}
+
+}  // namespace
+
+std::vector<std::string> trainable_architectures() {
+  std::vector<std::string> names;
+  for (const Architecture& a : architectures())
+    if (a.preset != nullptr) names.push_back(a.name);
+  return names;
 }
 
 std::string resolve_arch(const std::string& arch, const std::string& config) {
   if (!arch.empty()) {
-    ATTN_CHECK(arch == "transformer" || arch == "rnn-attention",
-               "--arch {}: not an architecture (transformer, rnn-attention)", arch);
+    const std::vector<std::string> trainable = trainable_architectures();
+    ATTN_CHECK(std::find(trainable.begin(), trainable.end(), arch) != trainable.end(),
+               "--arch {}: not an architecture that can be trained here ({})", arch,
+               joined(trainable));
     return arch;
   }
-  if (config != "tiny" && config != "small" && config != "base" &&
-      std::filesystem::exists(config) && std::holds_alternative<RnnConfig>(read_any_config(config)))
-    return "rnn-attention";
-  return "transformer";
+  const Architecture& fallback = architectures().front();
+  if (!is_preset_of(fallback, config) && std::filesystem::exists(config))
+    return read_config(config)->arch();
+  return fallback.name;
+}
+
+std::unique_ptr<ArchConfig> model_preset(const std::string& arch, const std::string& name) {
+  const Architecture* a = find_architecture(arch);
+  ATTN_CHECK(a != nullptr && a->preset != nullptr, "--arch {}: not an architecture ({})", arch,
+             joined(trainable_architectures()));
+  if (is_preset_of(*a, name)) return a->preset(name);
+  ATTN_CHECK(std::filesystem::exists(name), "--config {}: not a preset ({}) nor a config.json file",
+             name, joined(a->preset_names));
+  std::unique_ptr<ArchConfig> c = read_config(name);
+  ATTN_CHECK(c->arch() == arch, "--config {}: an {} config, but --arch is {}", name, c->arch(),
+             arch);
+  return c;
 }
 
 }  // namespace attnscope::app

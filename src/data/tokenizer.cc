@@ -21,7 +21,6 @@
 
 #include <sentencepiece_processor.h>
 #include <sentencepiece_trainer.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -31,6 +30,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "core/rng.h"
 
@@ -81,26 +81,16 @@ std::string format_float(float v) {
   return fmt::format("{}", v);
 }
 
-void write_file_atomically(const std::string& path, const std::string& bytes) {
+// The model file, atomically (core/atomic_file.h), its folder created if needed.
+void write_model_file(const std::string& path, const std::string& bytes) {
   const fs::path target(path);
-  std::error_code ec;
-  if (target.has_parent_path()) fs::create_directories(target.parent_path(), ec);
-  const std::string tmp = fmt::format("{}.tmp{}", path, static_cast<long>(::getpid()));
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) fail("cannot write tokenizer model {}: cannot create {}", path, tmp);
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    out.close();
-    if (!out) {
-      fs::remove(tmp, ec);
-      fail("cannot write tokenizer model {}: write to {} failed", path, tmp);
-    }
+  if (target.has_parent_path()) {
+    std::error_code ec;
+    fs::create_directories(target.parent_path(), ec);
+    ATTN_CHECK(!ec, "cannot write tokenizer model {}: cannot create {}: {}", path,
+               target.parent_path().string(), ec.message());
   }
-  fs::rename(tmp, target, ec);
-  if (ec) {
-    fs::remove(tmp, ec);
-    fail("cannot write tokenizer model {}: rename failed", path);
-  }
+  write_file_atomically(path, bytes);
 }
 
 // The special ids of a loaded model must be attnscope's (pad 0, bos 1, eos 2, unk 3).
@@ -168,7 +158,7 @@ Tokenizer Tokenizer::train(const std::vector<std::string>& sentences, const std:
   const auto loaded = tok.sp_->LoadFromSerializedProto(proto);
   ATTN_CHECK(loaded.ok(), "trained tokenizer {} does not load: {}", model_path, loaded.message());
   check_special_ids(*tok.sp_, model_path);
-  write_file_atomically(model_path, proto);
+  write_model_file(model_path, proto);
   tok.path_ = model_path;
   if (tok.vocab_size() < opt.vocab_size)
     fmt::print(stderr,

@@ -120,23 +120,25 @@ std::vector<std::vector<Hypothesis>> beam_search(Seq2SeqModel& model, const Toke
     max_steps = std::max(max_steps, limit[b]);
   }
 
-  std::unique_ptr<DecoderState> cache = model.begin_decoding(src, K, max_steps);
+  std::unique_ptr<DecoderState> cache = model.start_decoding(src, K, max_steps);
   // An architecture may lack a kind (rnn-attention has cross-attention only): decoder layer l
   // is captured for the kinds the model has and the spec wants.
   const int64_t L = std::max(model.num_layers(AttentionKind::kDecoderSelf),
                              model.num_layers(AttentionKind::kCross));
   const int64_t Le = model.num_layers(AttentionKind::kEncoderSelf);
-  const CaptureSpec spec = opt.effective_capture();
+  const bool capturing = opt.capture.has_value();
+  const CaptureSpec spec = opt.capture.value_or(CaptureSpec{});
+  const auto wants = [&](AttentionKind k) { return capturing && spec.wants(k); };
   const bool want_self =
-      spec.wants(AttentionKind::kDecoderSelf) && model.num_layers(AttentionKind::kDecoderSelf) > 0;
+      wants(AttentionKind::kDecoderSelf) && model.num_layers(AttentionKind::kDecoderSelf) > 0;
   const bool want_cross =
-      spec.wants(AttentionKind::kCross) && model.num_layers(AttentionKind::kCross) > 0;
+      wants(AttentionKind::kCross) && model.num_layers(AttentionKind::kCross) > 0;
   const CaptureReduction red = spec.reduction;
   const std::vector<int64_t> heads =
-      spec.enabled ? spec.head_indices(cfg.heads) : std::vector<int64_t>{};
+      capturing ? spec.head_indices(cfg.heads) : std::vector<int64_t>{};
   std::vector<int64_t> enc_layers, dec_layers;
   for (int64_t l = 0; l < Le; ++l)
-    if (spec.wants(AttentionKind::kEncoderSelf) && spec.wants_layer(l)) enc_layers.push_back(l);
+    if (wants(AttentionKind::kEncoderSelf) && spec.wants_layer(l)) enc_layers.push_back(l);
   for (int64_t l = 0; l < L; ++l)
     if ((want_self || want_cross) && spec.wants_layer(l)) dec_layers.push_back(l);
   for (int64_t l : spec.layers)
@@ -144,7 +146,6 @@ std::vector<std::vector<Hypothesis>> beam_search(Seq2SeqModel& model, const Toke
                "layer {} does not exist: the model has {} encoder and {} "
                "decoder layers",
                l, Le, L);
-  const bool capturing = spec.enabled;
 
   // Encoder maps per sentence, trimmed to its real length: [H', n, n].
   std::vector<std::vector<Tensor>> encoder_maps(static_cast<size_t>(B));
@@ -185,7 +186,7 @@ std::vector<std::vector<Hypothesis>> beam_search(Seq2SeqModel& model, const Toke
   Tensor logp;  // [R, V]
 
   for (int64_t t = 0; t < max_steps; ++t) {
-    log_softmax_rows(model.decode_next(*cache, feed), logp);
+    log_softmax_rows(model.decode_step(*cache, feed), logp);
     if (capturing) {
       StepMaps m;
       for (int64_t l : dec_layers) {

@@ -2,12 +2,12 @@
 // over sentences, optionally capturing every attention map of the hypotheses it returns.
 #pragma once
 
+#include <optional>
 #include <vector>
 
 #include "core/tensor.h"
 #include "decode/capture_spec.h"
 #include "nn/seq2seq_model.h"
-#include "nn/transformer.h"  // kept for includers that use the Transformer
 
 namespace attnscope {
 
@@ -17,12 +17,10 @@ struct DecodeOptions {
   float length_penalty = 1.0f;  // score = log P / length^α (α = 0: raw log-probability)
   float max_len_ratio = 2.0f;   // stop after max_len_ratio · source length + max_len_extra
   int64_t max_len_extra = 10;
-  bool stop_at_eos = true;         // false: always decode the full length (benchmarks)
-  bool capture_attention = false;  // shorthand for capture = CaptureSpec::all()
-  CaptureSpec capture;             // what to keep when capture.enabled
-  CaptureSpec effective_capture() const {
-    return capture.enabled ? capture : capture_attention ? CaptureSpec::all() : CaptureSpec{};
-  }
+  bool stop_at_eos = true;  // false: always decode the full length (benchmarks)
+  // Set: capture the attention of the returned hypotheses, as much as the spec selects
+  // (`capture.emplace()` or `capture = CaptureSpec{}`: every map). Unset: no attention is kept.
+  std::optional<CaptureSpec> capture;
 };
 
 // The attention of one hypothesis, rows = its output positions (the fed tokens: bos, y1, …).
@@ -43,7 +41,7 @@ struct Hypothesis {
   float log_prob = 0;             // Σ log p of the tokens and the eos (if reached)
   float score = 0;                // log_prob with the length penalty, what the beam ranks by
   bool finished = false;          // reached eos
-  HypothesisAttention attention;  // filled when capture_attention
+  HypothesisAttention attention;  // filled when DecodeOptions::capture is set
 };
 
 // src [B, Ts] (each row ending in eos, padded with pad_id) → for each sentence, its nbest

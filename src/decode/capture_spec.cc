@@ -9,7 +9,7 @@
 namespace attnscope {
 
 bool CaptureSpec::wants(AttentionKind k) const {
-  return enabled && std::find(kinds.begin(), kinds.end(), k) != kinds.end();
+  return std::find(kinds.begin(), kinds.end(), k) != kinds.end();
 }
 
 bool CaptureSpec::wants_layer(int64_t l) const {

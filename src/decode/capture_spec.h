@@ -18,19 +18,14 @@ enum class CaptureReduction {
   kLastRow,    // only the last query row of each selected head: [H, 1, Tk]
 };
 
+// The default spec keeps everything: every kind, layer and head, no reduction.
 struct CaptureSpec {
-  bool enabled = false;
   std::vector<AttentionKind> kinds = {AttentionKind::kEncoderSelf, AttentionKind::kDecoderSelf,
                                       AttentionKind::kCross};
   std::vector<int64_t> layers;  // empty: all
   std::vector<int64_t> heads;   // empty: all
   CaptureReduction reduction = CaptureReduction::kNone;
 
-  static CaptureSpec all() {
-    CaptureSpec s;
-    s.enabled = true;
-    return s;
-  }
   bool wants(AttentionKind k) const;
   bool wants_layer(int64_t l) const;
   // The selected head indices among H (throws attnscope::Error for one ≥ H).

@@ -6,25 +6,19 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "inspect/attention_files.h"
 #include "inspect/contributions.h"
 #include "inspect/heatmap.h"
 #include "inspect/rollout.h"
 #include "inspect/tensor_json.h"
-#include "io/safetensors.h"
 
 namespace attnscope {
 
 namespace {
 
 namespace fs = std::filesystem;
-
-void write_text(const std::string& path, const std::string& text) {
-  AtomicFileWriter w(path);
-  w.write(text.data(), text.size());
-  w.commit();
-}
 
 // [1, ...] → [...]: the batch of one sentence.
 Tensor drop_batch(const Tensor& t) {
@@ -60,7 +54,22 @@ const char* kind_title(AttentionKind k) {
 
 }  // namespace
 
-std::vector<std::string> write_analysis_files(const std::string& dir, Transformer& model,
+void check_analysis_supported(const Seq2SeqModel& model, const AnalysisOptions& opt,
+                              const std::string& model_name) {
+  const ModelInfo info = model.info();
+  const int64_t Le = model.num_layers(AttentionKind::kEncoderSelf);
+  const int64_t Ld = model.num_layers(AttentionKind::kDecoderSelf);
+  ATTN_CHECK(!opt.rollout || (Le > 0 && Ld > 0),
+             "--rollout needs self-attention layers in the encoder and the decoder to roll out: "
+             "{} is an {} model with {} encoder and {} decoder self-attention layers",
+             model_name, info.arch, Le, Ld);
+  ATTN_CHECK(!opt.contributions || info.value_vectors,
+             "--contributions needs the value vectors of each attention head: {} is an {} model, "
+             "which has none",
+             model_name, info.arch);
+}
+
+std::vector<std::string> write_analysis_files(const std::string& dir, Seq2SeqModel& model,
                                               const std::vector<int32_t>& src_ids,
                                               const Translation& t, const AnalysisOptions& opt) {
   std::vector<std::string> written;
@@ -68,7 +77,8 @@ std::vector<std::string> write_analysis_files(const std::string& dir, Transforme
   ATTN_CHECK(!t.hypotheses.empty(), "nothing to analyse for \"{}\": no translation", t.source);
   ATTN_CHECK(opt.residual_share >= 0 && opt.residual_share <= 1,
              "the rollout's residual share must lie in [0, 1], not {}", opt.residual_share);
-  const ModelConfig& cfg = model.config();
+  check_analysis_supported(model, opt, "the model");
+  const ModelInfo cfg = model.info();
   const std::vector<int32_t>& out = t.hypotheses.front().tokens;
   ATTN_CHECK(src_ids.size() == t.src_pieces.size(), "\"{}\": {} source ids for {} source pieces",
              t.source, src_ids.size(), t.src_pieces.size());
@@ -106,7 +116,7 @@ std::vector<std::string> write_analysis_files(const std::string& dir, Transforme
     json += ",\"decoder\":";
     append_json_array(json, dec_r);
     json += "}\n";
-    write_text(path("rollout.json"), json);
+    write_file_atomically(path("rollout.json"), json);
     written.push_back(path("rollout.json"));
     if (opt.pictures) {
       auto sub = [&](size_t n) {
@@ -189,7 +199,7 @@ std::vector<std::string> write_analysis_files(const std::string& dir, Transforme
       append(write_pictures(path(fmt::format("contributions_{}", attention_kind_name(kind))), g));
     }
     json += "}\n";
-    write_text(path("contributions.json"), json);
+    write_file_atomically(path("contributions.json"), json);
     written.push_back(path("contributions.json"));
   }
   return written;

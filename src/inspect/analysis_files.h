@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "decode/translate.h"
-#include "nn/transformer.h"
+#include "nn/seq2seq_model.h"
 
 namespace attnscope {
 
@@ -24,9 +24,15 @@ struct AnalysisOptions {
   float residual_share = 0.5f;  // rollout's (1 − r): the share the residual path keeps
 };
 
+// Throws attnscope::Error, naming `model_name` and what is missing, when the model cannot give
+// what opt asks for: rollout needs encoder and decoder self-attention layers, contributions
+// need value vectors (ModelInfo::value_vectors). Cheap: call it before decoding.
+void check_analysis_supported(const Seq2SeqModel& model, const AnalysisOptions& opt,
+                              const std::string& model_name);
+
 // src_ids: the source as the model saw it (encode_source); t: its translation (the best
 // hypothesis is analysed). Returns the paths written into dir.
-std::vector<std::string> write_analysis_files(const std::string& dir, Transformer& model,
+std::vector<std::string> write_analysis_files(const std::string& dir, Seq2SeqModel& model,
                                               const std::vector<int32_t>& src_ids,
                                               const Translation& t, const AnalysisOptions& opt);
 

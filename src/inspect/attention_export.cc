@@ -2,9 +2,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "inspect/tensor_json.h"
-#include "io/safetensors.h"
 
 namespace attnscope {
 
@@ -45,10 +45,7 @@ std::string attention_json(const Translation& t) {
 }
 
 void write_attention_json(const std::string& path, const Translation& t) {
-  const std::string text = attention_json(t);
-  AtomicFileWriter w(path);
-  w.write(text.data(), text.size());
-  w.commit();
+  write_file_atomically(path, attention_json(t));
 }
 
 }  // namespace attnscope

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "inspect/attention_export.h"
 #include "inspect/heatmap.h"
@@ -103,17 +104,11 @@ std::vector<std::string> write_attention_files(const std::string& dir, const Tra
   auto path = [&](const std::string& name) { return (fs::path(dir) / name).string(); };
 
   const std::string payload = attention_json(t);
-  {
-    AtomicFileWriter w(path("attention.json"));
-    w.write(payload.data(), payload.size());
-    w.commit();
-  }
+  write_file_atomically(path("attention.json"), payload);
   written.push_back(path("attention.json"));
   if (opt.html) {
     const std::string page = attention_html(payload, fmt::format("{} → {}", t.source, t.text));
-    AtomicFileWriter w(path("attention.html"));
-    w.write(page.data(), page.size());
-    w.commit();
+    write_file_atomically(path("attention.html"), page);
     written.push_back(path("attention.html"));
   }
 

@@ -20,10 +20,6 @@
 
 namespace attnscope {
 
-// Decodes UTF-8; each malformed byte becomes U+FFFD.
-std::u32string decode_utf8(std::string_view s);
-std::string encode_utf8(std::u32string_view s);
-
 // A greyscale coverage mask (0 = clear, 255 = full ink) of one line of text.
 struct TextMask {
   int width = 0, height = 0;
@@ -114,8 +110,8 @@ class Canvas {
 
   // The PNG file's bytes.
   std::string encode_png() const;
-  // Writes the PNG to path + ".tmp", then renames it to path; throws attnscope::Error naming
-  // the path on failure.
+  // Writes the PNG atomically (core/atomic_file.h); throws attnscope::Error naming the path on
+  // failure.
   void save_png(const std::string& path) const;
 
  private:
@@ -125,9 +121,5 @@ class Canvas {
   std::vector<uint8_t> rgb_;
   std::shared_ptr<const Font> font_;
 };
-
-// Writes bytes to path + ".tmp", then renames it to path; throws attnscope::Error naming the
-// path on failure. (Shared by the PNG and SVG writers.)
-void write_file_atomically(const std::string& path, std::string_view bytes);
 
 }  // namespace attnscope

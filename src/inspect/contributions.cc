@@ -9,70 +9,46 @@
 
 namespace attnscope {
 
-namespace {
-
-const Tensor& find_param(Transformer& model, const std::string& name) {
-  const Tensor* found = nullptr;
-  model.visit_params([&](Param& p) {
-    if (p.name == name) found = &p.value;
-  });
-  ATTN_CHECK(found != nullptr, "the model has no parameter {}", name);
-  return *found;
-}
-
-}  // namespace
-
-std::vector<LayerContributions> value_weighted_contributions(Transformer& model,
+std::vector<LayerContributions> value_weighted_contributions(const Seq2SeqModel& model,
                                                              AttentionKind kind) {
-  const ModelConfig& cfg = model.config();
-  const int64_t D = cfg.d_model, H = cfg.heads, dh = D / H;
-  const Transformer::Activations& act = model.activations();
+  const ModelInfo info = model.info();
+  ATTN_CHECK(info.value_vectors,
+             "value-weighted contributions need the value vectors of each attention head: an {} "
+             "model has none",
+             info.arch);
+  const int64_t H = info.heads;
   const int64_t L = model.num_layers(kind);
   const char* kind_name = attention_kind_name(kind).data();
   std::vector<LayerContributions> out;
   for (int64_t l = 0; l < L; ++l) {
-    const size_t li = static_cast<size_t>(l);
-    const bool encoder = kind == AttentionKind::kEncoderSelf;
-    const bool cross = kind == AttentionKind::kCross;
-    ATTN_CHECK(encoder ? li < act.encoder.size() : li < act.decoder.size(),
-               "no {} activations for layer {}: run Transformer::forward first", kind_name, l);
-    const MultiHeadAttention::Activations& a =
-        encoder ? act.encoder[li].attn
-                : (cross ? act.decoder[li].cross_attn : act.decoder[li].self_attn);
-    const std::string prefix =
-        encoder ? fmt::format("encoder.layers.{}.self_attn", l)
-                : fmt::format("decoder.layers.{}.{}", l, cross ? "multihead_attn" : "self_attn");
-    const Tensor& W = find_param(model, prefix + ".out_proj.weight");  // [D, D]
-    const Tensor& probs = a.probs;                                     // [B, H, Tq, Tk]
+    // The values first: they say when the last pass was not a full forward.
+    const Tensor values = model.attention_values(kind, l);     // [B, H, Tk, dh]
+    const Tensor& W = model.attention_output_weight(kind, l);  // [D, H·dh]
+    const Tensor& probs = model.attention(kind, l);            // [B, H, Tq, Tk]
     ATTN_CHECK(probs.rank() == 4 && probs.dim(1) == H,
                "{} layer {}: attention weights {} are not [B, {}, Tq, Tk]", kind_name, l,
                probs.shape_str(), H);
     const int64_t B = probs.dim(0), Tq = probs.dim(2), Tk = probs.dim(3);
-    // The value vectors: self qkv [B, T, 3D] (V at columns 2D..), cross kv [B, Tk, 2D] (V at D..).
-    const Tensor& packed = cross ? a.kv : a.qkv;
-    const int64_t stride = cross ? 2 * D : 3 * D, v_off = cross ? D : 2 * D;
-    const bool consistent = packed.rank() == 3 && packed.dim(0) == B && packed.dim(1) == Tk &&
-                            packed.dim(2) == stride && (cross || Tq == Tk) && a.qkv.rank() == 3 &&
-                            a.qkv.dim(1) == Tq;
-    ATTN_CHECK(consistent,
-               "{} layer {}: the kept activations (values {}, weights {}) are not those of one "
-               "full forward pass; run Transformer::forward before reading contributions",
-               kind_name, l, packed.shape_str(), probs.shape_str());
+    ATTN_CHECK(values.rank() == 4 && values.dim(0) == B && values.dim(1) == H &&
+                   values.dim(2) == Tk && W.rank() == 2 && W.dim(1) == H * values.dim(3),
+               "{} layer {}: value vectors {} and output projection {} do not fit the weights {}",
+               kind_name, l, values.shape_str(), W.shape_str(), probs.shape_str());
+    const int64_t dh = values.dim(3), D = W.dim(0), HD = W.dim(1);
 
     LayerContributions c;
     c.value_norms = Tensor({B, H, Tk});
     c.per_head = Tensor({B, H, Tq, Tk});
     c.summed = Tensor({B, Tq, Tk});
-    // f [B, H, Tk, D]: f_h(j)[o] = Σ_c v[b, j, h·dh + c] · W[o, h·dh + c]
+    // f [B, H, Tk, D]: f_h(j)[o] = Σ_c v[b, h, j, c] · W[o, h·dh + c]
     Tensor f({B, H, Tk, D});
     for (int64_t b = 0; b < B; ++b)
       for (int64_t h = 0; h < H; ++h)
         for (int64_t j = 0; j < Tk; ++j) {
-          const float* v = packed.data() + (b * Tk + j) * stride + v_off + h * dh;
+          const float* v = values.data() + ((b * H + h) * Tk + j) * dh;
           float* fj = f.data() + ((b * H + h) * Tk + j) * D;
           double norm2 = 0;
           for (int64_t o = 0; o < D; ++o) {
-            const float* w = W.data() + o * D + h * dh;
+            const float* w = W.data() + o * HD + h * dh;
             double s = 0;
             for (int64_t k = 0; k < dh; ++k) s += static_cast<double>(v[k]) * w[k];
             fj[o] = static_cast<float>(s);

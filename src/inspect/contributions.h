@@ -28,17 +28,18 @@
 //
 // and Σ_j Σ_h α^h_ij f_h(j) = out_i − b_O is the whole attention output (before the residual).
 //
-// These are read from the last Transformer::forward (the teacher-forced pass, run for inference
-// so no dropout is applied): the attention weights, the packed Q|K|V or K|V activations (whose
-// V part already includes b_V) and out_proj.weight. Not valid after decode_step, which keeps
-// only one query row.
+// These are read from the model's last forward (the teacher-forced pass, run for inference so
+// no dropout is applied) through the model interface: the attention weights, the value vectors
+// v^h_j (Seq2SeqModel::attention_values, b_V included) and W_O
+// (Seq2SeqModel::attention_output_weight). Not valid after decode_step, which keeps only one
+// query row.
 #pragma once
 
 #include <vector>
 
 #include "core/tensor.h"
 #include "nn/attention_kind.h"
-#include "nn/transformer.h"
+#include "nn/seq2seq_model.h"
 
 namespace attnscope {
 
@@ -49,9 +50,10 @@ struct LayerContributions {
 };
 
 // One entry per layer of `kind` (kEncoderSelf, kDecoderSelf or kCross), from the model's last
-// forward(). Throws attnscope::Error when the kept activations do not belong to a full forward
-// pass (e.g. after decode_step).
-std::vector<LayerContributions> value_weighted_contributions(Transformer& model,
+// forward(). Throws attnscope::Error when the model has no value vectors
+// (ModelInfo::value_vectors) or its kept activations do not belong to a full forward pass (e.g.
+// after decode_step).
+std::vector<LayerContributions> value_weighted_contributions(const Seq2SeqModel& model,
                                                              AttentionKind kind);
 
 }  // namespace attnscope

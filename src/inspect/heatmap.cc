@@ -5,7 +5,10 @@
 
 #include <fmt/format.h>
 
+#include "core/atomic_file.h"
 #include "core/error.h"
+#include "core/escape.h"
+#include "core/utf8.h"
 
 namespace attnscope {
 namespace {
@@ -401,35 +404,6 @@ void write_heatmap_png(const std::string& path, const HeatmapGrid& g) {
 // ---------------------------------------------------------------------------------------------
 // SVG
 
-std::string xml_escape(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (char32_t cp : decode_utf8(s)) {
-    switch (cp) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&apos;";
-        break;
-      default:
-        // XML 1.0 allows no control characters but tab, newline and carriage return.
-        if (cp < 0x20 || cp == 0x7F || cp == 0xFFFE || cp == 0xFFFF) cp = cp == '\t' ? ' ' : 0xFFFD;
-        out += encode_utf8(std::u32string_view(&cp, 1));
-    }
-  }
-  return out;
-}
-
 std::string heatmap_svg(const HeatmapGrid& g) {
   const HeatmapLayout L = heatmap_layout(g);
   const Font& font = *Font::default_font();
@@ -448,7 +422,7 @@ std::string heatmap_svg(const HeatmapGrid& g) {
       "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{0}\" height=\"{1}\" "
       "viewBox=\"0 0 {0} {1}\" font-family=\"{2}\" fill=\"{3}\">\n",
       L.width, L.height, kFontFamily, to_hex(kInk));
-  s += fmt::format("<title>{}</title>\n", xml_escape(g.title));
+  s += fmt::format("<title>{}</title>\n", escape_html(g.title));
   s += "<defs>\n";
   s += fmt::format(
       "<pattern id=\"masked\" patternUnits=\"userSpaceOnUse\" width=\"{0}\" height=\"{0}\">"
@@ -465,11 +439,12 @@ std::string heatmap_svg(const HeatmapGrid& g) {
   if (!g.title.empty())
     s += fmt::format("<text x=\"{}\" y=\"{}\" font-size=\"{}\">{}</text>\n", kMargin,
                      num(baseline(L.title_y, L.title_size)), num(L.title_size),
-                     xml_escape(fit_text(font, g.title, L.title_size, fw)));
+                     escape_html(fit_text(font, g.title, L.title_size, fw)));
   if (!g.subtitle.empty())
-    s += fmt::format("<text x=\"{}\" y=\"{}\" font-size=\"{}\" fill=\"{}\">{}</text>\n", kMargin,
-                     num(baseline(L.subtitle_y, L.subtitle_size)), num(L.subtitle_size),
-                     to_hex(kGreyInk), xml_escape(fit_text(font, g.subtitle, L.subtitle_size, fw)));
+    s +=
+        fmt::format("<text x=\"{}\" y=\"{}\" font-size=\"{}\" fill=\"{}\">{}</text>\n", kMargin,
+                    num(baseline(L.subtitle_y, L.subtitle_size)), num(L.subtitle_size),
+                    to_hex(kGreyInk), escape_html(fit_text(font, g.subtitle, L.subtitle_size, fw)));
 
   for (int64_t r = 0; r < g.rows; ++r) {
     const int py = L.panel_y[static_cast<size_t>(r)];
@@ -478,7 +453,7 @@ std::string heatmap_svg(const HeatmapGrid& g) {
       s += fmt::format(
           "<text x=\"{}\" y=\"{}\">{}</text>\n", L.panel_x[0] - kLabelGap,
           num(mid_baseline(py + (static_cast<double>(i) + 0.5) * cs, L.label_size)),
-          xml_escape(fit_text(font, label_at(g.row_labels, i), L.label_size, L.max_label_w)));
+          escape_html(fit_text(font, label_at(g.row_labels, i), L.label_size, L.max_label_w)));
     s += "</g>\n";
     for (int64_t c = 0; c < g.cols; ++c) {
       const int px = L.panel_x[static_cast<size_t>(c)];
@@ -491,7 +466,7 @@ std::string heatmap_svg(const HeatmapGrid& g) {
             num(px + L.panel_w / 2.0),
             num(baseline(L.panel_title_y[static_cast<size_t>(r)], L.panel_title_size)),
             num(L.panel_title_size),
-            xml_escape(
+            escape_html(
                 fit_text(font, pt, L.panel_title_size, static_cast<float>(L.panel_w + kGapH - 4))));
       s += fmt::format("<g font-size=\"{}\">\n", num(L.label_size));
       for (int64_t j = 0; j < L.tk; j += L.col_label_step) {
@@ -502,7 +477,7 @@ std::string heatmap_svg(const HeatmapGrid& g) {
         s += fmt::format(
             "<text x=\"{0}\" y=\"{1}\" transform=\"rotate(-90 {0} {1})\" dy=\"{2}\">{3}</text>\n",
             num(x), num(y), num((font.ascent(L.label_size) - font.descent(L.label_size)) / 2),
-            xml_escape(fit_text(font, label_at(g.col_labels, j), L.label_size, L.max_label_w)));
+            escape_html(fit_text(font, label_at(g.col_labels, j), L.label_size, L.max_label_w)));
       }
       s += "</g>\n";
       s += fmt::format(
@@ -523,8 +498,8 @@ std::string heatmap_svg(const HeatmapGrid& g) {
                 "<rect class=\"cell\" x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"{}\">"
                 "<title>{} → {}: {:.3f}{}</title></rect>\n",
                 x0, y0, std::max(1, L.cell_x0(c, j + 1) - x0),
-                std::max(1, L.cell_y0(r, i + 1) - y0), fill, xml_escape(q),
-                xml_escape(label_at(g.col_labels, j)), v, masked ? " (masked)" : "");
+                std::max(1, L.cell_y0(r, i + 1) - y0), fill, escape_html(q),
+                escape_html(label_at(g.col_labels, j)), v, masked ? " (masked)" : "");
           }
         }
         s += "</g>\n";
@@ -581,7 +556,7 @@ std::string heatmap_svg(const HeatmapGrid& g) {
       "<text x=\"{0}\" y=\"{1}\" transform=\"rotate(-90 {0} {1})\" text-anchor=\"middle\" "
       "dy=\"{2}\">{3}</text>\n",
       num(cx), num(cy), num((font.ascent(L.tick_size) - font.descent(L.tick_size)) / 2),
-      xml_escape(g.bar_caption));
+      escape_html(g.bar_caption));
   s += fmt::format(
       "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"url(#masked)\" stroke=\"{}\"/>\n",
       L.bar_x, L.swatch_y, L.bar_w, L.bar_w, to_hex(kBorder));

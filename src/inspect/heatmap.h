@@ -99,7 +99,4 @@ inline constexpr int64_t kSvgMaxVectorCells = 65536;
 std::string heatmap_svg(const HeatmapGrid& g);
 void write_heatmap_svg(const std::string& path, const HeatmapGrid& g);
 
-// For SVG text: escapes & < > " ' and replaces malformed UTF-8 and control characters.
-std::string xml_escape(std::string_view s);
-
 }  // namespace attnscope

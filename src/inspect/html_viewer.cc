@@ -5,6 +5,8 @@
 #include <string_view>
 
 #include "core/error.h"
+#include "core/escape.h"
+#include "core/json_error.h"
 #include "inspect/viewer_assets.h"  // generated from src/inspect/viewer/ (see CMakeLists.txt)
 
 namespace attnscope {
@@ -51,61 +53,12 @@ std::string page(const std::string& title, const std::string& payload, const std
 
 }  // namespace
 
-std::string escape_json_for_script(const std::string& json) {
-  std::string out;
-  out.reserve(json.size() + json.size() / 16);
-  for (size_t i = 0; i < json.size(); ++i) {
-    const char c = json[i];
-    if (c == '<') {
-      out += "\\u003c";
-    } else if (c == '>') {
-      out += "\\u003e";
-    } else if (c == '&') {
-      out += "\\u0026";
-    } else if (c == '\xE2' && i + 2 < json.size() && json[i + 1] == '\x80' &&
-               (json[i + 2] == '\xA8' || json[i + 2] == '\xA9')) {
-      out += json[i + 2] == '\xA8' ? "\\u2028" : "\\u2029";
-      i += 2;
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
-std::string escape_html(const std::string& text) {
-  std::string out;
-  out.reserve(text.size());
-  for (const char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
-
 std::string attention_html(const std::string& attention_json_payload, const std::string& title) {
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(attention_json_payload);
   } catch (const nlohmann::json::exception& e) {
-    throw Error(fmt::format("the attention payload is not valid JSON: {}", e.what()));
+    throw Error(fmt::format("the attention payload is not valid JSON: {}", json_error_text(e)));
   }
   ATTN_CHECK(j.is_object(), "the attention payload is not a JSON object");
   for (const char* key : {"source_tokens", "target_tokens", "weights"})

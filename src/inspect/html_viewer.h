@@ -21,11 +21,4 @@ std::string attention_html(const std::string& attention_json_payload, const std:
 // max_chars and max_beam are shown to the user and checked before sending.
 std::string attention_live_html(const std::string& title, int64_t max_chars, int64_t max_beam);
 
-// Makes JSON text safe inside an HTML <script> element: '<', '>' and '&' (which valid JSON has
-// only inside strings) become \u003c, \u003e, \u0026; U+2028/U+2029 become \u2028/\u2029.
-std::string escape_json_for_script(const std::string& json);
-
-// &, <, >, " and ' as character references.
-std::string escape_html(const std::string& text);
-
 }  // namespace attnscope

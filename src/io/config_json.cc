@@ -1,19 +1,21 @@
 #include "io/config_json.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
 #include <fstream>
-#include <functional>
 #include <limits>
 #include <set>
 #include <sstream>
 #include <utility>
-#include <vector>
 
+#include "core/atomic_file.h"
 #include "core/error.h"
-#include "io/safetensors.h"
+#include "core/json_error.h"
+#include "io/architectures.h"
 
 namespace attnscope {
 
@@ -24,15 +26,6 @@ using json = nlohmann::json;
 std::string brief(const json& v) {
   std::string s = v.dump(-1, ' ', false, json::error_handler_t::replace);
   if (s.size() > 60) s = s.substr(0, 57) + "...";
-  return s;
-}
-
-std::string json_error_text(const std::exception& e) {
-  std::string s = e.what();
-  if (s.rfind("[json.exception.", 0) == 0) {
-    const size_t close = s.find("] ");
-    if (close != std::string::npos) s = s.substr(close + 2);
-  }
   return s;
 }
 
@@ -57,264 +50,205 @@ size_t edit_distance(const std::string& a, const std::string& b) {
   return row[b.size()];
 }
 
-class Reader {
- public:
-  explicit Reader(std::string source) : source_(std::move(source)) {}
+// "a" | "b" | "c" as a message says it: "a", "b" or "c".
+std::string alternatives(const std::vector<std::string>& names) {
+  std::string s;
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (i) s += i + 1 == names.size() ? " or " : ", ";
+    s += "\"" + names[i] + "\"";
+  }
+  return s;
+}
 
-  int64_t int64(const std::string& key, const json& v) const {
-    ATTN_CHECK(v.is_number_integer(), "{}: \"{}\" must be an integer, got {}", source_, key,
-               brief(v));
-    ATTN_CHECK(!v.is_number_unsigned() ||
-                   v.get<uint64_t>() <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max()),
-               "{}: \"{}\" is out of range, got {}", source_, key, brief(v));
-    return v.get<int64_t>();
+// JSON values checked against the type of the field they go into.
+int64_t as_int64(const std::string& key, const json& v) {
+  ATTN_CHECK(v.is_number_integer(), "\"{}\" must be an integer, got {}", key, brief(v));
+  ATTN_CHECK(!v.is_number_unsigned() ||
+                 v.get<uint64_t>() <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max()),
+             "\"{}\" is out of range, got {}", key, brief(v));
+  return v.get<int64_t>();
+}
+int32_t as_int32(const std::string& key, const json& v) {
+  const int64_t i = as_int64(key, v);
+  ATTN_CHECK(i >= std::numeric_limits<int32_t>::min() && i <= std::numeric_limits<int32_t>::max(),
+             "\"{}\" must fit in 32 bits, got {}", key, i);
+  return static_cast<int32_t>(i);
+}
+float as_float(const std::string& key, const json& v) {
+  ATTN_CHECK(v.is_number(), "\"{}\" must be a number, got {}", key, brief(v));
+  const double d = v.get<double>();
+  ATTN_CHECK(std::isfinite(d) && std::fabs(d) <= std::numeric_limits<float>::max(),
+             "\"{}\" is out of range for fp32, got {}", key, brief(v));
+  return static_cast<float>(d);
+}
+bool as_bool(const std::string& key, const json& v) {
+  ATTN_CHECK(v.is_boolean(), "\"{}\" must be true or false, got {}", key, brief(v));
+  return v.get<bool>();
+}
+std::string as_string(const std::string& key, const json& v) {
+  ATTN_CHECK(v.is_string(), "\"{}\" must be a string, got {}", key, brief(v));
+  return v.get<std::string>();
+}
+
+// Sets the one field named `key` from `value`.
+class FieldReader : public ConfigFields {
+ public:
+  FieldReader(const std::string& key, const json& value) : key_(key), value_(value) {}
+  bool found() const { return found_; }
+
+  void field(const char* key, int64_t& v) override {
+    if (mine(key)) v = as_int64(key_, value_);
   }
-  int32_t int32(const std::string& key, const json& v) const {
-    const int64_t i = int64(key, v);
-    ATTN_CHECK(i >= std::numeric_limits<int32_t>::min() && i <= std::numeric_limits<int32_t>::max(),
-               "{}: \"{}\" must fit in 32 bits, got {}", source_, key, i);
-    return static_cast<int32_t>(i);
+  void field(const char* key, int32_t& v) override {
+    if (mine(key)) v = as_int32(key_, value_);
   }
-  float number(const std::string& key, const json& v) const {
-    ATTN_CHECK(v.is_number(), "{}: \"{}\" must be a number, got {}", source_, key, brief(v));
-    const double d = v.get<double>();
-    ATTN_CHECK(std::isfinite(d) && std::fabs(d) <= std::numeric_limits<float>::max(),
-               "{}: \"{}\" is out of range for fp32, got {}", source_, key, brief(v));
-    return static_cast<float>(d);
+  void field(const char* key, float& v) override {
+    if (mine(key)) v = as_float(key_, value_);
   }
-  bool boolean(const std::string& key, const json& v) const {
-    ATTN_CHECK(v.is_boolean(), "{}: \"{}\" must be true or false, got {}", source_, key, brief(v));
-    return v.get<bool>();
+  void field(const char* key, bool& v) override {
+    if (mine(key)) v = as_bool(key_, value_);
   }
-  std::string string(const std::string& key, const json& v) const {
-    ATTN_CHECK(v.is_string(), "{}: \"{}\" must be a string, got {}", source_, key, brief(v));
-    return v.get<std::string>();
+  void one_of(const char* key, size_t& index, const std::vector<std::string>& names) override {
+    if (!mine(key)) return;
+    const std::string s = as_string(key_, value_);
+    const auto it = std::find(names.begin(), names.end(), s);
+    if (it == names.end()) fail("\"{}\" must be {}, got \"{}\"", key_, alternatives(names), s);
+    index = static_cast<size_t>(it - names.begin());
   }
 
  private:
-  std::string source_;
+  bool mine(const char* key) {
+    if (key_ != key) return false;
+    found_ = true;
+    return true;
+  }
+  const std::string& key_;
+  const json& value_;
+  bool found_ = false;
 };
 
-template <typename C>
-using SetterOf = std::function<void(C&, const Reader&, const std::string&, const json&)>;
-template <typename C>
-using SetterTable = std::vector<std::pair<std::string, SetterOf<C>>>;
-using Setter = SetterOf<ModelConfig>;
+class JsonWriter : public ConfigFields {
+ public:
+  explicit JsonWriter(json& out) : out_(out) {}
+  void field(const char* key, int64_t& v) override { out_[key] = v; }
+  void field(const char* key, int32_t& v) override { out_[key] = v; }
+  void field(const char* key, float& v) override { out_[key] = float_for_json(v); }
+  void field(const char* key, bool& v) override { out_[key] = v; }
+  void one_of(const char* key, size_t& index, const std::vector<std::string>& names) override {
+    out_[key] = names.at(index);
+  }
 
-const std::vector<std::pair<std::string, Setter>>& setters() {
-  static const std::vector<std::pair<std::string, Setter>> table = [] {
-    std::vector<std::pair<std::string, Setter>> t;
-    auto i64 = [&t](const char* key, int64_t ModelConfig::*field) {
-      t.emplace_back(key, [field](ModelConfig& c, const Reader& r, const std::string& k,
-                                  const json& v) { c.*field = r.int64(k, v); });
-    };
-    auto i32 = [&t](const char* key, int32_t ModelConfig::*field) {
-      t.emplace_back(key, [field](ModelConfig& c, const Reader& r, const std::string& k,
-                                  const json& v) { c.*field = r.int32(k, v); });
-    };
-    auto f32 = [&t](const char* key, float ModelConfig::*field) {
-      t.emplace_back(key, [field](ModelConfig& c, const Reader& r, const std::string& k,
-                                  const json& v) { c.*field = r.number(k, v); });
-    };
-    auto flag = [&t](const char* key, bool ModelConfig::*field) {
-      t.emplace_back(key, [field](ModelConfig& c, const Reader& r, const std::string& k,
-                                  const json& v) { c.*field = r.boolean(k, v); });
-    };
-    t.emplace_back("arch", [](ModelConfig& c, const Reader& r, const std::string& k,
-                              const json& v) { c.arch = r.string(k, v); });
-    i64("d_model", &ModelConfig::d_model);
-    i64("heads", &ModelConfig::heads);
-    i64("encoder_layers", &ModelConfig::encoder_layers);
-    i64("decoder_layers", &ModelConfig::decoder_layers);
-    i64("d_ff", &ModelConfig::d_ff);
-    i64("src_vocab", &ModelConfig::src_vocab);
-    i64("tgt_vocab", &ModelConfig::tgt_vocab);
-    t.emplace_back(
-        "norm", [](ModelConfig& c, const Reader& r, const std::string& k, const json& v) {
-          const std::string s = r.string(k, v);
-          if (s == "post") {
-            c.norm = NormPlacement::kPost;
-          } else if (s == "pre") {
-            c.norm = NormPlacement::kPre;
-          } else {
-            throw Error(fmt::format("\"{}\" must be \"post\" or \"pre\", got \"{}\"", k, s));
-          }
-        });
-    t.emplace_back(
-        "activation", [](ModelConfig& c, const Reader& r, const std::string& k, const json& v) {
-          const std::string s = r.string(k, v);
-          if (s == "relu") {
-            c.activation = cpu::Activation::kRelu;
-          } else if (s == "gelu") {
-            c.activation = cpu::Activation::kGelu;
-          } else {
-            throw Error(fmt::format("\"{}\" must be \"relu\" or \"gelu\", got \"{}\"", k, s));
-          }
-        });
-    i32("pad_id", &ModelConfig::pad_id);
-    i32("bos_id", &ModelConfig::bos_id);
-    i32("eos_id", &ModelConfig::eos_id);
-    i32("unk_id", &ModelConfig::unk_id);
-    i64("max_len", &ModelConfig::max_len);
-    flag("embed_scale", &ModelConfig::embed_scale);
-    f32("layer_norm_eps", &ModelConfig::layer_norm_eps);
-    flag("final_norms", &ModelConfig::final_norms);
-    flag("share_embeddings", &ModelConfig::share_embeddings);
-    flag("tie_output", &ModelConfig::tie_output);
-    flag("generator_bias", &ModelConfig::generator_bias);
-    f32("dropout", &ModelConfig::dropout);
-    flag("residual", &ModelConfig::residual);
-    flag("scale_scores", &ModelConfig::scale_scores);
-    return t;
-  }();
-  return table;
-}
+ private:
+  json& out_;
+};
 
-const SetterTable<RnnConfig>& rnn_setters() {
-  static const SetterTable<RnnConfig> table = [] {
-    SetterTable<RnnConfig> t;
-    auto i64 = [&t](const char* key, int64_t RnnConfig::*field) {
-      t.emplace_back(key, [field](RnnConfig& c, const Reader& r, const std::string& k,
-                                  const json& v) { c.*field = r.int64(k, v); });
-    };
-    auto i32 = [&t](const char* key, int32_t RnnConfig::*field) {
-      t.emplace_back(key, [field](RnnConfig& c, const Reader& r, const std::string& k,
-                                  const json& v) { c.*field = r.int32(k, v); });
-    };
-    t.emplace_back("arch", [](RnnConfig& c, const Reader& r, const std::string& k, const json& v) {
-      c.arch = r.string(k, v);
-    });
-    i64("embed_size", &RnnConfig::embed_size);
-    i64("encoder_hidden", &RnnConfig::encoder_hidden);
-    i64("decoder_hidden", &RnnConfig::decoder_hidden);
-    i64("attention_size", &RnnConfig::attention_size);
-    i64("src_vocab", &RnnConfig::src_vocab);
-    i64("tgt_vocab", &RnnConfig::tgt_vocab);
-    i32("pad_id", &RnnConfig::pad_id);
-    i32("bos_id", &RnnConfig::bos_id);
-    i32("eos_id", &RnnConfig::eos_id);
-    i32("unk_id", &RnnConfig::unk_id);
-    i64("max_len", &RnnConfig::max_len);
-    return t;
-  }();
-  return table;
-}
+class KeyLister : public ConfigFields {
+ public:
+  std::vector<std::string> keys{"arch"};
+  void field(const char* key, int64_t&) override { keys.emplace_back(key); }
+  void field(const char* key, int32_t&) override { keys.emplace_back(key); }
+  void field(const char* key, float&) override { keys.emplace_back(key); }
+  void field(const char* key, bool&) override { keys.emplace_back(key); }
+  void one_of(const char* key, size_t&, const std::vector<std::string>&) override {
+    keys.emplace_back(key);
+  }
+};
 
-template <typename C>
-C parse_config(const json& j, const std::string& source_name, const SetterTable<C>& table) {
-  ATTN_CHECK(j.is_object(), "{}: the config must be a JSON object, got {}", source_name, brief(j));
-  C c;
-  const Reader reader(source_name);
-  for (const auto& [key, value] : j.items()) {
-    if (!key.empty() && key[0] == '_') continue;  // a comment
-    const auto it = std::find_if(table.begin(), table.end(),
-                                 [&key](const auto& entry) { return entry.first == key; });
-    if (it == table.end()) {
-      std::string hint;
-      size_t best = 3;
-      for (const auto& entry : table) {
-        const size_t d = edit_distance(key, entry.first);
-        if (d < best) {
-          best = d;
-          hint = fmt::format(" (did you mean \"{}\"?)", entry.first);
-        }
-      }
-      if (hint.empty()) {
-        std::string known;
-        for (const auto& entry : table) known += (known.empty() ? "" : ", ") + entry.first;
-        hint = fmt::format(" (known keys: {}; keys starting with \"_\" are comments)", known);
-      }
-      fail("{}: unknown key \"{}\"{}", source_name, key, hint);
-    }
-    try {
-      it->second(c, reader, key, value);
-    } catch (const Error& e) {
-      const std::string what = e.what();
-      if (what.rfind(source_name + ": ", 0) == 0) throw;
-      throw Error(source_name + ": " + what);
+// The error of an unknown key: the closest known key, else all of them.
+[[noreturn]] void unknown_key(const std::string& source_name, const std::string& key,
+                              const std::vector<std::string>& known) {
+  std::string hint;
+  size_t best = 3;
+  for (const std::string& k : known) {
+    const size_t d = edit_distance(key, k);
+    if (d < best) {
+      best = d;
+      hint = fmt::format(" (did you mean \"{}\"?)", k);
     }
   }
+  if (hint.empty()) {
+    std::string list;
+    for (const std::string& k : known) list += (list.empty() ? "" : ", ") + k;
+    hint = fmt::format(" (known keys: {}; keys starting with \"_\" are comments)", list);
+  }
+  fail("{}: unknown key \"{}\"{}", source_name, key, hint);
+}
+
+// Runs f, prefixing the message of an Error it throws with the source (once).
+template <typename F>
+void with_source(const std::string& source_name, F f) {
   try {
-    c.validate();
+    f();
   } catch (const Error& e) {
-    throw Error(source_name + ": " + e.what());
+    const std::string what = e.what();
+    if (what.rfind(source_name + ": ", 0) == 0) throw;
+    throw Error(source_name + ": " + what);
   }
-  return c;
 }
-
-json read_json_file(const std::string& path);
 
 }  // namespace
 
-ModelConfig config_from_json(const json& j, const std::string& source_name) {
-  return parse_config(j, source_name, setters());
+std::vector<std::string> config_keys(const ArchConfig& config) {
+  KeyLister lister;
+  config.clone()->visit_fields(lister);
+  return lister.keys;
 }
 
-RnnConfig rnn_config_from_json(const json& j, const std::string& source_name) {
-  return parse_config(j, source_name, rnn_setters());
+bool set_config_field(ArchConfig& config, const std::string& key, const json& value) {
+  if (key == "arch") return false;
+  FieldReader reader(key, value);
+  config.visit_fields(reader);
+  return reader.found();
 }
 
-AnyModelConfig any_config_from_json(const json& j, const std::string& source_name) {
-  if (j.is_object() && j.contains("arch") && j["arch"] == "rnn-attention")
-    return rnn_config_from_json(j, source_name);
-  return config_from_json(j, source_name);
+void read_config_fields(const json& j, const std::string& source_name, ArchConfig& config) {
+  ATTN_CHECK(j.is_object(), "{}: the config must be a JSON object, got {}", source_name, brief(j));
+  const std::vector<std::string> known = config_keys(config);
+  for (const auto& [key, value] : j.items()) {
+    if (!key.empty() && key[0] == '_') continue;  // a comment
+    if (std::find(known.begin(), known.end(), key) == known.end())
+      unknown_key(source_name, key, known);
+    with_source(source_name, [&, &k = key, &v = value] {
+      if (k == "arch") {
+        const std::string arch = as_string(k, v);
+        ATTN_CHECK(arch == config.arch(), "arch: \"{}\" is not \"{}\"", arch, config.arch());
+        return;
+      }
+      FieldReader reader(k, v);
+      config.visit_fields(reader);
+      ATTN_CHECK(reader.found(), "\"{}\" was listed but not read", k);
+    });
+  }
+  with_source(source_name, [&] { config.validate(); });
 }
 
-json rnn_config_to_json(const RnnConfig& c) {
-  json j;
-  j["arch"] = c.arch;
-  j["embed_size"] = c.embed_size;
-  j["encoder_hidden"] = c.encoder_hidden;
-  j["decoder_hidden"] = c.decoder_hidden;
-  j["attention_size"] = c.attention_size;
-  j["src_vocab"] = c.src_vocab;
-  j["tgt_vocab"] = c.tgt_vocab;
-  j["pad_id"] = c.pad_id;
-  j["bos_id"] = c.bos_id;
-  j["eos_id"] = c.eos_id;
-  j["unk_id"] = c.unk_id;
-  j["max_len"] = c.max_len;
-  return j;
+std::unique_ptr<ArchConfig> config_from_json(const json& j, const std::string& source_name) {
+  ATTN_CHECK(j.is_object(), "{}: the config must be a JSON object, got {}", source_name, brief(j));
+  const Architecture* arch = nullptr;
+  with_source(source_name, [&] { arch = &architecture_of(j); });
+  if (arch->read != nullptr) return arch->read(j, source_name);
+  std::unique_ptr<ArchConfig> config = arch->make_config();
+  read_config_fields(j, source_name, *config);
+  return config;
 }
 
-json config_to_json(const ModelConfig& c) {
-  json j;
-  j["arch"] = c.arch;
-  j["d_model"] = c.d_model;
-  j["heads"] = c.heads;
-  j["encoder_layers"] = c.encoder_layers;
-  j["decoder_layers"] = c.decoder_layers;
-  j["d_ff"] = c.d_ff;
-  j["src_vocab"] = c.src_vocab;
-  j["tgt_vocab"] = c.tgt_vocab;
-  j["norm"] = c.norm == NormPlacement::kPre ? "pre" : "post";
-  j["activation"] = c.activation == cpu::Activation::kGelu ? "gelu" : "relu";
-  j["pad_id"] = c.pad_id;
-  j["bos_id"] = c.bos_id;
-  j["eos_id"] = c.eos_id;
-  j["unk_id"] = c.unk_id;
-  j["max_len"] = c.max_len;
-  j["embed_scale"] = c.embed_scale;
-  j["layer_norm_eps"] = float_for_json(c.layer_norm_eps);
-  j["final_norms"] = c.final_norms;
-  j["share_embeddings"] = c.share_embeddings;
-  j["tie_output"] = c.tie_output;
-  j["generator_bias"] = c.generator_bias;
-  j["dropout"] = float_for_json(c.dropout);
-  j["residual"] = c.residual;
-  j["scale_scores"] = c.scale_scores;
-  return j;
-}
-
-ModelConfig read_config(const std::string& path) {
+std::unique_ptr<ArchConfig> read_config(const std::string& path) {
   return config_from_json(read_json_file(path), path);
 }
 
-AnyModelConfig read_any_config(const std::string& path) {
-  return any_config_from_json(read_json_file(path), path);
+json config_to_json(const ArchConfig& config) {
+  json j;
+  j["arch"] = config.arch();
+  JsonWriter writer(j);
+  config.clone()->visit_fields(writer);
+  return j;
 }
 
-namespace {
+void write_config(const std::string& path, const ArchConfig& config) {
+  with_source(path, [&] { config.validate(); });
+  write_file_atomically(path, config_to_json(config).dump(2) + "\n");
+}
+
 json read_json_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) fail("{}: cannot open config: {}", path, std::strerror(errno));
@@ -335,37 +269,11 @@ json read_json_file(const std::string& path) {
       }
       return true;
     });
-  } catch (const json::parse_error& e) {
-    fail("{}: not valid JSON: {}", path, json_error_text(e));
   } catch (const json::exception& e) {
     fail("{}: not valid JSON: {}", path, json_error_text(e));
   }
   ATTN_CHECK(duplicate.empty(), "{}: key \"{}\" appears twice", path, duplicate);
   return j;
-}
-}  // namespace
-
-namespace {
-template <typename C>
-void write_validated(const std::string& path, const C& config, const json& j) {
-  try {
-    config.validate();
-  } catch (const Error& e) {
-    throw Error(path + ": " + e.what());
-  }
-  const std::string text = j.dump(2) + "\n";
-  AtomicFileWriter w(path);
-  w.write(text.data(), text.size());
-  w.commit();
-}
-}  // namespace
-
-void write_config(const std::string& path, const ModelConfig& config) {
-  write_validated(path, config, config_to_json(config));
-}
-
-void write_rnn_config(const std::string& path, const RnnConfig& config) {
-  write_validated(path, config, rnn_config_to_json(config));
 }
 
 }  // namespace attnscope

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "io/config_json.h"
 #include "io/safetensors.h"
 
 namespace attnscope {
@@ -23,27 +24,9 @@ std::string checked_config_path(const std::string& dir) {
 
 }  // namespace
 
-std::unique_ptr<Transformer> load_model(const std::string& dir) {
+std::unique_ptr<Seq2SeqModel> load_model(const std::string& dir) {
   const std::string config_path = checked_config_path(dir);
-  AnyModelConfig cfg = read_any_config(config_path);
-  ATTN_CHECK(std::holds_alternative<ModelConfig>(cfg),
-             "{}: arch \"rnn-attention\"; this needs a Transformer model", config_path);
-  auto model = std::make_unique<Transformer>(std::get<ModelConfig>(cfg));
-  load_weights(*model, (fs::path(dir) / kWeightsFile).string());
-  return model;
-}
-
-std::unique_ptr<Seq2SeqModel> make_model(const AnyModelConfig& config) {
-  if (const auto* rnn = std::get_if<RnnConfig>(&config)) {
-    rnn->validate();
-    return std::make_unique<RnnSeq2SeqModel>(*rnn);
-  }
-  return std::make_unique<Transformer>(std::get<ModelConfig>(config));
-}
-
-std::unique_ptr<Seq2SeqModel> load_any_model(const std::string& dir) {
-  const std::string config_path = checked_config_path(dir);
-  auto model = make_model(read_any_config(config_path));
+  auto model = read_config(config_path)->make_model();
   load_weights(*model, (fs::path(dir) / kWeightsFile).string());
   return model;
 }
@@ -61,16 +44,8 @@ void load_weights(Seq2SeqModel& model, const std::string& path) {
     p.value = std::move(it->second);
     used.insert(p.name);
   });
-  for (const auto& [name, t] : file.tensors) {
-    if (used.count(name)) continue;
-    std::string hint;
-    const auto* tf = dynamic_cast<const Transformer*>(&model);
-    if (name == "generator.weight" && tf && tf->config().tie_output)
-      hint = " (config.json has tie_output: true, so the generator uses tgt_embed.weight)";
-    if (name == "src_embed.weight" && tf && tf->config().share_embeddings)
-      hint = " (config.json has share_embeddings: true, so the source uses tgt_embed.weight)";
-    fail("{}: unexpected tensor \"{}\" {}{}", path, name, t.shape_str(), hint);
-  }
+  for (const auto& [name, t] : file.tensors)
+    if (!used.count(name)) model.check_extra_tensor(path, name, t);
 }
 
 TokenizerPair load_tokenizers(const std::string& dir) {
@@ -93,10 +68,7 @@ void save_model(Seq2SeqModel& model, const std::string& dir) {
   fs::create_directories(dir, ec);
   ATTN_CHECK(!ec, "cannot create model directory {}: {}", dir, ec.message());
   const std::string config_path = (fs::path(dir) / kConfigFile).string();
-  if (const auto* rnn = dynamic_cast<const RnnSeq2SeqModel*>(&model))
-    write_rnn_config(config_path, rnn->config());
-  else
-    write_config(config_path, dynamic_cast<const Transformer&>(model).config());
+  write_config(config_path, model.config());
   std::vector<std::pair<std::string, const Tensor*>> tensors;
   model.visit_params([&](Param& p) { tensors.emplace_back(p.name, &p.value); });
   write_safetensors((fs::path(dir) / kWeightsFile).string(), tensors,

@@ -1,8 +1,9 @@
 // A model directory, as a user sees it:
-//   config.json        the architecture (ModelConfig keys, or RnnConfig keys with
-//                      "arch": "rnn-attention")
-//   model.safetensors  the weights, named as PyTorch's nn.Transformer state_dict
-//                      plus src_embed.weight, tgt_embed.weight, generator.weight/bias
+//   config.json        the architecture: "arch" (io/architectures.h) and its config's keys
+//                      (io/config_json.h)
+//   model.safetensors  the weights, named as the model's visit_params names them (a
+//                      Transformer: PyTorch's nn.Transformer state_dict plus src_embed.weight,
+//                      tgt_embed.weight, generator.weight/bias)
 //   shared.spm         one SentencePiece model for both sides, or
 //   source.spm + target.spm
 #pragma once
@@ -11,9 +12,7 @@
 #include <string>
 
 #include "data/tokenizer.h"
-#include "io/config_json.h"
-#include "nn/rnn_seq2seq_model.h"
-#include "nn/transformer.h"
+#include "nn/seq2seq_model.h"
 
 namespace attnscope {
 
@@ -29,21 +28,17 @@ struct TokenizerPair {
 };
 TokenizerPair load_tokenizers(const std::string& dir);
 
-// Reads DIR/config.json and DIR/model.safetensors. Throws attnscope::Error naming the file and
-// the problem: a missing file, bad JSON, an impossible config, a missing, unexpected or
-// mis-shaped tensor.
-// A Transformer only: a directory holding another architecture is an error that says so.
-std::unique_ptr<Transformer> load_model(const std::string& dir);
-// Any architecture, as config.json's "arch" says.
-std::unique_ptr<Seq2SeqModel> load_any_model(const std::string& dir);
-// A model of the config's architecture, weights not initialised.
-std::unique_ptr<Seq2SeqModel> make_model(const AnyModelConfig& config);
+// Reads DIR/config.json and DIR/model.safetensors into a model of the architecture config.json
+// names. Throws attnscope::Error naming the file and the problem: a missing file, bad JSON, an
+// unknown architecture, an impossible config, a missing, unexpected or mis-shaped tensor.
+std::unique_ptr<Seq2SeqModel> load_model(const std::string& dir);
 
 // Fills the model's parameters from a safetensors file (every parameter must be there with its
-// shape; a tensor the model does not have is an error too, so a typo cannot pass silently).
+// shape; a tensor the model does not have is an error too, so a typo cannot pass silently,
+// unless the model accepts it: Seq2SeqModel::check_extra_tensor).
 void load_weights(Seq2SeqModel& model, const std::string& path);
 
-// Writes DIR/config.json and DIR/model.safetensors (each to a temporary name, then renamed),
+// Writes DIR/config.json (from model.config()) and DIR/model.safetensors, each atomically,
 // creating DIR if needed.
 void save_model(Seq2SeqModel& model, const std::string& dir);
 

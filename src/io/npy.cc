@@ -2,7 +2,7 @@
 
 #include <cstring>
 
-#include "io/safetensors.h"
+#include "core/atomic_file.h"
 
 namespace attnscope {
 
@@ -34,9 +34,7 @@ std::string npy_bytes(const Tensor& t) {
 
 void write_npy(const std::string& path, const Tensor& t) {
   const std::string bytes = npy_bytes(t);
-  AtomicFileWriter w(path);
-  w.write(bytes.data(), bytes.size());
-  w.commit();
+  write_file_atomically(path, bytes);
 }
 
 }  // namespace attnscope

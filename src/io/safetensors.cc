@@ -16,7 +16,9 @@
 #include <optional>
 #include <set>
 
+#include "core/atomic_file.h"
 #include "core/error.h"
+#include "core/json_error.h"
 
 namespace attnscope {
 
@@ -37,16 +39,6 @@ std::string errno_str(int e) {
 std::string brief(const json& v) {
   std::string s = v.dump(-1, ' ', false, json::error_handler_t::replace);
   if (s.size() > 60) s = s.substr(0, 57) + "...";
-  return s;
-}
-
-// Strips nlohmann's "[json.exception.parse_error.101] " prefix.
-std::string json_error_text(const std::exception& e) {
-  std::string s = e.what();
-  if (s.rfind("[json.exception.", 0) == 0) {
-    const size_t close = s.find("] ");
-    if (close != std::string::npos) s = s.substr(close + 2);
-  }
   return s;
 }
 
@@ -432,50 +424,6 @@ void write_safetensors(const std::string& path,
   for (const auto& [name, t] : tensors)
     w.write(t->data(), static_cast<size_t>(t->numel()) * sizeof(float));
   w.commit();
-}
-
-AtomicFileWriter::AtomicFileWriter(std::string path)
-    : path_(std::move(path)), tmp_path_(path_ + ".tmp") {
-  fd_ = ::open(tmp_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd_ < 0) fail("{}: cannot create {}: {}", path_, tmp_path_, errno_str(errno));
-}
-
-AtomicFileWriter::~AtomicFileWriter() {
-  if (fd_ >= 0) ::close(fd_);
-  if (!committed_) ::unlink(tmp_path_.c_str());
-}
-
-void AtomicFileWriter::write(const void* data, size_t bytes) {
-  ATTN_CHECK(fd_ >= 0 && !committed_, "{}: write after commit", path_);
-  const char* p = static_cast<const char*>(data);
-  while (bytes > 0) {
-    const ssize_t put = ::write(fd_, p, std::min<size_t>(bytes, 1u << 30));
-    if (put < 0) {
-      if (errno == EINTR) continue;
-      fail("{}: write error: {}", path_, errno_str(errno));
-    }
-    p += put;
-    bytes -= static_cast<size_t>(put);
-  }
-}
-
-void AtomicFileWriter::commit() {
-  ATTN_CHECK(fd_ >= 0 && !committed_, "{}: commit twice", path_);
-  if (::fsync(fd_) != 0) fail("{}: fsync failed: {}", path_, errno_str(errno));
-  const int fd = fd_;
-  fd_ = -1;
-  if (::close(fd) != 0) fail("{}: close failed: {}", path_, errno_str(errno));
-  if (::rename(tmp_path_.c_str(), path_.c_str()) != 0)
-    fail("{}: cannot rename {} over it: {}", path_, tmp_path_, errno_str(errno));
-  committed_ = true;
-  // Make the rename itself durable (best effort: some filesystems refuse to fsync directories).
-  std::filesystem::path dir = std::filesystem::path(path_).parent_path();
-  if (dir.empty()) dir = ".";
-  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    (void)::fsync(dfd);
-    ::close(dfd);
-  }
 }
 
 }  // namespace attnscope

@@ -9,7 +9,7 @@
 // (integers must be exactly representable). It validates every byte it is given and throws
 // attnscope::Error naming the file (and the tensor) instead of crashing or reading out of bounds.
 // The writer writes F32 only, pads the header to a multiple of 8 bytes and replaces the file
-// atomically, so a crash mid-write never leaves a truncated file behind.
+// atomically (core/atomic_file.h), so a crash mid-write never leaves a truncated file behind.
 #pragma once
 
 #include <cstddef>
@@ -34,24 +34,5 @@ SafetensorsFile read_safetensors(const std::string& path);
 void write_safetensors(const std::string& path,
                        const std::vector<std::pair<std::string, const Tensor*>>& tensors,
                        const std::map<std::string, std::string>& metadata = {});
-
-// Writes a file atomically: bytes go to `path + ".tmp"`; commit() fsyncs it, renames it over
-// `path` and fsyncs the directory. Destroying the writer without commit() removes the temporary
-// file and leaves `path` untouched. Every failure throws attnscope::Error naming the path.
-class AtomicFileWriter {
- public:
-  explicit AtomicFileWriter(std::string path);
-  ~AtomicFileWriter();
-  AtomicFileWriter(const AtomicFileWriter&) = delete;
-  AtomicFileWriter& operator=(const AtomicFileWriter&) = delete;
-
-  void write(const void* data, size_t bytes);
-  void commit();
-
- private:
-  std::string path_, tmp_path_;
-  int fd_ = -1;
-  bool committed_ = false;
-};
 
 }  // namespace attnscope

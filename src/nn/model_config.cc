@@ -1,14 +1,61 @@
 #include "nn/model_config.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 
 #include "core/error.h"
+#include "nn/transformer.h"
 
 namespace attnscope {
 
+std::unique_ptr<ArchConfig> ModelConfig::clone() const {
+  return std::make_unique<ModelConfig>(*this);
+}
+
+void ModelConfig::visit_fields(ConfigFields& f) {
+  f.field("d_model", d_model);
+  f.field("heads", heads);
+  f.field("encoder_layers", encoder_layers);
+  f.field("decoder_layers", decoder_layers);
+  f.field("d_ff", d_ff);
+  f.field("src_vocab", src_vocab);
+  f.field("tgt_vocab", tgt_vocab);
+  f.choice("norm", norm, {{"post", NormPlacement::kPost}, {"pre", NormPlacement::kPre}});
+  f.choice("activation", activation,
+           {{"relu", cpu::Activation::kRelu}, {"gelu", cpu::Activation::kGelu}});
+  f.field("pad_id", pad_id);
+  f.field("bos_id", bos_id);
+  f.field("eos_id", eos_id);
+  f.field("unk_id", unk_id);
+  f.field("max_len", max_len);
+  f.field("embed_scale", embed_scale);
+  f.field("layer_norm_eps", layer_norm_eps);
+  f.field("final_norms", final_norms);
+  f.field("share_embeddings", share_embeddings);
+  f.field("tie_output", tie_output);
+  f.field("generator_bias", generator_bias);
+  f.field("dropout", dropout);
+  f.field("residual", residual);
+  f.field("scale_scores", scale_scores);
+}
+
+std::unique_ptr<Seq2SeqModel> ModelConfig::make_model() const {
+  return std::make_unique<Transformer>(*this);  // the constructor validates
+}
+
+std::string ModelConfig::summary() const {
+  return fmt::format("d_model {}, {} heads, {}+{} layers, {} norm", d_model, heads, encoder_layers,
+                     decoder_layers, norm == NormPlacement::kPre ? "pre" : "post");
+}
+
+void ModelConfig::set_vocabularies(int64_t src, int64_t tgt) {
+  src_vocab = src;
+  tgt_vocab = tgt;
+  if (share_embeddings && src_vocab != tgt_vocab) share_embeddings = false;
+}
+
 void ModelConfig::validate() const {
-  ATTN_CHECK(arch == "transformer",
-             "arch: \"{}\" is not a known architecture (known: transformer, rnn-attention)", arch);
   ATTN_CHECK(d_model > 0, "d_model must be positive, got {}", d_model);
   ATTN_CHECK(heads > 0, "heads must be positive, got {}", heads);
   ATTN_CHECK(d_model % heads == 0,

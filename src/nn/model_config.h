@@ -1,18 +1,19 @@
-// The architecture of a model: everything config.json says. Validated before anything is
-// allocated, so an impossible config is an error message, not a crash.
+// The architecture of a Transformer (arch "transformer"): everything its config.json says.
+// Validated before anything is allocated, so an impossible config is an error message, not a
+// crash.
 #pragma once
 
 #include <cstdint>
 #include <string>
 
 #include "kernels/cpu/activation.h"
+#include "nn/arch_config.h"
 
 namespace attnscope {
 
 enum class NormPlacement { kPost, kPre };  // post-norm (the paper's) or pre-norm
 
-struct ModelConfig {
-  std::string arch = "transformer";
+struct ModelConfig : ArchConfig {
   int64_t d_model = 512;
   int64_t heads = 8;
   int64_t encoder_layers = 6;
@@ -39,9 +40,19 @@ struct ModelConfig {
   bool scale_scores = true;  // false: no 1/√d_k on Q·Kᵀ
 
   int64_t d_head() const { return d_model / heads; }
+
+  std::string arch() const override { return "transformer"; }
+  std::unique_ptr<ArchConfig> clone() const override;
+  // config.json's keys are exactly these field names; "norm" is "post" | "pre" and
+  // "activation" is "relu" | "gelu".
+  void visit_fields(ConfigFields& f) override;
   // Throws attnscope::Error naming the key when a value is impossible
   // (heads not dividing d_model, vocab smaller than the special ids, …).
-  void validate() const;
+  void validate() const override;
+  std::unique_ptr<Seq2SeqModel> make_model() const override;  // a Transformer
+  std::string summary() const override;
+  // Also drops share_embeddings when the two vocabularies differ.
+  void set_vocabularies(int64_t src, int64_t tgt) override;
 };
 
 }  // namespace attnscope

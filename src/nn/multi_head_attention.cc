@@ -186,4 +186,32 @@ void MultiHeadAttention::visit_params(const ParamVisitor& f) {
   out_proj.visit_params(f);
 }
 
+Tensor MultiHeadAttention::values(const Activations& a, bool cross,
+                                  const std::string& where) const {
+  const int64_t D = d_model_, H = heads_, dh = D / H;
+  const Tensor& probs = a.probs;  // [B, H, Tq, Tk]
+  ATTN_CHECK(probs.rank() == 4 && probs.dim(1) == H,
+             "{}: attention weights {} are not [B, {}, Tq, Tk]; run forward first", where,
+             probs.shape_str(), H);
+  const int64_t B = probs.dim(0), Tq = probs.dim(2), Tk = probs.dim(3);
+  // self qkv [B, T, 3D] (V at columns 2D..), cross kv [B, Tk, 2D] (V at columns D..).
+  const Tensor& packed = cross ? a.kv : a.qkv;
+  const int64_t stride = cross ? 2 * D : 3 * D, v_off = cross ? D : 2 * D;
+  const bool consistent = packed.rank() == 3 && packed.dim(0) == B && packed.dim(1) == Tk &&
+                          packed.dim(2) == stride && (cross || Tq == Tk) && a.qkv.rank() == 3 &&
+                          a.qkv.dim(1) == Tq;
+  ATTN_CHECK(consistent,
+             "{}: the kept activations (values {}, weights {}) are not those of one full forward "
+             "pass; run forward before reading value vectors",
+             where, packed.shape_str(), probs.shape_str());
+  Tensor v({B, H, Tk, dh});
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t h = 0; h < H; ++h)
+      for (int64_t j = 0; j < Tk; ++j)
+        std::memcpy(v.data() + ((b * H + h) * Tk + j) * dh,
+                    packed.data() + (b * Tk + j) * stride + v_off + h * dh,
+                    static_cast<size_t>(dh) * sizeof(float));
+  return v;
+}
+
 }  // namespace attnscope

@@ -65,6 +65,12 @@ class MultiHeadAttention {
   void forward_cross_step(const float* x, float* y, const Tensor& kv, const uint8_t* memory_padding,
                           Activations& a) const;
 
+  // The value vectors of the full forward whose activations `a` holds (forward_self, or
+  // forward_cross when cross): v [B, H, Tk, d_head], v^h_j = x_j·W_V^h + b_V^h, read out of the
+  // packed Q|K|V (self) or K|V (cross) products. Throws attnscope::Error, its message starting
+  // with `where`, when `a` holds no full forward pass (nothing yet, or a decode step).
+  Tensor values(const Activations& a, bool cross, const std::string& where) const;
+
   void visit_params(const ParamVisitor& f);
   int64_t heads() const { return heads_; }
   int64_t d_model() const { return d_model_; }

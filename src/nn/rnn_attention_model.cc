@@ -1,5 +1,7 @@
 #include "nn/rnn_attention_model.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <utility>
@@ -9,8 +11,35 @@
 
 namespace attnscope {
 
+std::unique_ptr<ArchConfig> RnnConfig::clone() const {
+  return std::make_unique<RnnConfig>(*this);
+}
+
+void RnnConfig::visit_fields(ConfigFields& f) {
+  f.field("embed_size", embed_size);
+  f.field("encoder_hidden", encoder_hidden);
+  f.field("decoder_hidden", decoder_hidden);
+  f.field("attention_size", attention_size);
+  f.field("src_vocab", src_vocab);
+  f.field("tgt_vocab", tgt_vocab);
+  f.field("pad_id", pad_id);
+  f.field("bos_id", bos_id);
+  f.field("eos_id", eos_id);
+  f.field("unk_id", unk_id);
+  f.field("max_len", max_len);
+}
+
+std::string RnnConfig::summary() const {
+  return fmt::format("rnn-attention: embed {}, encoder 2×{}, decoder {}, attention {} (no dropout)",
+                     embed_size, encoder_hidden, decoder_hidden, attention_size);
+}
+
+void RnnConfig::set_vocabularies(int64_t src, int64_t tgt) {
+  src_vocab = src;
+  tgt_vocab = tgt;
+}
+
 void RnnConfig::validate() const {
-  ATTN_CHECK(arch == "rnn-attention", "arch: \"{}\" is not \"rnn-attention\"", arch);
   ATTN_CHECK(embed_size > 0, "embed_size must be positive, got {}", embed_size);
   ATTN_CHECK(encoder_hidden > 0, "encoder_hidden must be positive, got {}", encoder_hidden);
   ATTN_CHECK(decoder_hidden > 0, "decoder_hidden must be positive, got {}", decoder_hidden);

@@ -41,6 +41,7 @@
 
 #include "core/tensor.h"
 #include "nn/additive_attention.h"
+#include "nn/arch_config.h"
 #include "nn/lstm.h"
 #include "nn/precision.h"
 
@@ -48,8 +49,7 @@ namespace attnscope {
 
 // The architecture of an "rnn-attention" model (ModelConfig describes Transformers only: its
 // validate() accepts arch "transformer" and its sizes are d_model/heads/layers).
-struct RnnConfig {
-  std::string arch = "rnn-attention";
+struct RnnConfig : ArchConfig {
   int64_t embed_size = 64;       // E, both sides
   int64_t encoder_hidden = 128;  // H per direction; the annotations a are 2H wide
   int64_t decoder_hidden = 128;  // Hd
@@ -63,8 +63,16 @@ struct RnnConfig {
   int64_t max_len = 256;  // longest sequence training and decoding accept (no positional table)
 
   int64_t annotation_size() const { return 2 * encoder_hidden; }
+
+  std::string arch() const override { return "rnn-attention"; }
+  std::unique_ptr<ArchConfig> clone() const override;
+  // config.json's keys are exactly these field names.
+  void visit_fields(ConfigFields& f) override;
   // Throws attnscope::Error naming the key when a value is impossible.
-  void validate() const;
+  void validate() const override;
+  std::unique_ptr<Seq2SeqModel> make_model() const override;  // an RnnSeq2SeqModel
+  std::string summary() const override;
+  void set_vocabularies(int64_t src, int64_t tgt) override;
 };
 
 // Incremental decoding of `rows` rows (sentences × beams): the encoder's output, computed once,

@@ -4,6 +4,11 @@
 
 namespace attnscope {
 
+std::unique_ptr<Seq2SeqModel> RnnConfig::make_model() const {
+  validate();
+  return std::make_unique<RnnSeq2SeqModel>(*this);
+}
+
 namespace {
 struct RnnState : DecoderState {
   RnnDecoderState s;
@@ -14,7 +19,7 @@ struct RnnState : DecoderState {
 ModelInfo RnnSeq2SeqModel::info() const {
   const RnnConfig& c = model_.config();
   ModelInfo i;
-  i.arch = c.arch;
+  i.arch = c.arch();
   i.src_vocab = c.src_vocab;
   i.tgt_vocab = c.tgt_vocab;
   i.max_len = c.max_len;
@@ -38,11 +43,11 @@ const Tensor& RnnSeq2SeqModel::attention(AttentionKind kind, int64_t layer) cons
              "no {} attention layer {}: an rnn-attention model has one cross-attention layer "
              "(its additive attention) and no self-attention",
              attention_kind_name(kind), layer);
-  ATTN_CHECK(alpha_ != nullptr, "no attention yet: run forward or decode_next first");
+  ATTN_CHECK(alpha_ != nullptr, "no attention yet: run forward or decode_step first");
   return *alpha_;
 }
 
-std::unique_ptr<DecoderState> RnnSeq2SeqModel::begin_decoding(const TokenBatch& src, int64_t expand,
+std::unique_ptr<DecoderState> RnnSeq2SeqModel::start_decoding(const TokenBatch& src, int64_t expand,
                                                               int64_t) {
   auto state = std::make_unique<RnnState>();
   state->s = model_.start_decoding(src, expand);
@@ -50,10 +55,10 @@ std::unique_ptr<DecoderState> RnnSeq2SeqModel::begin_decoding(const TokenBatch& 
   return state;
 }
 
-const Tensor& RnnSeq2SeqModel::decode_next(DecoderState& state,
+const Tensor& RnnSeq2SeqModel::decode_step(DecoderState& state,
                                            const std::vector<int32_t>& tokens) {
   auto* s = dynamic_cast<RnnState*>(&state);
-  ATTN_CHECK(s != nullptr, "decode_next: the state was not made by this rnn-attention model");
+  ATTN_CHECK(s != nullptr, "decode_step: the state was not made by this rnn-attention model");
   const Tensor& logits = model_.decode_step(s->s, tokens);
   step_alpha_ = s->s.alpha.clone();
   alpha_ = &step_alpha_;

@@ -1,7 +1,7 @@
 // arch "rnn-attention" behind the Seq2SeqModel interface: RnnAttentionModel (float) with its
 // α shown as cross-attention of one layer and one head. It has no self-attention
 // (num_layers(kEncoderSelf) == num_layers(kDecoderSelf) == 0) and no dropout:
-// ForwardOptions::training is ignored.
+// ForwardOptions::training is ignored. It has no value vectors (info().value_vectors is false).
 #pragma once
 
 #include "nn/rnn_attention_model.h"
@@ -13,7 +13,7 @@ class RnnSeq2SeqModel : public Seq2SeqModel {
  public:
   explicit RnnSeq2SeqModel(const RnnConfig& cfg) : model_(cfg) {}
 
-  const RnnConfig& config() const { return model_.config(); }
+  const RnnConfig& config() const override { return model_.config(); }
   RnnAttentionModel& rnn() { return model_; }
 
   ModelInfo info() const override;
@@ -27,15 +27,15 @@ class RnnSeq2SeqModel : public Seq2SeqModel {
                         const ForwardOptions& o) override;
   void backward(const Tensor& d_logits) override { model_.backward(d_logits); }
 
-  // kCross layer 0: α [B, 1, Tt, Ts] after forward, [rows, 1, 1, Ts] after decode_next.
+  // kCross layer 0: α [B, 1, Tt, Ts] after forward, [rows, 1, 1, Ts] after decode_step.
   const Tensor& attention(AttentionKind kind, int64_t layer) const override;
   int64_t num_layers(AttentionKind kind) const override {
     return kind == AttentionKind::kCross ? 1 : 0;
   }
 
-  std::unique_ptr<DecoderState> begin_decoding(const TokenBatch& src, int64_t expand,
+  std::unique_ptr<DecoderState> start_decoding(const TokenBatch& src, int64_t expand,
                                                int64_t max_steps) override;
-  const Tensor& decode_next(DecoderState& state, const std::vector<int32_t>& tokens) override;
+  const Tensor& decode_step(DecoderState& state, const std::vector<int32_t>& tokens) override;
 
  private:
   RnnAttentionModel model_;

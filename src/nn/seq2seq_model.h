@@ -1,10 +1,13 @@
-// What the trainer, beam search, checkpoints, model directories and the CLI need from an
-// encoder–decoder model, whatever its architecture: arch "transformer" (nn/transformer.h) and
-// arch "rnn-attention" (nn/rnn_seq2seq_model.h, over nn/rnn_attention_model.h) implement it.
+// Everything the trainer, beam search, checkpoints, model directories, the inspection tools and
+// the CLI need from an encoder–decoder model, whatever its architecture: arch "transformer"
+// (nn/transformer.h) and arch "rnn-attention" (nn/rnn_seq2seq_model.h, over
+// nn/rnn_attention_model.h) implement it, and nothing outside nn/ knows which one it holds.
+// io/architectures.h lists the architectures; config() is what config.json saves.
 //
 // Attention is read by kind and layer as [B, H, Tq, Tk] (after forward) or [rows, H, 1, Tk]
-// (after decode_step). A kind the architecture does not have has num_layers(kind) == 0: the
-// RNN has only kCross, one layer of one head.
+// (after decode_step). What an architecture lacks is asked, not assumed: a kind it does not
+// have has num_layers(kind) == 0 (the RNN has only kCross, one layer of one head), and
+// info().value_vectors says whether attention_values() can be read.
 #pragma once
 
 #include <cstdint>
@@ -13,6 +16,7 @@
 #include <vector>
 
 #include "core/tensor.h"
+#include "nn/arch_config.h"
 #include "nn/attention_kind.h"
 #include "nn/param.h"
 
@@ -24,13 +28,17 @@ struct ForwardOptions {
   uint64_t step_seed = 0;  // dropout masks derive from it
 };
 
-// What every architecture's config has in common.
+// What every architecture's config has in common, and what the model can show.
 struct ModelInfo {
   std::string arch;
   int64_t src_vocab = 0, tgt_vocab = 0;
   int64_t max_len = 0;  // longest sequence (source, or target with bos) the model takes
   int64_t heads = 1;    // heads of every attention map it shows
+  int64_t d_model = 0;  // width of the residual stream; 0 when the architecture has none
   int32_t pad_id = 0, bos_id = 1, eos_id = 2, unk_id = 3;
+  // Whether attention_values() / attention_output_weight() can be read: value vectors and an
+  // output projection per head, as value-weighted contributions need (inspect/contributions.h).
+  bool value_vectors = false;
 };
 
 // The state of incremental decoding over rows (sentences × beams).
@@ -47,6 +55,8 @@ class Seq2SeqModel {
   virtual ~Seq2SeqModel() = default;
 
   virtual ModelInfo info() const = 0;
+  // The config this model was built from: config.json is written from it.
+  virtual const ArchConfig& config() const = 0;
 
   virtual void init_weights(uint64_t seed) = 0;
   // Each distinct parameter once, in state_dict order.
@@ -65,12 +75,43 @@ class Seq2SeqModel {
   virtual const Tensor& attention(AttentionKind kind, int64_t layer) const = 0;
   virtual int64_t num_layers(AttentionKind kind) const = 0;
 
-  // Encodes src [B, Ts]; row b·expand + k of the state belongs to sentence b; room for
-  // max_steps positions.
-  virtual std::unique_ptr<DecoderState> begin_decoding(const TokenBatch& src, int64_t expand,
+  // What attention mixes, for value-weighted contributions (when info().value_vectors; the
+  // defaults throw attnscope::Error saying the architecture has none). From the last forward()
+  // only: a decode step keeps one query row, and asking then is an error.
+  //
+  // The value vectors of `layer`, head by head: [B, H, Tk, d_head], row j of head h being
+  // v^h_j = x_j·W_V^h + b_V^h (x the keys' input: the layer's own input for self-attention,
+  // the encoder output for cross-attention). A copy.
+  virtual Tensor attention_values(AttentionKind kind, int64_t layer) const;
+  // The output projection W_O [D, H·d_head] of `layer` (PyTorch's out_proj.weight): the layer's
+  // output is concat_h(Σ_j α^h_ij v^h_j) · W_Oᵀ + b_O, so head h's part of it goes through the
+  // columns h·d_head … (h+1)·d_head − 1.
+  virtual const Tensor& attention_output_weight(AttentionKind kind, int64_t layer) const;
+
+  // A tensor of the weights file `file` that visit_params does not yield (after every parameter
+  // was loaded). Returning accepts it: an architecture whose files also carry copies of its
+  // parameters (tied tables, fixed position tables) checks them here. The default refuses
+  // every one — a typo must not pass silently — with an Error naming the file, the tensor and
+  // unexpected_tensor_hint(name).
+  virtual void check_extra_tensor(const std::string& file, const std::string& name,
+                                  const Tensor& t) const;
+  // Why a file may hold `name` although the model has no such parameter (e.g. its config ties it
+  // to another), for that error; empty when there is nothing to add.
+  virtual std::string unexpected_tensor_hint(const std::string& name) const;
+
+  // Incremental decoding. start_decoding encodes src [B, Ts] (the encoder self-attention maps
+  // are then readable with attention()) and returns the state of B·expand rows, row
+  // b·expand + k belonging to sentence b, with room for max_steps positions.
+  virtual std::unique_ptr<DecoderState> start_decoding(const TokenBatch& src, int64_t expand,
                                                        int64_t max_steps) = 0;
-  // Feeds tokens[r] to every row → logits [rows, V]; attention() then holds the step's maps.
-  virtual const Tensor& decode_next(DecoderState& state, const std::vector<int32_t>& tokens) = 0;
+  // Feeds tokens[r] to every row → logits [rows, V]; attention(kDecoderSelf / kCross, l) then
+  // holds this step's weights [rows, H, 1, steps] and [rows, H, 1, Ts]. `state` must come from
+  // this model's start_decoding.
+  virtual const Tensor& decode_step(DecoderState& state, const std::vector<int32_t>& tokens) = 0;
+
+ protected:
+  // The error of an architecture without value vectors (the defaults above).
+  [[noreturn]] void no_value_vectors() const;
 };
 
 }  // namespace attnscope

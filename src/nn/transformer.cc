@@ -1,5 +1,7 @@
 #include "nn/transformer.h"
 
+#include <fmt/format.h>
+
 #include <cmath>
 #include <cstring>
 
@@ -268,13 +270,15 @@ void DecoderCache::reorder(const std::vector<int64_t>& from) {
   rows = n;
 }
 
-DecoderCache Transformer::start_decoding(const TokenBatch& src, int64_t expand, int64_t max_steps) {
+std::unique_ptr<DecoderState> Transformer::start_decoding(const TokenBatch& src, int64_t expand,
+                                                          int64_t max_steps) {
   ATTN_CHECK(expand >= 1, "decoding needs at least one row per sentence");
   ATTN_CHECK(max_steps >= 1 && max_steps <= cfg_.max_len,
              "decoding {} steps exceeds the model's max_len {}", max_steps, cfg_.max_len);
   encode(src, ForwardOptions{});
   const int64_t B = src.rows, Ts = src.cols, D = cfg_.d_model;
-  DecoderCache cache;
+  auto state = std::make_unique<DecoderCache>();
+  DecoderCache& cache = *state;
   cache.rows = B * expand;
   cache.src_len = Ts;
   cache.capacity = max_steps;
@@ -293,10 +297,13 @@ DecoderCache Transformer::start_decoding(const TokenBatch& src, int64_t expand, 
                   static_cast<size_t>(per_row) * sizeof(float));
     cache.cross_kv.push_back(std::move(expanded));
   }
-  return cache;
+  return state;
 }
 
-const Tensor& Transformer::decode_step(DecoderCache& cache, const std::vector<int32_t>& tokens) {
+const Tensor& Transformer::decode_step(DecoderState& state, const std::vector<int32_t>& tokens) {
+  auto* cache_ptr = dynamic_cast<DecoderCache*>(&state);
+  ATTN_CHECK(cache_ptr != nullptr, "decode_step: the state was not made by this Transformer");
+  DecoderCache& cache = *cache_ptr;
   const int64_t R = cache.rows, D = cfg_.d_model, V = cfg_.tgt_vocab, t = cache.steps;
   ATTN_CHECK(static_cast<int64_t>(tokens.size()) == R, "decode_step: {} tokens for {} rows",
              tokens.size(), R);
@@ -352,38 +359,62 @@ const Tensor& Transformer::attention(AttentionKind kind, int64_t layer) const {
   fail("unknown attention kind");
 }
 
-namespace {
-struct TransformerDecoderState : DecoderState {
-  DecoderCache cache;
-  void reorder(const std::vector<int64_t>& from) override { cache.reorder(from); }
-};
-}  // namespace
+Tensor Transformer::attention_values(AttentionKind kind, int64_t layer) const {
+  ATTN_CHECK(layer >= 0 && layer < num_layers(kind), "no {} attention layer {} (the model has {})",
+             attention_kind_name(kind), layer, num_layers(kind));
+  const size_t l = static_cast<size_t>(layer);
+  const std::string where = fmt::format("{} layer {}", attention_kind_name(kind), layer);
+  const bool encoder = kind == AttentionKind::kEncoderSelf;
+  ATTN_CHECK(encoder ? l < act_.encoder.size() : l < act_.decoder.size(),
+             "{}: no activations yet; run forward first", where);
+  switch (kind) {
+    case AttentionKind::kEncoderSelf:
+      return encoder_[l].self_attn.values(act_.encoder[l].attn, false, where);
+    case AttentionKind::kDecoderSelf:
+      return decoder_[l].self_attn.values(act_.decoder[l].self_attn, false, where);
+    case AttentionKind::kCross:
+      return decoder_[l].cross_attn.values(act_.decoder[l].cross_attn, true, where);
+  }
+  fail("unknown attention kind");
+}
+
+const Tensor& Transformer::attention_output_weight(AttentionKind kind, int64_t layer) const {
+  ATTN_CHECK(layer >= 0 && layer < num_layers(kind), "no {} attention layer {} (the model has {})",
+             attention_kind_name(kind), layer, num_layers(kind));
+  const size_t l = static_cast<size_t>(layer);
+  switch (kind) {
+    case AttentionKind::kEncoderSelf:
+      return encoder_[l].self_attn.out_proj.weight.value;
+    case AttentionKind::kDecoderSelf:
+      return decoder_[l].self_attn.out_proj.weight.value;
+    case AttentionKind::kCross:
+      return decoder_[l].cross_attn.out_proj.weight.value;
+  }
+  fail("unknown attention kind");
+}
+
+std::string Transformer::unexpected_tensor_hint(const std::string& name) const {
+  if (name == "generator.weight" && cfg_.tie_output)
+    return "config.json has tie_output: true, so the generator uses tgt_embed.weight";
+  if (name == "src_embed.weight" && cfg_.share_embeddings)
+    return "config.json has share_embeddings: true, so the source uses tgt_embed.weight";
+  return {};
+}
 
 ModelInfo Transformer::info() const {
   ModelInfo i;
-  i.arch = cfg_.arch;
+  i.arch = cfg_.arch();
   i.src_vocab = cfg_.src_vocab;
   i.tgt_vocab = cfg_.tgt_vocab;
   i.max_len = cfg_.max_len;
   i.heads = cfg_.heads;
+  i.d_model = cfg_.d_model;
   i.pad_id = cfg_.pad_id;
   i.bos_id = cfg_.bos_id;
   i.eos_id = cfg_.eos_id;
   i.unk_id = cfg_.unk_id;
+  i.value_vectors = true;
   return i;
-}
-
-std::unique_ptr<DecoderState> Transformer::begin_decoding(const TokenBatch& src, int64_t expand,
-                                                          int64_t max_steps) {
-  auto state = std::make_unique<TransformerDecoderState>();
-  state->cache = start_decoding(src, expand, max_steps);
-  return state;
-}
-
-const Tensor& Transformer::decode_next(DecoderState& state, const std::vector<int32_t>& tokens) {
-  auto* s = dynamic_cast<TransformerDecoderState*>(&state);
-  ATTN_CHECK(s != nullptr, "decode_next: the state was not made by this Transformer");
-  return decode_step(s->cache, tokens);
 }
 
 }  // namespace attnscope

@@ -23,7 +23,7 @@ namespace attnscope {
 // The state of incremental decoding for `rows` decoder rows (sentences × beams): per decoder
 // layer, the self-attention K|V of the positions fed so far and the cross-attention K|V of the
 // encoder memory (computed once per sentence).
-struct DecoderCache {
+struct DecoderCache : DecoderState {
   int64_t rows = 0;
   int64_t src_len = 0;                  // Ts
   int64_t steps = 0;                    // positions fed so far
@@ -33,7 +33,7 @@ struct DecoderCache {
   std::vector<uint8_t> memory_padding;  // [rows, Ts] 1 = padded source position
   // The cache becomes from.size() rows, row r being old row from[r]: beam search follows its
   // backpointers (as many rows, each within its sentence) and drops finished sentences (fewer).
-  void reorder(const std::vector<int64_t>& from);
+  void reorder(const std::vector<int64_t>& from) override;
 };
 
 class Transformer : public Seq2SeqModel {
@@ -59,7 +59,7 @@ class Transformer : public Seq2SeqModel {
   Transformer(const Transformer&) = delete;
   Transformer& operator=(const Transformer&) = delete;
 
-  const ModelConfig& config() const { return cfg_; }
+  const ModelConfig& config() const override { return cfg_; }
   ModelInfo info() const override;
 
   // Xavier-uniform matrices (as nn.Transformer), N(0, D^-½) embeddings, zero biases, unit norms.
@@ -77,22 +77,20 @@ class Transformer : public Seq2SeqModel {
   // batch and options).
   void backward(const Tensor& d_logits) override;
 
-  // Incremental decoding. start_decoding encodes src [B, Ts] (the encoder self-attention
-  // maps are then readable with attention()) and returns a cache of B·expand rows, row
-  // b·expand + k belonging to sentence b, with room for max_steps positions.
-  DecoderCache start_decoding(const TokenBatch& src, int64_t expand, int64_t max_steps);
-  // Feeds tokens[r] at position cache.steps of every row → logits [rows, V]. Afterwards
-  // attention(kDecoderSelf / kCross, l) holds this step's weights [rows, H, 1, steps] and
-  // [rows, H, 1, Ts].
-  const Tensor& decode_step(DecoderCache& cache, const std::vector<int32_t>& tokens);
-  // Seq2SeqModel's decoding: the same, with the cache inside a DecoderState.
-  std::unique_ptr<DecoderState> begin_decoding(const TokenBatch& src, int64_t expand,
+  // Incremental decoding (see Seq2SeqModel): the state is a DecoderCache.
+  std::unique_ptr<DecoderState> start_decoding(const TokenBatch& src, int64_t expand,
                                                int64_t max_steps) override;
-  const Tensor& decode_next(DecoderState& state, const std::vector<int32_t>& tokens) override;
+  // Feeds tokens[r] at position cache.steps of every row → logits [rows, V].
+  const Tensor& decode_step(DecoderState& state, const std::vector<int32_t>& tokens) override;
 
   // The weights [B, H, Tq, Tk] of `layer` from the last forward.
   const Tensor& attention(AttentionKind kind, int64_t layer) const override;
   int64_t num_layers(AttentionKind kind) const override;
+  // From the last forward: v [B, H, Tk, d_head] and out_proj.weight [D, D] of the layer.
+  Tensor attention_values(AttentionKind kind, int64_t layer) const override;
+  const Tensor& attention_output_weight(AttentionKind kind, int64_t layer) const override;
+  // generator.weight / src_embed.weight when the config ties or shares them.
+  std::string unexpected_tensor_hint(const std::string& name) const override;
   const Activations& activations() const { return act_; }
 
  private:

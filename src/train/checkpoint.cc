@@ -5,7 +5,9 @@
 #include <nlohmann/json.hpp>
 #include <vector>
 
+#include "core/atomic_file.h"
 #include "core/error.h"
+#include "core/json_error.h"
 #include "io/model_dir.h"
 #include "io/safetensors.h"
 
@@ -51,12 +53,10 @@ void save_checkpoint(const std::string& dir, Seq2SeqModel& model, AdamOptimizer&
     moments.emplace_back(name + ".v", &mo.v);
   }
   write_safetensors((tmp_dir / kTrainerTensors).string(), moments);
-  {
-    std::ofstream out(tmp_dir / kTrainerJson);
-    out << state_to_json(state, adam).dump(2) << "\n";
-    ATTN_CHECK(out.good(), "cannot write {}", (tmp_dir / kTrainerJson).string());
-  }
-  // Swap the folders: checkpoint → checkpoint.old, checkpoint.tmp → checkpoint.
+  write_file_atomically((tmp_dir / kTrainerJson).string(),
+                        state_to_json(state, adam).dump(2) + "\n");
+  // Swap the folders: checkpoint → checkpoint.old, checkpoint.tmp → checkpoint. Each file inside
+  // is already durable (fsynced by its writer); syncing DIR makes the renames durable too.
   fs::remove_all(old_dir, ec);
   if (fs::exists(final_dir)) {
     fs::rename(final_dir, old_dir, ec);
@@ -64,6 +64,7 @@ void save_checkpoint(const std::string& dir, Seq2SeqModel& model, AdamOptimizer&
   }
   fs::rename(tmp_dir, final_dir, ec);
   ATTN_CHECK(!ec, "cannot rename {} to {}: {}", tmp_dir.string(), final_dir.string(), ec.message());
+  sync_directory(dir);
   fs::remove_all(old_dir, ec);
 }
 
@@ -90,7 +91,7 @@ bool load_checkpoint(const std::string& dir, Seq2SeqModel& model, AdamOptimizer&
     state.seed = j.at("seed").get<uint64_t>();
     adam.set_steps(j.at("adam_steps").get<int64_t>());
   } catch (const nlohmann::json::exception& e) {
-    fail("{}: not a valid trainer state: {}", (ckpt / kTrainerJson).string(), e.what());
+    fail("{}: not a valid trainer state: {}", (ckpt / kTrainerJson).string(), json_error_text(e));
   }
   load_weights(model, (ckpt / kWeightsFile).string());
   SafetensorsFile moments = read_safetensors((ckpt / kTrainerTensors).string());

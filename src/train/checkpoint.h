@@ -13,7 +13,6 @@
 #include <string>
 
 #include "nn/seq2seq_model.h"
-#include "nn/transformer.h"  // kept for includers that use the Transformer
 #include "train/optimizer.h"
 
 namespace attnscope {

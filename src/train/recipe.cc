@@ -3,9 +3,13 @@
 #include <fmt/core.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
-#include <variant>
+#include <fstream>
+#include <sstream>
 
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "decode/translate.h"
 #include "eval/bleu.h"
@@ -17,16 +21,6 @@
 namespace attnscope {
 
 namespace fs = std::filesystem;
-
-std::vector<EncodedPair> encode_pairs(const std::vector<SentencePair>& pairs, const Tokenizer& src,
-                                      const Tokenizer& tgt, const ModelConfig& cfg,
-                                      int64_t* skipped) {
-  ModelInfo info;
-  info.bos_id = cfg.bos_id;
-  info.eos_id = cfg.eos_id;
-  info.max_len = cfg.max_len;
-  return encode_pairs(pairs, src, tgt, info, skipped);
-}
 
 std::vector<EncodedPair> encode_pairs(const std::vector<SentencePair>& pairs, const Tokenizer& src,
                                       const Tokenizer& tgt, const ModelInfo& cfg,
@@ -86,20 +80,27 @@ double validation_loss(Seq2SeqModel& model, const std::vector<EncodedPair>& pair
 
 namespace {
 
+// A given SentencePiece model, copied into the model directory (atomically, like every file there).
+void copy_tokenizer(const std::string& from, const fs::path& to) {
+  std::ifstream in(from, std::ios::binary);
+  if (!in) fail("cannot read tokenizer model {}: {}", from, std::strerror(errno));
+  std::ostringstream bytes;
+  bytes << in.rdbuf();
+  ATTN_CHECK(!in.bad(), "cannot read tokenizer model {}: read error", from);
+  write_file_atomically(to.string(), bytes.str());
+}
+
 TokenizerPair prepare_tokenizers(const TrainRecipe& r, std::FILE* log) {
   if (r.resume) return load_tokenizers(r.out_dir);
   fs::create_directories(r.out_dir);
   if (!r.source_spm.empty()) {
     const std::string tgt_path = r.target_spm.empty() ? r.source_spm : r.target_spm;
     if (tgt_path == r.source_spm) {
-      fs::copy_file(r.source_spm, fs::path(r.out_dir) / kSharedTokenizer,
-                    fs::copy_options::overwrite_existing);
+      copy_tokenizer(r.source_spm, fs::path(r.out_dir) / kSharedTokenizer);
       return load_tokenizers(r.out_dir);
     }
-    fs::copy_file(r.source_spm, fs::path(r.out_dir) / kSourceTokenizer,
-                  fs::copy_options::overwrite_existing);
-    fs::copy_file(tgt_path, fs::path(r.out_dir) / kTargetTokenizer,
-                  fs::copy_options::overwrite_existing);
+    copy_tokenizer(r.source_spm, fs::path(r.out_dir) / kSourceTokenizer);
+    copy_tokenizer(tgt_path, fs::path(r.out_dir) / kTargetTokenizer);
     return load_tokenizers(r.out_dir);
   }
   std::vector<std::string> src_text, tgt_text;
@@ -137,44 +138,21 @@ TrainerState run_training(const TrainRecipe& r,
              "--out",
              r.out_dir);
   TokenizerPair tok = prepare_tokenizers(r, log);
-  AnyModelConfig any = r.resume ? read_any_config(config_path) : AnyModelConfig(r.model);
-  if (!r.resume && r.rnn) {
-    RnnConfig rc = *r.rnn;
-    rc.pad_id = r.model.pad_id;
-    rc.bos_id = r.model.bos_id;
-    rc.eos_id = r.model.eos_id;
-    rc.unk_id = r.model.unk_id;
-    rc.max_len = r.model.max_len;
-    any = rc;
+  std::unique_ptr<ArchConfig> config;
+  if (r.resume) {
+    config = read_config(config_path);
+  } else {
+    ATTN_CHECK(r.model != nullptr, "no model config to train (TrainRecipe::model is empty)");
+    config = r.model->clone();
+    config->set_vocabularies(tok.src->vocab_size(), tok.tgt->vocab_size());
   }
-  if (!r.resume) {
-    std::visit(
-        [&](auto& c) {
-          c.src_vocab = tok.src->vocab_size();
-          c.tgt_vocab = tok.tgt->vocab_size();
-        },
-        any);
-    if (auto* mc = std::get_if<ModelConfig>(&any))
-      if (mc->share_embeddings && mc->src_vocab != mc->tgt_vocab) mc->share_embeddings = false;
-  }
-  std::unique_ptr<Seq2SeqModel> model_ptr = make_model(any);
+  std::unique_ptr<Seq2SeqModel> model_ptr = config->make_model();
   Seq2SeqModel& model = *model_ptr;
   if (!r.resume) {
     model.init_weights(r.trainer.seed);
     save_model(model, r.out_dir);
   }
-  if (const auto* mc = std::get_if<ModelConfig>(&any)) {
-    fmt::print(log, "model: {} parameters, d_model {}, {} heads, {}+{} layers, {} norm\n",
-               model.num_params(), mc->d_model, mc->heads, mc->encoder_layers, mc->decoder_layers,
-               mc->norm == NormPlacement::kPre ? "pre" : "post");
-  } else {
-    const RnnConfig& rc = std::get<RnnConfig>(any);
-    fmt::print(log,
-               "model: {} parameters, rnn-attention: embed {}, encoder 2×{}, decoder {}, "
-               "attention {} (no dropout)\n",
-               model.num_params(), rc.embed_size, rc.encoder_hidden, rc.decoder_hidden,
-               rc.attention_size);
-  }
+  fmt::print(log, "model: {} parameters, {}\n", model.num_params(), config->summary());
   const ModelInfo cfg = model.info();
 
   int64_t skipped = 0;

@@ -5,15 +5,14 @@
 
 #include <cstdio>
 #include <functional>
-#include <optional>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "data/corpus.h"
 #include "data/tokenizer.h"
 #include "decode/beam_search.h"
-#include "nn/model_config.h"
-#include "nn/rnn_attention_model.h"
+#include "nn/arch_config.h"
 #include "train/trainer.h"
 
 namespace attnscope {
@@ -21,10 +20,9 @@ namespace attnscope {
 struct TrainRecipe {
   std::vector<SentencePair> train, valid;
   std::string out_dir;
-  ModelConfig model;  // src_vocab / tgt_vocab are set from the tokenizers
-  // Set: train an rnn-attention model with these sizes instead (vocabularies from the
-  // tokenizers; special ids and max_len from `model`).
-  std::optional<RnnConfig> rnn;
+  // The architecture and its sizes (any ArchConfig); the vocabularies are set from the
+  // tokenizers (ArchConfig::set_vocabularies). Not used with resume: out_dir's config.json is.
+  std::shared_ptr<const ArchConfig> model;
   TokenizerOptions tokenizer;
   bool joint_tokenizer = true;         // one SentencePiece model for both sides
   std::string source_spm, target_spm;  // existing .model files to use instead of training
@@ -37,9 +35,6 @@ struct TrainRecipe {
 
 // Encodes pairs for training: src = pieces + eos, tgt = bos + pieces + eos. Pairs longer than
 // max_len are skipped and counted in *skipped.
-std::vector<EncodedPair> encode_pairs(const std::vector<SentencePair>& pairs, const Tokenizer& src,
-                                      const Tokenizer& tgt, const ModelConfig& cfg,
-                                      int64_t* skipped);
 std::vector<EncodedPair> encode_pairs(const std::vector<SentencePair>& pairs, const Tokenizer& src,
                                       const Tokenizer& tgt, const ModelInfo& info,
                                       int64_t* skipped);

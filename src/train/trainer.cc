@@ -9,7 +9,9 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "core/atomic_file.h"
 #include "core/error.h"
+#include "core/rng.h"
 #include "io/model_dir.h"
 #include "train/loss.h"
 
@@ -108,8 +110,7 @@ double Trainer::step_once(int64_t& tgt_tokens) {
 }
 
 void Trainer::append_metrics(const std::string& json_line) {
-  std::ofstream out(fs::path(out_dir_) / "metrics.jsonl", std::ios::app);
-  out << json_line << "\n";
+  append_to_file((fs::path(out_dir_) / "metrics.jsonl").string(), json_line + "\n");
 }
 
 void Trainer::truncate_metrics_after(int64_t step) {
@@ -126,7 +127,7 @@ void Trainer::truncate_metrics_after(int64_t step) {
     }
   }
   in.close();
-  std::ofstream(path, std::ios::trunc) << kept.str();
+  write_file_atomically(path.string(), kept.str());
 }
 
 void Trainer::save_best() {

@@ -14,7 +14,6 @@
 
 #include "data/batcher.h"
 #include "nn/seq2seq_model.h"
-#include "nn/transformer.h"  // kept for includers that use the Transformer
 #include "train/checkpoint.h"
 #include "train/optimizer.h"
 #include "train/schedule.h"

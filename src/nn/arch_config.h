@@ -1,0 +1,69 @@
+// The config of a model of any architecture — what its config.json says — as one interface, so
+// that reading, writing, validating and building a model never switch on the architecture.
+// Each architecture's config (ModelConfig for "transformer", RnnConfig for "rnn-attention")
+// derives from ArchConfig and enumerates its keys once, in visit_fields: io/config_json.h reads
+// and writes config.json through that one list, so a key can never be read but not written.
+// Which architectures exist, and how config.json names them, is io/architectures.h.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace attnscope {
+
+class Seq2SeqModel;
+
+// Visits each key of a config with a reference to its field: a reader assigns, a writer reads.
+class ConfigFields {
+ public:
+  virtual ~ConfigFields() = default;
+  virtual void field(const char* key, int64_t& value) = 0;
+  virtual void field(const char* key, int32_t& value) = 0;
+  virtual void field(const char* key, float& value) = 0;
+  virtual void field(const char* key, bool& value) = 0;
+  // One of `names`, stored as its position in names (see choice() for enums).
+  virtual void one_of(const char* key, size_t& index, const std::vector<std::string>& names) = 0;
+
+  // An enum written as one of a few names, e.g. "norm": "post" | "pre".
+  template <typename Enum>
+  void choice(const char* key, Enum& value,
+              const std::vector<std::pair<std::string, Enum>>& options) {
+    std::vector<std::string> names;
+    size_t index = 0;
+    for (size_t i = 0; i < options.size(); ++i) {
+      names.push_back(options[i].first);
+      if (options[i].second == value) index = i;
+    }
+    one_of(key, index, names);
+    value = options.at(index).second;
+  }
+};
+
+class ArchConfig {
+ public:
+  virtual ~ArchConfig() = default;
+
+  // config.json's "arch": the name io/architectures.h knows this architecture by.
+  virtual std::string arch() const = 0;
+  virtual std::unique_ptr<ArchConfig> clone() const = 0;
+  // Every key of config.json except "arch", once each, in the order config.json lists them.
+  virtual void visit_fields(ConfigFields& f) = 0;
+  // Throws attnscope::Error naming the key when a value is impossible.
+  virtual void validate() const = 0;
+  // A model of this config (validated first), weights not initialised.
+  virtual std::unique_ptr<Seq2SeqModel> make_model() const = 0;
+  // One line for logs: the sizes that matter, e.g. "d_model 256, 4 heads, 3+3 layers, post norm".
+  virtual std::string summary() const = 0;
+  // The vocabulary sizes of the tokenizers a model is trained with (and what depends on them).
+  virtual void set_vocabularies(int64_t src_vocab, int64_t tgt_vocab) = 0;
+
+ protected:
+  ArchConfig() = default;
+  ArchConfig(const ArchConfig&) = default;
+  ArchConfig& operator=(const ArchConfig&) = default;
+};
+
+}  // namespace attnscope
