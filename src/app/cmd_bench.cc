@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "app/commands.h"
-#include "bench/workloads.h"
+#include "app/bench_workloads.h"
 
 namespace attnscope::app {
 

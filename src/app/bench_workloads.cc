@@ -1,6 +1,6 @@
 // BENCHMARKS.md's CPU workloads as attnscope runs them. Everything is built from seeded random
 // numbers: the speed of a kernel or a training step does not depend on what the weights mean.
-#include "bench/workloads.h"
+#include "app/bench_workloads.h"
 
 #include <cblas.h>
 #include <omp.h>
