@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "app/commands.h"
 #include "app/bench_workloads.h"
+#include "app/commands.h"
 
 namespace attnscope::app {
 
