@@ -4,7 +4,6 @@
 #include <fmt/core.h>
 
 #include <memory>
-#include <sstream>
 
 #include "app/align_checks.h"
 #include "app/commands.h"
