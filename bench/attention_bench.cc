@@ -1,5 +1,6 @@
 // Scaled dot-product attention forward and backward: the W1 shape (B=8, H=8, N=256, d=64,
-// non-causal and causal) and one W3 decode step (32 rows, 4 heads, one query over 32 keys).
+// non-causal and causal) and one W3 decode step (32 rows, 4 heads, one query over 32 keys), both
+// from kW (app/bench_workloads.h).
 #include "kernels/cpu/attention.h"
 
 #include <cmath>
@@ -52,7 +53,7 @@ struct Problem {
 };
 
 void BM_AttentionForward(benchmark::State& state) {
-  Problem p(8, 8, 256, 256, 64, state.range(0) != 0);
+  Problem p(kW.B, kW.H, kW.N, kW.N, kW.d, state.range(0) != 0);
   for (auto _ : state) {
     p.forward();
     benchmark::DoNotOptimize(p.out.data());
@@ -69,7 +70,7 @@ BENCHMARK(BM_AttentionForward)
 // Backward alone (the weights come from one forward before the loop); W1's forward+backward
 // FLOPs are 3.5× forward, so backward alone counts 2.5×.
 void BM_AttentionBackward(benchmark::State& state) {
-  Problem p(8, 8, 256, 256, 64, state.range(0) != 0);
+  Problem p(kW.B, kW.H, kW.N, kW.N, kW.d, state.range(0) != 0);
   p.forward();
   for (auto _ : state) {
     p.backward();
@@ -84,9 +85,10 @@ BENCHMARK(BM_AttentionBackward)
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
 
-// One step of W3's decoder self-attention: 32 rows × 4 heads, one query, 32 cached keys, d 64.
+// The last step of W3's decoder self-attention: 32 rows × 4 heads, one query, 32 cached keys,
+// d 64.
 void BM_AttentionDecodeStep(benchmark::State& state) {
-  Problem p(32, 4, 1, 32, 64, true);
+  Problem p(kW.decode_batch, kW.heads, 1, kW.out_len, kW.d_model / kW.heads, true);
   for (auto _ : state) {
     p.forward();
     benchmark::DoNotOptimize(p.out.data());

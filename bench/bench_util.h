@@ -1,5 +1,5 @@
-// Shared pieces of the kernel microbenchmarks: seeded random buffers and the counters every
-// benchmark reports (FLOP/s where the FLOPs are well defined, bytes/s otherwise).
+// Shared pieces of the kernel microbenchmarks: the workload shapes, seeded random buffers and the
+// counters every benchmark reports (FLOP/s where the FLOPs are well defined, bytes/s otherwise).
 #pragma once
 
 #include <benchmark/benchmark.h>
@@ -7,9 +7,14 @@
 #include <cstdint>
 #include <vector>
 
+#include "app/bench_workloads.h"
 #include "core/rng.h"
 
 namespace attnscope::bench {
+
+// The shapes of `attnscope bench`'s workloads W1, W2 and W3, defined once in
+// app/bench_workloads.h: the microbenchmarks time each kernel at the shapes those workloads run.
+inline constexpr Sizes kW{};
 
 inline std::vector<float> random_floats(int64_t n, uint64_t seed, float lo = -1.0f,
                                         float hi = 1.0f) {

@@ -21,13 +21,14 @@ BENCHMARK(BM_Sgemm)->Arg(256)->Arg(512)->Arg(1024)->UseRealTime()->Unit(benchmar
 
 // Linear layers of the W2 model over its 64 × 32 = 2048 target tokens: {rows, in, out}.
 void linear_shapes(benchmark::internal::Benchmark* b) {
+  const int64_t tokens = kW.batch * kW.tgt_len, D = kW.d_model;
   b->ArgNames({"rows", "in", "out"});
-  b->Args({2048, 256, 768});   // packed Q|K|V in_proj
-  b->Args({2048, 256, 256});   // out_proj
-  b->Args({2048, 256, 1024});  // FFN linear1
-  b->Args({2048, 1024, 256});  // FFN linear2
-  b->Args({2048, 256, 8000});  // generator
-  b->Args({32, 256, 8000});    // generator in a W3 decode step (batch 32, one position)
+  b->Args({tokens, D, 3 * D});              // packed Q|K|V in_proj
+  b->Args({tokens, D, D});                  // out_proj
+  b->Args({tokens, D, kW.d_ff});            // FFN linear1
+  b->Args({tokens, kW.d_ff, D});            // FFN linear2
+  b->Args({tokens, D, kW.vocab});           // generator
+  b->Args({kW.decode_batch, D, kW.vocab});  // generator in a W3 decode step (one position)
 }
 
 void BM_LinearForward(benchmark::State& state) {

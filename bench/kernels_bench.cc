@@ -8,6 +8,7 @@
 #include "kernels/cpu/embedding.h"
 #include "kernels/cpu/layernorm.h"
 #include "kernels/cpu/softmax.h"
+#include "nn/transformer.h"
 
 #include "bench_util.h"
 
@@ -15,6 +16,8 @@ namespace attnscope::bench {
 namespace {
 
 constexpr double kF = sizeof(float);
+// W2's target tokens per step (64 sentences × 32) and W1's score rows (B·H·N).
+constexpr int64_t kTokens = kW.batch * kW.tgt_len, kScoreRows = kW.B * kW.H * kW.N;
 
 // Rows × n: the W1 score rows (8·8·256 × 256) and a W2 model's 2048 tokens × d_model 256 rows.
 void BM_SoftmaxForward(benchmark::State& state) {
@@ -27,7 +30,7 @@ void BM_SoftmaxForward(benchmark::State& state) {
   }
   set_bytes(state, 2 * kF * static_cast<double>(rows * n));
 }
-BENCHMARK(BM_SoftmaxForward)->Args({16384, 256})->ArgNames({"rows", "n"})->UseRealTime();
+BENCHMARK(BM_SoftmaxForward)->Args({kScoreRows, kW.N})->ArgNames({"rows", "n"})->UseRealTime();
 
 void BM_SoftmaxBackward(benchmark::State& state) {
   const int64_t rows = state.range(0), n = state.range(1);
@@ -39,7 +42,7 @@ void BM_SoftmaxBackward(benchmark::State& state) {
   }
   set_bytes(state, 3 * kF * static_cast<double>(rows * n));
 }
-BENCHMARK(BM_SoftmaxBackward)->Args({16384, 256})->ArgNames({"rows", "n"})->UseRealTime();
+BENCHMARK(BM_SoftmaxBackward)->Args({kScoreRows, kW.N})->ArgNames({"rows", "n"})->UseRealTime();
 
 void BM_LayerNormForward(benchmark::State& state) {
   const int64_t rows = state.range(0), n = state.range(1);
@@ -52,7 +55,7 @@ void BM_LayerNormForward(benchmark::State& state) {
   }
   set_bytes(state, 2 * kF * static_cast<double>(rows * n));
 }
-BENCHMARK(BM_LayerNormForward)->Args({2048, 256})->ArgNames({"rows", "n"})->UseRealTime();
+BENCHMARK(BM_LayerNormForward)->Args({kTokens, kW.d_model})->ArgNames({"rows", "n"})->UseRealTime();
 
 void BM_LayerNormBackward(benchmark::State& state) {
   const int64_t rows = state.range(0), n = state.range(1);
@@ -69,7 +72,10 @@ void BM_LayerNormBackward(benchmark::State& state) {
   }
   set_bytes(state, 3 * kF * static_cast<double>(rows * n));
 }
-BENCHMARK(BM_LayerNormBackward)->Args({2048, 256})->ArgNames({"rows", "n"})->UseRealTime();
+BENCHMARK(BM_LayerNormBackward)
+    ->Args({kTokens, kW.d_model})
+    ->ArgNames({"rows", "n"})
+    ->UseRealTime();
 
 // W2's loss: 2048 target tokens over a vocabulary of 8000, label smoothing 0.1, with dlogits.
 void BM_CrossEntropy(benchmark::State& state) {
@@ -87,8 +93,8 @@ void BM_CrossEntropy(benchmark::State& state) {
   set_bytes(state, (grad ? 2 : 1) * kF * static_cast<double>(N * V));
 }
 BENCHMARK(BM_CrossEntropy)
-    ->Args({2048, 8000, 0})
-    ->Args({2048, 8000, 1})
+    ->Args({kTokens, kW.vocab, 0})
+    ->Args({kTokens, kW.vocab, 1})
     ->ArgNames({"tokens", "vocab", "grad"})
     ->UseRealTime();
 
@@ -104,7 +110,7 @@ void BM_EmbeddingForward(benchmark::State& state) {
   set_bytes(state, 2 * kF * static_cast<double>(n * dim));
 }
 BENCHMARK(BM_EmbeddingForward)
-    ->Args({2048, 256, 8000})
+    ->Args({kTokens, kW.d_model, kW.vocab})
     ->ArgNames({"tokens", "dim", "vocab"})
     ->UseRealTime();
 
@@ -120,12 +126,18 @@ void BM_EmbeddingBackward(benchmark::State& state) {
   set_bytes(state, 2 * kF * static_cast<double>(n * dim));
 }
 BENCHMARK(BM_EmbeddingBackward)
-    ->Args({2048, 256, 8000})
+    ->Args({kTokens, kW.d_model, kW.vocab})
     ->ArgNames({"tokens", "dim", "vocab"})
     ->UseRealTime();
 
+// The W2 model's parameter count (about 11.6 M), from its config.
+const int64_t kW2Params = [] {
+  Transformer model(w2_config(kW));
+  return model.num_params();
+}();
+
 // One Adam update of n parameters: an embedding table (8000 × 256) and the whole W2 model
-// (about 11.6 M parameters, as one buffer).
+// (as one buffer).
 void BM_Adam(benchmark::State& state) {
   const int64_t n = state.range(0);
   auto p = random_floats(n, 1);
@@ -140,7 +152,7 @@ void BM_Adam(benchmark::State& state) {
   }
   set_bytes(state, 7 * kF * static_cast<double>(n));  // read p g m v, write p m v
 }
-BENCHMARK(BM_Adam)->Arg(2048000)->Arg(11600000)->ArgName("params")->UseRealTime();
+BENCHMARK(BM_Adam)->Arg(kW.vocab* kW.d_model)->Arg(kW2Params)->ArgName("params")->UseRealTime();
 
 // FFN activations of W2: 2048 tokens × d_ff 1024.
 void BM_Activation(benchmark::State& state) {
@@ -155,8 +167,8 @@ void BM_Activation(benchmark::State& state) {
   set_bytes(state, 2 * kF * static_cast<double>(n));
 }
 BENCHMARK(BM_Activation)
-    ->Args({2048 * 1024, 0})
-    ->Args({2048 * 1024, 1})
+    ->Args({kTokens * kW.d_ff, 0})
+    ->Args({kTokens * kW.d_ff, 1})
     ->ArgNames({"n", "gelu"})
     ->UseRealTime();
 
@@ -171,7 +183,11 @@ void BM_DropoutForward(benchmark::State& state) {
   }
   set_bytes(state, 2 * kF * static_cast<double>(n));
 }
-BENCHMARK(BM_DropoutForward)->Arg(8 * 8 * 256 * 256)->Arg(2048 * 256)->ArgName("n")->UseRealTime();
+BENCHMARK(BM_DropoutForward)
+    ->Arg(kScoreRows* kW.N)
+    ->Arg(kTokens* kW.d_model)
+    ->ArgName("n")
+    ->UseRealTime();
 
 }  // namespace
 }  // namespace attnscope::bench

@@ -4,8 +4,8 @@
 #include <fmt/core.h>
 
 #include <memory>
-#include <sstream>
 
+#include "app/align_checks.h"
 #include "app/commands.h"
 #include "app/decode_args.h"
 #include "app/text_lines.h"
@@ -56,13 +56,6 @@ std::vector<InputLine> read_input(const std::string& path, bool need_target) {
   return lines;
 }
 
-int64_t count_words(const std::string& text) {
-  std::istringstream s(text);
-  int64_t n = 0;
-  for (std::string w; s >> w;) ++n;
-  return n;
-}
-
 // The text of each word of a piece sequence ("▁cat" "s" → "cats").
 std::vector<std::string> word_texts(const std::vector<std::string>& pieces,
                                     const std::vector<int64_t>& word) {
@@ -92,12 +85,7 @@ AlignmentSource chosen_source(const AlignArgs& a) {
 void run_align(const AlignArgs& a) {
   const bool gold = !a.gold.empty();
   const bool force = a.force_target || gold;  // gold links index the reference's words
-  ATTN_CHECK(!gold || !a.data.empty(),
-             "--gold needs --data: the source<TAB>target pairs it "
-             "aligns, line for line");
-  ATTN_CHECK(a.gold_base == 0 || a.gold_base == 1, "--gold-base must be 0 or 1, not {}",
-             a.gold_base);
-  ATTN_CHECK(a.threshold >= 0 && a.threshold <= 1, "--threshold {} is outside [0, 1]", a.threshold);
+  check_align_flags({a.data, a.gold, a.gold_base, a.threshold});
   auto model = load_model(a.model);
   const TokenizerPair tok = load_tokenizers(a.model);
   const ModelInfo cfg = model->info();
@@ -142,14 +130,10 @@ void run_align(const AlignArgs& a) {
   std::vector<GoldAlignment> golds;
   if (gold) {
     golds = read_gold_alignments(a.gold, a.gold_base);
-    ATTN_CHECK(golds.size() == lines.size(),
-               "{} has {} lines but {} has {}: one gold alignment "
-               "per sentence pair",
-               a.gold, golds.size(), in_name, lines.size());
+    check_gold_line_count(a.gold, golds.size(), in_name, lines.size());
   }
   std::vector<AlignmentExample> examples;
-  int64_t skipped_trunc = 0, skipped_words = 0, gold_outside = 0;
-  std::string first_trunc, first_words, first_outside;
+  GoldTally tally(a.gold, a.pieces, a.gold_base);
   const AlignmentSource source = chosen_source(a);
   for (size_t i = 0; i < lines.size(); ++i) {
     const std::string where = fmt::format("{}:{}", in_name, i + 1);
@@ -169,29 +153,17 @@ void run_align(const AlignArgs& a) {
     }
     if (gold) {
       ex.gold = golds[i];
-      if (truncated[i]) {
-        if (skipped_trunc++ == 0) first_trunc = where;
-        continue;
-      }
-      // Gold indexes the text's words; the pieces must split into the same words.
-      const int64_t ws = static_cast<int64_t>(src_labels.size()) - (opt.skip_eos ? 0 : 1);
-      const int64_t wt = static_cast<int64_t>(tgt_labels.size()) - (opt.skip_eos ? 0 : 1);
-      if (!a.pieces && (ws != count_words(lines[i].src) || wt != count_words(lines[i].tgt))) {
-        if (skipped_words++ == 0)
-          first_words = fmt::format(
-              "{}: the pieces make {} source / {} target words, the text "
-              "has {} / {}",
-              where, ws, wt, count_words(lines[i].src), count_words(lines[i].tgt));
-        continue;
-      }
-      for (const AlignmentLink& l : ex.gold.possible)
-        if (l.src >= ws || l.tgt >= wt) {
-          if (gold_outside++ == 0)
-            first_outside = fmt::format("{}:{}: {}-{} with {} source and {} target {}", a.gold,
-                                        i + 1, l.src + a.gold_base, l.tgt + a.gold_base, ws, wt,
-                                        a.pieces ? "pieces" : "words");
-        }
-      examples.push_back(std::move(ex));
+      GoldPair pair;
+      pair.where = where;
+      pair.line = static_cast<int64_t>(i) + 1;
+      pair.truncated = truncated[i];
+      // The eos label (kept with --keep-eos) is no word of the text.
+      pair.src_units = static_cast<int64_t>(src_labels.size()) - (opt.skip_eos ? 0 : 1);
+      pair.tgt_units = static_cast<int64_t>(tgt_labels.size()) - (opt.skip_eos ? 0 : 1);
+      pair.src_words = count_words(lines[i].src);
+      pair.tgt_words = count_words(lines[i].tgt);
+      pair.gold = &ex.gold;
+      if (tally.admit(pair)) examples.push_back(std::move(ex));
       continue;
     }
     Tensor soft = soft_alignment(select_cross_map(ex.cross, source), ex.num_outputs, opt);
@@ -217,22 +189,9 @@ void run_align(const AlignArgs& a) {
   }
   if (!gold) return;
 
-  if (skipped_trunc > 0)
-    fmt::print(stderr,
-               "attnscope: {} sentence pair(s) longer than the model's {} positions were left out "
-               "of the AER (first: {})\n",
-               skipped_trunc, cfg.max_len, first_trunc);
-  if (skipped_words > 0)
-    fmt::print(stderr,
-               "attnscope: {} sentence pair(s) whose pieces do not split into the text's "
-               "whitespace words were left out of the AER (first: {})\n",
-               skipped_words, first_words);
-  if (gold_outside > 0)
-    fmt::print(stderr,
-               "attnscope: {} gold link(s) point past the sentence (first: {}); check "
-               "--gold-base and that the pairs are source-target\n",
-               gold_outside, first_outside);
-  ATTN_CHECK(!examples.empty(), "no sentence pair left to score");
+  for (const std::string& note : tally.notes(cfg.max_len))
+    fmt::print(stderr, "attnscope: {}\n", note);
+  tally.check_some_scored();
   const auto ranked = rank_alignment_heads(examples, opt);
   fmt::print(
       "AER of every cross-attention source over {} sentence pair(s), {} level, {}{}; "
@@ -250,13 +209,9 @@ void run_align(const AlignArgs& a) {
   }
   // The best source, as the flags that align new sentences with it.
   const AlignmentSource& best = ranked.front().source;
-  std::string flags = "--mean-all";
-  if (best.kind == AlignmentSource::Kind::kHead)
-    flags = fmt::format("--layer {} --head {}", best.layer, best.head);
-  else if (best.kind == AlignmentSource::Kind::kLayerMean)
-    flags = fmt::format("--mean-layer {}", best.layer);
   fmt::print("best: {} (AER {:.4f}); align with it: attnscope align --model {} {}{}\n", best.name(),
-             ranked.front().counts.aer(), a.model, flags, a.pieces ? " --pieces" : "");
+             ranked.front().counts.aer(), a.model, align_source_flags(best),
+             a.pieces ? " --pieces" : "");
 }
 
 }  // namespace

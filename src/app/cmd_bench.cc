@@ -1,6 +1,6 @@
-// attnscope bench: BENCHMARKS.md's CPU workloads (W1 attention, W1w attention with its weights,
-// W2 a training step, W3 greedy translation), medians and minima over repetitions, as a table
-// or one JSON object per line (the format scripts/bench-pytorch.py prints for the peer).
+// attnscope bench: docs/benchmarks.md's CPU workloads (W1 attention, W1w attention with its
+// weights, W2 a training step, W3 greedy translation), medians and minima over repetitions, as a
+// table or one JSON object per line (the format scripts/bench-pytorch.py prints for the peer).
 #include <fmt/core.h>
 
 #include <cctype>
@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "app/bench_workloads.h"
 #include "app/commands.h"
-#include "bench/workloads.h"
 
 namespace attnscope::app {
 
@@ -186,7 +186,7 @@ void register_bench(CLI::App& app) {
   auto args = std::make_shared<BenchArgs>();
   CLI::App* cmd = app.add_subcommand(
       "bench",
-      "Run the CPU benchmark workloads of BENCHMARKS.md (all unless named):\n"
+      "Run the CPU benchmark workloads of docs/benchmarks.md (all unless named):\n"
       "  W1   attention B=8 H=8 N=256 d=64, non-causal and causal, forward and forward+backward\n"
       "  W1w  W1 forward with every weight returned, and its ratio to W1 forward\n"
       "  W2   one training step of the small model (batch 64 × 32 → 32 tokens, Adam)\n"

@@ -4,6 +4,7 @@
 #include <fmt/core.h>
 #include <httplib.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -289,11 +290,23 @@ void run_serve(const ServeArgs& a) {
     }
   });
 
+  // httplib listens with a backlog of 5, fixed when the library was built: when more clients
+  // connect at once, the kernel drops their connection requests and they retry after 1, 3, 7 s,
+  // so a burst of requests stalls for seconds or times out on a busy machine. So the listening
+  // socket (the last one httplib configures before binding) listens again with the system's
+  // limit; Linux updates the backlog of a socket that is already listening.
+  int listen_fd = -1;
+  svr.set_socket_options([&listen_fd](socket_t sock) {
+    httplib::default_socket_options(sock);
+    listen_fd = sock;
+  });
   const int port = a.port == 0 ? svr.bind_to_any_port(a.host) : a.port;
   const bool bound = a.port == 0 ? port > 0 : svr.bind_to_port(a.host, a.port);
   ATTN_CHECK(bound && port > 0,
              "cannot listen on {}:{} (is the port in use, or the address not this machine's?)",
              a.host, a.port);
+  ATTN_CHECK(::listen(listen_fd, SOMAXCONN) == 0, "cannot listen on {}:{}: {}", a.host, port,
+             std::strerror(errno));
 
   // Ctrl-C / SIGTERM: the handler only writes a byte to a pipe; a watcher thread reads it and
   // stops the server, outside the handler. (Blocking the signals and waiting for them in a

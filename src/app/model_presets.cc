@@ -52,8 +52,8 @@ std::unique_ptr<ArchConfig> model_preset(const std::string& arch, const std::str
   ATTN_CHECK(std::filesystem::exists(name), "--config {}: not a preset ({}) nor a config.json file",
              name, joined(a->preset_names));
   std::unique_ptr<ArchConfig> c = read_config(name);
-  ATTN_CHECK(c->arch() == arch, "--config {}: an {} config, but --arch is {}", name, c->arch(),
-             arch);
+  ATTN_CHECK(c->arch() == arch, "--config {}: a config of arch {}, but --arch is {}", name,
+             c->arch(), arch);
   return c;
 }
 

@@ -1,5 +1,5 @@
 // `attnscope bench --json` prints one JSON object per line and workload with the fields
-// BENCHMARKS.md names (run on the hidden --small shapes; no timing is asserted).
+// docs/benchmarks.md names (run on the hidden --small shapes; no timing is asserted).
 #include <gtest/gtest.h>
 
 #include <cstdio>

@@ -1,12 +1,16 @@
-// The benchmark workloads of BENCHMARKS.md (W1, W1w, W2, W3) as attnscope runs them, shared by
-// `attnscope bench` and its test. Each returns medians and minima over timed repetitions after
-// warm-up runs; the machines are noisy, so only the ratio to a peer measured in the same run
-// counts (scripts/bench-compare.sh). Inputs and weights are random and seeded.
+// The benchmark workloads of docs/benchmarks.md (W1, W1w, W2, W3) as attnscope runs them, shared by
+// `attnscope bench` and its test; their shapes (Sizes) are also the shapes the kernel
+// microbenchmarks of bench/ time, so each workload is defined here once. Each returns medians and
+// minima over timed repetitions after warm-up runs; the machines are noisy, so only the ratio to a
+// peer measured in the same run counts (scripts/bench-compare.sh). Inputs and weights are random
+// and seeded.
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <string>
+
+#include "nn/model_config.h"
 
 namespace attnscope::bench {
 
@@ -20,6 +24,10 @@ struct Sizes {
   // Tiny shapes for tests (`--small`): the same code paths in milliseconds.
   static Sizes small();
 };
+
+// The W2 model: post-norm, ReLU, separate source and target embeddings and an untied generator
+// with bias (nn.Transformer + two nn.Embedding + nn.Linear), at s's sizes.
+ModelConfig w2_config(const Sizes& s);
 
 struct RunOptions {
   int repeat = 0;  // timed repetitions; 0 = the workload's default
@@ -42,7 +50,8 @@ struct W1Result {
   double fwd_gflops = 0, fwdbwd_gflops = 0;  // from the medians
 };
 // Forward (and forward+backward) attention. FLOPs: 4·B·H·N²·d forward, 3.5× that forward+backward,
-// halved when causal (the convention of BENCHMARKS.md's W4 table: only the visible half counts).
+// halved when causal (the convention of docs/benchmarks.md's W4 table: only the visible half
+// counts).
 W1Result run_w1(const Sizes& s, bool causal, const RunOptions& o);
 
 struct W1wResult {

@@ -3,9 +3,7 @@
 
 #include <gtest/gtest.h>
 
-#include <sys/wait.h>
 #include <cmath>
-
 #include <cstdio>
 #include <limits>
 #include <nlohmann/json.hpp>
@@ -14,6 +12,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "run_attnscope.h"
 
 namespace attnscope {
 namespace {
@@ -503,15 +502,8 @@ struct CliRun {
 };
 
 CliRun run_cli(const std::string& args) {
-  const std::string cmd = std::string(ATTNSCOPE_BINARY) + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return {-1, ""};
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  const int status = pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+  const test::CliResult r = test::run_attnscope(args);
+  return {r.exit_code, r.out};
 }
 
 TEST(ExplainCli, PrintsTextAndJson) {

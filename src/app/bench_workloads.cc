@@ -1,6 +1,6 @@
-// BENCHMARKS.md's CPU workloads as attnscope runs them. Everything is built from seeded random
+// docs/benchmarks.md's CPU workloads as attnscope runs them. Everything is built from seeded random
 // numbers: the speed of a kernel or a training step does not depend on what the weights mean.
-#include "bench/workloads.h"
+#include "app/bench_workloads.h"
 
 #include <cblas.h>
 #include <omp.h>
@@ -101,23 +101,6 @@ double w1_forward_flops(const Sizes& s, bool causal) {
   return causal ? f / 2 : f;
 }
 
-// A ModelConfig of the W2 model: post-norm, ReLU, separate source and target embeddings and an
-// untied generator with bias (nn.Transformer + two nn.Embedding + nn.Linear).
-ModelConfig w2_config(const Sizes& s) {
-  ModelConfig c;
-  c.d_model = s.d_model;
-  c.heads = s.heads;
-  c.encoder_layers = c.decoder_layers = s.layers;
-  c.d_ff = s.d_ff;
-  c.src_vocab = c.tgt_vocab = s.vocab;
-  c.dropout = 0.1f;
-  c.max_len = std::max<int64_t>({256, s.src_len, s.tgt_len + 1, s.out_len + 1});
-  c.share_embeddings = false;
-  c.tie_output = false;
-  c.validate();
-  return c;
-}
-
 // rows × len ids drawn from the ordinary vocabulary (no pad/bos/eos/unk), so there is no
 // padding; `first` (if ≥ 0) is put in front and `last` (if ≥ 0) at the end.
 TokenBatch random_tokens(Rng& rng, int64_t rows, int64_t len, int64_t vocab, int32_t first,
@@ -168,6 +151,21 @@ std::string cpu_model_name() {
 }
 
 }  // namespace
+
+ModelConfig w2_config(const Sizes& s) {
+  ModelConfig c;
+  c.d_model = s.d_model;
+  c.heads = s.heads;
+  c.encoder_layers = c.decoder_layers = s.layers;
+  c.d_ff = s.d_ff;
+  c.src_vocab = c.tgt_vocab = s.vocab;
+  c.dropout = 0.1f;
+  c.max_len = std::max<int64_t>({256, s.src_len, s.tgt_len + 1, s.out_len + 1});
+  c.share_embeddings = false;
+  c.tie_output = false;
+  c.validate();
+  return c;
+}
 
 Sizes Sizes::small() {
   Sizes s;
