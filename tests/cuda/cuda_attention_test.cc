@@ -360,6 +360,16 @@ TEST_F(CudaAttention, FlashHeadDim128) {
     }
 }
 
+// A few multi-tile launches of the tensor-core kernels with every mask kind, small enough for
+// compute-sanitizer's racecheck (shared-memory hazards of the double-buffered K/V tiles).
+TEST_F(CudaAttention, FlashRacecheckShapes) {
+  for (int64_t d : {int64_t{64}, int64_t{128}}) {
+    run(Case{2, 1, 130, 200, d, DType::kBF16, true, 0, true, Layout::kHeadMajor,
+             AttentionPath::kFlash});
+    if (HasFatalFailure()) return;
+  }
+}
+
 TEST_F(CudaAttention, FlashShortQueries) {  // forced onto the tensor cores below kFlashMinRows
   run_masks(Case{3, 2, 1, 50, 64, DType::kBF16, false, 0, false, Layout::kHeadMajor,
                        AttentionPath::kFlash});
