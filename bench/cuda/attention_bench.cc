@@ -12,11 +12,11 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
-#include <exception>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <string>
 #include <vector>
 
@@ -95,8 +95,8 @@ void bench_shape(const Options& o, DeviceAllocator& alloc, cudaStream_t stream, 
   fill_random(q, 1), fill_random(k, 2), fill_random(v, 3);
   DeviceBuffer<float> lse(alloc, static_cast<size_t>(B * H * N), stream);
   AttentionForwardArgs a;
-  a.shape = DeviceAttentionShape{B, H, N, N, d, DType::kBF16,
-                                 1.0f / std::sqrt(static_cast<float>(d)), causal, 0, nullptr};
+  a.shape = DeviceAttentionShape{
+      B, H, N, N, d, DType::kBF16, 1.0f / std::sqrt(static_cast<float>(d)), causal, 0, nullptr};
   a.q = head_major(q.data(), H, N, d), a.k = head_major(k.data(), H, N, d);
   a.v = head_major(v.data(), H, N, d), a.out = head_major(out.data(), H, N, d);
   a.lse = lse.data();
@@ -109,8 +109,7 @@ void bench_shape(const Options& o, DeviceAllocator& alloc, cudaStream_t stream, 
                 static_cast<long long>(d), causal ? "true" : "false");
   const std::string shape(fields);
 
-  const std::vector<double> fwd =
-      time_ms(o, stream, [&] { attention_forward(a, alloc, stream); });
+  const std::vector<double> fwd = time_ms(o, stream, [&] { attention_forward(a, alloc, stream); });
   print(shape + ", \"mode\": \"forward\"", fwd, flops);
 
   // Every weight, fp32 [B, H, N, N], recomputed from the forward's log-sum-exp.
@@ -142,8 +141,8 @@ void bench_decode(const Options& o, DeviceAllocator& alloc, cudaStream_t stream,
       out(alloc, static_cast<size_t>(B * H * d), stream);
   fill_random(q, 4), fill_random(k, 5), fill_random(v, 6);
   AttentionForwardArgs a;
-  a.shape = DeviceAttentionShape{B, H, 1, Tk, d, DType::kBF16,
-                                 1.0f / std::sqrt(static_cast<float>(d)), false, 0, nullptr};
+  a.shape = DeviceAttentionShape{
+      B, H, 1, Tk, d, DType::kBF16, 1.0f / std::sqrt(static_cast<float>(d)), false, 0, nullptr};
   a.q = head_major(q.data(), H, 1, d), a.k = head_major(k.data(), H, Tk, d);
   a.v = head_major(v.data(), H, Tk, d), a.out = head_major(out.data(), H, 1, d);
   const std::vector<double> ms = time_ms(o, stream, [&] { attention_forward(a, alloc, stream); });
@@ -197,8 +196,8 @@ int main(int argc, char** argv) {
       }
       if (o.quick) break;
     }
-    bench_decode(o, alloc, stream, 256, 8, 128, 64);     // batch 64 × beam 4, Transformer-base
-    bench_decode(o, alloc, stream, 2, 16, 8192, 128);    // few rows, a long cache: split-K
+    bench_decode(o, alloc, stream, 256, 8, 128, 64);   // batch 64 × beam 4, Transformer-base
+    bench_decode(o, alloc, stream, 2, 16, 8192, 128);  // few rows, a long cache: split-K
     ATTN_CUDA_CHECK(cudaStreamSynchronize(stream));
     alloc.release_cached();
     ATTN_CUDA_CHECK(cudaStreamDestroy(stream));

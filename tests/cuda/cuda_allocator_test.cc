@@ -69,8 +69,8 @@ TEST_F(CudaAllocator, ReuseAcrossStreamsWaitsForTheOldStream) {
   const size_t n = 1 << 20;
   auto* p = static_cast<float*>(a.allocate(n * sizeof(float), stream()));
   std::vector<float> host(n, 3.0f);
-  ATTN_CUDA_CHECK(cudaMemcpyAsync(p, host.data(), n * sizeof(float), cudaMemcpyHostToDevice,
-                                  stream()));
+  ATTN_CUDA_CHECK(
+      cudaMemcpyAsync(p, host.data(), n * sizeof(float), cudaMemcpyHostToDevice, stream()));
   a.deallocate(p, stream());
   auto* q = static_cast<float*>(a.allocate(n * sizeof(float), other));
   EXPECT_EQ(q, p);

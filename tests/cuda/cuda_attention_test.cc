@@ -49,7 +49,7 @@ std::string name(const Case& c) {
          (c.causal ? " causal(offset " + std::to_string(c.causal_offset) + ")" : "") +
          (c.padding ? " padding" : "") +
          (c.layout == Layout::kInterleaved ? " interleaved" : " head-major") +
-         (c.path == AttentionPath::kFlash ? " flash"
+         (c.path == AttentionPath::kFlash  ? " flash"
           : c.path == AttentionPath::kRows ? " rows"
                                            : " auto");
 }
@@ -71,9 +71,7 @@ class DeviceTensor {
     }
     buf_ = std::make_unique<Guarded<unsigned char>>(name, static_cast<size_t>(total_ * elem_));
   }
-  DeviceHeads heads() {
-    return DeviceHeads{buf_->data() + col_ * elem_, bs_, hs_, rs_};
-  }
+  DeviceHeads heads() { return DeviceHeads{buf_->data() + col_ * elem_, bs_, hs_, rs_}; }
   int64_t at(int64_t b, int64_t h, int64_t t, int64_t c) const {
     return col_ + b * bs_ + h * hs_ + t * rs_ + c;
   }
@@ -165,7 +163,8 @@ class CudaAttention : public CudaTest {
     // them for the rows path.
     const int64_t extra = c.path == AttentionPath::kRows ? 3 : 8;
     const int64_t HD = c.H * c.d;
-    DeviceTensor dq("q", c.layout, c.type, c.B, c.H, c.Tq, c.d, extra, c.layout == Layout::kInterleaved ? 0 : 0);
+    DeviceTensor dq("q", c.layout, c.type, c.B, c.H, c.Tq, c.d, extra,
+                    c.layout == Layout::kInterleaved ? 0 : 0);
     DeviceTensor dk("k", c.layout, c.type, c.B, c.H, c.Tk, c.d, HD + extra, 0);
     DeviceTensor dv("v", c.layout, c.type, c.B, c.H, c.Tk, c.d, HD + extra, HD);
     DeviceTensor dout("out", c.layout, c.type, c.B, c.H, c.Tq, c.d, extra, 0);
@@ -180,8 +179,16 @@ class CudaAttention : public CudaTest {
     Guarded<float> dlse("lse", static_cast<size_t>(rows));
 
     AttentionForwardArgs a;
-    a.shape = DeviceAttentionShape{c.B, c.H, c.Tq, c.Tk, c.d, c.type, scale, c.causal,
-                                   c.causal_offset, c.padding ? dpad.data() : nullptr};
+    a.shape = DeviceAttentionShape{c.B,
+                                   c.H,
+                                   c.Tq,
+                                   c.Tk,
+                                   c.d,
+                                   c.type,
+                                   scale,
+                                   c.causal,
+                                   c.causal_offset,
+                                   c.padding ? dpad.data() : nullptr};
     a.q = dq.heads(), a.k = dk.heads(), a.v = dv.heads(), a.out = dout.heads();
     a.lse = dlse.data();
     a.path = c.path;
@@ -242,7 +249,8 @@ class CudaAttention : public CudaTest {
     for (int64_t r = 0; r < rows; ++r) {
       const double want = lse_ref[static_cast<size_t>(r)];
       if (want == kNegInf)
-        ASSERT_EQ(lse[static_cast<size_t>(r)], -std::numeric_limits<float>::infinity()) << "row " << r;
+        ASSERT_EQ(lse[static_cast<size_t>(r)], -std::numeric_limits<float>::infinity())
+            << "row " << r;
       else
         ASSERT_NEAR(lse[static_cast<size_t>(r)], want, 1e-4) << "lse of row " << r;
     }
@@ -345,8 +353,8 @@ class CudaAttention : public CudaTest {
 TEST_F(CudaAttention, FlashHeadDim64) {
   for (Layout layout : {Layout::kHeadMajor, Layout::kInterleaved})
     for (auto [Tq, Tk] : {std::pair<int64_t, int64_t>{130, 77}, {129, 129}, {64, 300}, {17, 1}}) {
-      run_masks(Case{2, 3, Tq, Tk, 64, DType::kBF16, false, 0, false, layout,
-                           AttentionPath::kFlash});
+      run_masks(
+          Case{2, 3, Tq, Tk, 64, DType::kBF16, false, 0, false, layout, AttentionPath::kFlash});
       if (HasFatalFailure()) return;
     }
 }
@@ -354,8 +362,8 @@ TEST_F(CudaAttention, FlashHeadDim64) {
 TEST_F(CudaAttention, FlashHeadDim128) {
   for (Layout layout : {Layout::kHeadMajor, Layout::kInterleaved})
     for (auto [Tq, Tk] : {std::pair<int64_t, int64_t>{130, 77}, {200, 333}, {16, 16}}) {
-      run_masks(Case{2, 2, Tq, Tk, 128, DType::kBF16, false, 0, false, layout,
-                           AttentionPath::kFlash});
+      run_masks(
+          Case{2, 2, Tq, Tk, 128, DType::kBF16, false, 0, false, layout, AttentionPath::kFlash});
       if (HasFatalFailure()) return;
     }
 }
@@ -372,14 +380,13 @@ TEST_F(CudaAttention, FlashRacecheckShapes) {
 
 TEST_F(CudaAttention, FlashShortQueries) {  // forced onto the tensor cores below kFlashMinRows
   run_masks(Case{3, 2, 1, 50, 64, DType::kBF16, false, 0, false, Layout::kHeadMajor,
-                       AttentionPath::kFlash});
+                 AttentionPath::kFlash});
 }
 
 TEST_F(CudaAttention, RowsBf16) {
   for (int64_t d : {int64_t{8}, int64_t{33}, int64_t{64}, int64_t{128}})
     for (Layout layout : {Layout::kHeadMajor, Layout::kInterleaved}) {
-      run_masks(Case{2, 3, 7, 13, d, DType::kBF16, false, 0, false, layout,
-                           AttentionPath::kRows});
+      run_masks(Case{2, 3, 7, 13, d, DType::kBF16, false, 0, false, layout, AttentionPath::kRows});
       if (HasFatalFailure()) return;
     }
 }
@@ -387,8 +394,7 @@ TEST_F(CudaAttention, RowsBf16) {
 TEST_F(CudaAttention, RowsF32) {
   for (int64_t d : {int64_t{5}, int64_t{32}, int64_t{64}, int64_t{256}})
     for (Layout layout : {Layout::kHeadMajor, Layout::kInterleaved}) {
-      run_masks(Case{2, 2, 9, 40, d, DType::kF32, false, 0, false, layout,
-                           AttentionPath::kRows});
+      run_masks(Case{2, 2, 9, 40, d, DType::kF32, false, 0, false, layout, AttentionPath::kRows});
       if (HasFatalFailure()) return;
     }
 }
@@ -397,15 +403,15 @@ TEST_F(CudaAttention, DecodeStepAgainstLongCacheSplitsKeys) {
   // Tq = 1 with few (b, h): the rows path splits the 3000 keys into chunks and merges them.
   for (DType t : {DType::kBF16, DType::kF32})
     for (int64_t d : {int64_t{64}, int64_t{128}}) {
-      run_masks(Case{2, 2, 1, 3000, d, t, false, 0, false, Layout::kHeadMajor,
-                           AttentionPath::kAuto});
+      run_masks(
+          Case{2, 2, 1, 3000, d, t, false, 0, false, Layout::kHeadMajor, AttentionPath::kAuto});
       if (HasFatalFailure()) return;
     }
 }
 
 TEST_F(CudaAttention, BeamStepShapes) {  // rows = batch · beam, Tq = 1, the auto path
   run_masks(Case{16, 4, 1, 37, 64, DType::kBF16, false, 0, false, Layout::kInterleaved,
-                       AttentionPath::kAuto});
+                 AttentionPath::kAuto});
 }
 
 TEST_F(CudaAttention, AutoPicksFlashForLongBf16Queries) {

@@ -108,8 +108,8 @@ class CudaGemm : public CudaTest {
       for (int64_t k = 0; k < c.K; ++k) wd[j * c.K + k] = w.values[j * ldw + k];
     std::vector<double> bd(bias.values.begin(), bias.values.end());
     std::vector<double> ref(static_cast<size_t>(c.M * c.N));
-    ref::linear_forward<double>(xd.data(), wd.data(), c.bias ? bd.data() : nullptr, ref.data(),
-                                c.M, c.K, c.N);
+    ref::linear_forward<double>(xd.data(), wd.data(), c.bias ? bd.data() : nullptr, ref.data(), c.M,
+                                c.K, c.N);
     for (int64_t i = 0; i < c.M; ++i)
       for (int64_t j = 0; j < c.N; ++j) {
         double& r = ref[i * c.N + j];
@@ -127,8 +127,8 @@ class CudaGemm : public CudaTest {
       for (int64_t j = c.N; j < ldy; ++j) {
         const size_t at = static_cast<size_t>(i * ldy + j);
         if (!c.residual) {
-          EXPECT_TRUE(std::isnan(yall[at])) << "padding column " << j << " of row " << i
-                                            << " was written";
+          EXPECT_TRUE(std::isnan(yall[at]))
+              << "padding column " << j << " of row " << i << " was written";
         } else {
           EXPECT_EQ(yall[at], res.values[at]) << "padding column " << j << " of row " << i;
         }

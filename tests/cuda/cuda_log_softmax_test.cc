@@ -50,8 +50,9 @@ TEST_F(CudaLogSoftmax, MatchesReference) {
                                            reinterpret_cast<unsigned char*>(x.data() + x.size())));
     } else {
       const std::vector<Bf16> h = test::to_bf16(x);
-      dx.upload(std::vector<unsigned char>(reinterpret_cast<const unsigned char*>(h.data()),
-                                           reinterpret_cast<const unsigned char*>(h.data() + h.size())));
+      dx.upload(
+          std::vector<unsigned char>(reinterpret_cast<const unsigned char*>(h.data()),
+                                     reinterpret_cast<const unsigned char*>(h.data() + h.size())));
     }
     log_softmax(t, dx.data(), rows, V, dy.data(), stream());
     const std::vector<float> y = dy.download();
@@ -92,7 +93,8 @@ std::vector<Pick> reference_topk(const float* x, int64_t V, float offset, int k,
   std::vector<Pick> out;
   for (int i = 0; i < k; ++i) {
     if (i < static_cast<int>(ids.size()))
-      out.push_back({static_cast<float>(offset + (x[ids[static_cast<size_t>(i)]] - lse)), ids[static_cast<size_t>(i)]});
+      out.push_back({static_cast<float>(offset + (x[ids[static_cast<size_t>(i)]] - lse)),
+                     ids[static_cast<size_t>(i)]});
     else
       out.push_back({-kInf, -1});
   }
@@ -120,8 +122,9 @@ TEST_F(CudaLogSoftmax, TopKMatchesSortedReference) {
         const std::vector<int32_t> banned = {0, 2};  // pad and bos, say
         Guarded<unsigned char> dx("logits", x.size() * dtype_size(t));
         if (t == DType::kF32) {
-          dx.upload(std::vector<unsigned char>(reinterpret_cast<unsigned char*>(x.data()),
-                                               reinterpret_cast<unsigned char*>(x.data() + x.size())));
+          dx.upload(
+              std::vector<unsigned char>(reinterpret_cast<unsigned char*>(x.data()),
+                                         reinterpret_cast<unsigned char*>(x.data() + x.size())));
         } else {
           const std::vector<Bf16> h = test::to_bf16(x);
           dx.upload(std::vector<unsigned char>(

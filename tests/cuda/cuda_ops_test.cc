@@ -62,8 +62,8 @@ double tolerance(DType out) {
 double marian_position(int64_t pos, int64_t c, int64_t d) {
   const int64_t half = (d + 1) / 2;
   const int64_t j = c < half ? c : c - half;
-  const double angle =
-      static_cast<double>(pos) / std::pow(10000.0, 2.0 * static_cast<double>(j) / static_cast<double>(d));
+  const double angle = static_cast<double>(pos) /
+                       std::pow(10000.0, 2.0 * static_cast<double>(j) / static_cast<double>(d));
   return c < half ? std::sin(angle) : std::cos(angle);
 }
 
@@ -209,7 +209,8 @@ double activation_ref(DeviceActivation f, double x) {
     case DeviceActivation::kGeluErf:
       return ref::activation(cpu::Activation::kGelu, x);
     case DeviceActivation::kGeluTanh:
-      return 0.5 * x * (1 + std::tanh(std::sqrt(2 / std::numbers::pi) * (x + 0.044715 * x * x * x)));
+      return 0.5 * x *
+             (1 + std::tanh(std::sqrt(2 / std::numbers::pi) * (x + 0.044715 * x * x * x)));
     case DeviceActivation::kSilu:
       return x / (1 + std::exp(-x));
     default:
@@ -220,9 +221,9 @@ double activation_ref(DeviceActivation f, double x) {
 TEST_F(CudaOps, ActivationsWithBias) {
   Rng rng(14);
   for (DType t : {DType::kF32, DType::kBF16})
-    for (DeviceActivation f : {DeviceActivation::kIdentity, DeviceActivation::kRelu,
-                               DeviceActivation::kGeluErf, DeviceActivation::kGeluTanh,
-                               DeviceActivation::kSilu})
+    for (DeviceActivation f :
+         {DeviceActivation::kIdentity, DeviceActivation::kRelu, DeviceActivation::kGeluErf,
+          DeviceActivation::kGeluTanh, DeviceActivation::kSilu})
       for (bool with_bias : {false, true}) {
         SCOPED_TRACE(std::string(dtype_name(t)) + " f " + std::to_string(static_cast<int>(f)) +
                      (with_bias ? " bias" : ""));
@@ -230,8 +231,7 @@ TEST_F(CudaOps, ActivationsWithBias) {
         const std::vector<float> x = stored(test::random_floats(rng, rows * n, -4, 4), t);
         const std::vector<float> b = stored(test::random_floats(rng, n), t);
         const size_t bytes = static_cast<size_t>(rows * n) * dtype_size(t);
-        Guarded<unsigned char> dx("x", bytes), db("bias", b.size() * dtype_size(t)),
-            dy("y", bytes);
+        Guarded<unsigned char> dx("x", bytes), db("bias", b.size() * dtype_size(t)), dy("y", bytes);
         dx.upload(encode(x, t));
         db.upload(encode(b, t));
         ActivationArgs a;
@@ -271,13 +271,15 @@ TEST_F(CudaOps, AddAndInPlace) {
 TEST_F(CudaOps, CastsRoundLikeTheHost) {
   Rng rng(16);
   std::vector<float> x = test::random_floats(rng, 4099, -1000, 1000);
-  x[0] = 0.0f, x[1] = -0.0f, x[2] = 1e-40f, x[3] = 3.3895314e38f, x[4] = 1.0f + 1.0f / 256;  // a tie
+  x[0] = 0.0f, x[1] = -0.0f, x[2] = 1e-40f, x[3] = 3.3895314e38f,
+  x[4] = 1.0f + 1.0f / 256;  // a tie
   x[5] = 1.0f + 3.0f / 256;  // a tie that rounds up
   Guarded<float> dx("x", x.size()), dback("back", x.size());
   Guarded<Bf16> dh("bf16", x.size());
   dx.upload(x);
   cast(DType::kF32, dx.data(), DType::kBF16, dh.data(), static_cast<int64_t>(x.size()), stream());
-  cast(DType::kBF16, dh.data(), DType::kF32, dback.data(), static_cast<int64_t>(x.size()), stream());
+  cast(DType::kBF16, dh.data(), DType::kF32, dback.data(), static_cast<int64_t>(x.size()),
+       stream());
   const std::vector<Bf16> h = dh.download();
   const std::vector<float> back = dback.download();
   for (size_t i = 0; i < x.size(); ++i) {
@@ -289,7 +291,8 @@ TEST_F(CudaOps, CastsRoundLikeTheHost) {
 TEST_F(CudaOps, KvCacheAppendAndReorder) {
   for (DType t : {DType::kF32, DType::kBF16}) {
     SCOPED_TRACE(dtype_name(t));
-    const int64_t rows = 6, cap = 9, D = 12, width = 2 * D, elem = static_cast<int64_t>(dtype_size(t));
+    const int64_t rows = 6, cap = 9, D = 12, width = 2 * D,
+                  elem = static_cast<int64_t>(dtype_size(t));
     const size_t cache_bytes = static_cast<size_t>(rows * cap * width * elem);
     Guarded<unsigned char> a("cache a", cache_bytes), b("cache b", cache_bytes);
     KvCacheView va{a.data(), t, rows, cap, width}, vb{b.data(), t, rows, cap, width};
@@ -297,7 +300,8 @@ TEST_F(CudaOps, KvCacheAppendAndReorder) {
     std::vector<std::vector<float>> proj;
     for (int64_t step = 0; step < 3; ++step) {
       std::vector<float> p(static_cast<size_t>(rows * 3 * D));
-      for (size_t i = 0; i < p.size(); ++i) p[i] = static_cast<float>(step * 1000 + static_cast<int64_t>(i));
+      for (size_t i = 0; i < p.size(); ++i)
+        p[i] = static_cast<float>(step * 1000 + static_cast<int64_t>(i));
       p = stored(p, t);
       proj.push_back(p);
       Guarded<unsigned char> dp("proj", p.size() * elem);
@@ -316,9 +320,11 @@ TEST_F(CudaOps, KvCacheAppendAndReorder) {
         for (int64_t c = 0; c < width; ++c) {
           const size_t at = static_cast<size_t>((r * cap + pos) * width + c);
           if (pos < 3) {
-            const float want = proj[static_cast<size_t>(pos)][static_cast<size_t>(r * 3 * D + D + c)];
+            const float want =
+                proj[static_cast<size_t>(pos)][static_cast<size_t>(r * 3 * D + D + c)];
             ASSERT_EQ(ca[at], want) << "append: row " << r << " pos " << pos << " col " << c;
-            const size_t from = static_cast<size_t>((index[static_cast<size_t>(r)] * cap + pos) * width + c);
+            const size_t from =
+                static_cast<size_t>((index[static_cast<size_t>(r)] * cap + pos) * width + c);
             ASSERT_EQ(cb[at], ca[from]) << "reorder: row " << r << " pos " << pos << " col " << c;
           } else {
             ASSERT_TRUE(std::isnan(ca[at])) << "append wrote position " << pos;

@@ -74,7 +74,8 @@ class Guarded {
   size_t size() const { return n_; }
   void upload(const std::vector<T>& host) {
     EXPECT_LE(host.size(), n_);
-    ATTN_CUDA_CHECK(cudaMemcpy(data(), host.data(), host.size() * sizeof(T), cudaMemcpyHostToDevice));
+    ATTN_CUDA_CHECK(
+        cudaMemcpy(data(), host.data(), host.size() * sizeof(T), cudaMemcpyHostToDevice));
   }
   void poison() { ATTN_CUDA_CHECK(cudaMemset(data(), kPoison, n_ * sizeof(T))); }
   std::vector<T> download() const {

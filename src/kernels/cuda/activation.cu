@@ -79,9 +79,8 @@ void add(DType type, const void* a, const void* b, void* y, int64_t n, cudaStrea
   ATTN_CUDA_REQUIRE(a && b && y, "add: a null pointer");
   const unsigned blocks = grid_for(n, kThreads);
   if (type == DType::kF32)
-    add_kernel<<<blocks, kThreads, 0, stream>>>(static_cast<const float*>(a),
-                                                static_cast<const float*>(b),
-                                                static_cast<float*>(y), n);
+    add_kernel<<<blocks, kThreads, 0, stream>>>(
+        static_cast<const float*>(a), static_cast<const float*>(b), static_cast<float*>(y), n);
   else
     add_kernel<<<blocks, kThreads, 0, stream>>>(static_cast<const __nv_bfloat16*>(a),
                                                 static_cast<const __nv_bfloat16*>(b),
@@ -105,8 +104,8 @@ void cast(DType from, const void* x, DType to, void* y, int64_t n, cudaStream_t 
     cast_kernel<<<blocks, kThreads, 0, stream>>>(static_cast<const bf16*>(x),
                                                  static_cast<float*>(y), n);
   else
-    cast_kernel<<<blocks, kThreads, 0, stream>>>(static_cast<const bf16*>(x),
-                                                 static_cast<bf16*>(y), n);
+    cast_kernel<<<blocks, kThreads, 0, stream>>>(static_cast<const bf16*>(x), static_cast<bf16*>(y),
+                                                 n);
   ATTN_CUDA_CHECK_LAUNCH("cast_kernel");
 }
 

@@ -19,10 +19,10 @@ enum class DeviceActivation { kIdentity, kRelu, kGeluErf, kGeluTanh, kSilu };
 
 struct ActivationArgs {
   int64_t rows = 0, n = 0;
-  DType type = DType::kF32;     // x, bias and y
-  const void* x = nullptr;      // [rows, n]
-  const void* bias = nullptr;   // [n] or null
-  void* y = nullptr;            // [rows, n]
+  DType type = DType::kF32;    // x, bias and y
+  const void* x = nullptr;     // [rows, n]
+  const void* bias = nullptr;  // [n] or null
+  void* y = nullptr;           // [rows, n]
   DeviceActivation f = DeviceActivation::kIdentity;
 };
 

@@ -36,12 +36,11 @@ void check_shape(const DeviceAttentionShape& s, const char* fn) {
   ATTN_CUDA_REQUIRE(s.B >= 0 && s.H >= 0 && s.Tq >= 0 && s.Tk >= 0 && s.d >= 0,
                     fn << ": negative shape B=" << s.B << " H=" << s.H << " Tq=" << s.Tq
                        << " Tk=" << s.Tk << " d=" << s.d);
-  ATTN_CUDA_REQUIRE(s.Tq <= kMaxLen && s.Tk <= kMaxLen && s.B * s.H <= kMaxLen,
-                    fn << ": Tq=" << s.Tq << ", Tk=" << s.Tk << " or B·H=" << s.B * s.H
-                       << " exceeds 2^31 − 1");
+  ATTN_CUDA_REQUIRE(
+      s.Tq <= kMaxLen && s.Tk <= kMaxLen && s.B * s.H <= kMaxLen,
+      fn << ": Tq=" << s.Tq << ", Tk=" << s.Tk << " or B·H=" << s.B * s.H << " exceeds 2^31 − 1");
   ATTN_CUDA_REQUIRE(s.d >= 1 && s.d <= detail::kRowsMaxDim,
-                    fn << ": head dim " << s.d << " is outside [1, " << detail::kRowsMaxDim
-                       << "]");
+                    fn << ": head dim " << s.d << " is outside [1, " << detail::kRowsMaxDim << "]");
   ATTN_CUDA_REQUIRE(s.causal_offset > -kMaxLen && s.causal_offset < kMaxLen,
                     fn << ": causal_offset " << s.causal_offset << " is out of range");
 }
@@ -49,9 +48,9 @@ void check_shape(const DeviceAttentionShape& s, const char* fn) {
 void check_view(const DeviceHeads& v, int64_t T, const DeviceAttentionShape& s, const char* fn,
                 const char* name) {
   ATTN_CUDA_REQUIRE(v.data != nullptr, fn << ": " << name << " is null");
-  ATTN_CUDA_REQUIRE(T <= 1 || v.row_stride >= s.d,
-                    fn << ": " << name << " row stride " << v.row_stride << " < head dim " << s.d
-                       << " (rows would overlap)");
+  ATTN_CUDA_REQUIRE(T <= 1 || v.row_stride >= s.d, fn << ": " << name << " row stride "
+                                                      << v.row_stride << " < head dim " << s.d
+                                                      << " (rows would overlap)");
   ATTN_CUDA_REQUIRE(v.batch_stride >= 0 && v.head_stride >= 0 && v.row_stride >= 0,
                     fn << ": " << name << " has a negative stride");
 }
@@ -78,8 +77,8 @@ void launch_flash_forward(const FlashParams& p, int64_t B, int64_t H, int64_t Tq
   ATTN_CUDA_CHECK(cudaFuncSetAttribute(detail::flash_forward_kernel<D>,
                                        cudaFuncAttributeMaxDynamicSharedMemorySize,
                                        Tile::kSmemForward));
-  const dim3 grid(static_cast<unsigned>((Tq + Tile::kBM - 1) / Tile::kBM),
-                  static_cast<unsigned>(H), static_cast<unsigned>(B));
+  const dim3 grid(static_cast<unsigned>((Tq + Tile::kBM - 1) / Tile::kBM), static_cast<unsigned>(H),
+                  static_cast<unsigned>(B));
   detail::flash_forward_kernel<D><<<grid, Tile::kThreads, Tile::kSmemForward, stream>>>(p);
   ATTN_CUDA_CHECK_LAUNCH("flash_forward_kernel");
 }
@@ -145,8 +144,7 @@ AttentionPath attention_path(const AttentionForwardArgs& a) {
                                                                          : AttentionPath::kRows;
 }
 
-void attention_forward(const AttentionForwardArgs& a, DeviceAllocator& alloc,
-                       cudaStream_t stream) {
+void attention_forward(const AttentionForwardArgs& a, DeviceAllocator& alloc, cudaStream_t stream) {
   const DeviceAttentionShape& s = a.shape;
   constexpr const char* fn = "attention_forward";
   check_shape(s, fn);
@@ -242,9 +240,9 @@ void attention_weights(const AttentionWeightsArgs& a, cudaStream_t stream) {
                        << ") are not within [0, " << s.Tq << ")");
   ATTN_CUDA_REQUIRE(a.n_pairs >= 0 && a.n_pairs <= kMaxLen,
                     fn << ": n_pairs " << a.n_pairs << " is out of range");
-  ATTN_CUDA_REQUIRE(a.pairs != nullptr || a.n_pairs == s.B * s.H,
-                    fn << ": without a pair list n_pairs must be B·H = " << s.B * s.H << ", not "
-                       << a.n_pairs);
+  ATTN_CUDA_REQUIRE(
+      a.pairs != nullptr || a.n_pairs == s.B * s.H,
+      fn << ": without a pair list n_pairs must be B·H = " << s.B * s.H << ", not " << a.n_pairs);
   const int64_t rows = a.q_end - a.q_begin;
   if (a.n_pairs == 0 || rows == 0 || s.Tk == 0) return;
   ATTN_CUDA_REQUIRE(a.out != nullptr && a.lse != nullptr, fn << ": out or lse is null");

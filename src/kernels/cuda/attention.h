@@ -50,7 +50,7 @@ inline DeviceHeads interleaved_heads(void* base, DType type, int64_t T, int64_t 
 
 struct DeviceAttentionShape {
   int64_t B = 0, H = 0, Tq = 0, Tk = 0, d = 0;  // d = d_k = d_v
-  DType type = DType::kBF16;                     // q, k, v and out
+  DType type = DType::kBF16;                    // q, k, v and out
   float scale = 1.0f;
   bool causal = false;
   int64_t causal_offset = 0;

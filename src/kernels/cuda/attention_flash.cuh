@@ -206,8 +206,7 @@ __global__ void __launch_bounds__(FlashTile<D>::kThreads, FlashTile<D>::kMinBloc
     }
     if (p.lse != nullptr)
       for (int r = tid; r < kBM; r += Tile::kThreads)
-        if (q0 + r < p.Tq)
-          p.lse[(static_cast<int64_t>(b) * p.H + h) * p.Tq + q0 + r] = kNegInfF;
+        if (q0 + r < p.Tq) p.lse[(static_cast<int64_t>(b) * p.H + h) * p.Tq + q0 + r] = kNegInfF;
     return;
   }
 
@@ -254,9 +253,9 @@ __global__ void __launch_bounds__(FlashTile<D>::kThreads, FlashTile<D>::kMinBloc
 
     float s[8][4];
     score_tile<D>(s, qf, ktile, lane);
-    const bool need_mask =
-        j0 + kBN > p.Tk || pad_row != nullptr ||
-        (p.causal && static_cast<int64_t>(j0) + kBN - 1 > static_cast<int64_t>(q0) + p.causal_offset);
+    const bool need_mask = j0 + kBN > p.Tk || pad_row != nullptr ||
+                           (p.causal && static_cast<int64_t>(j0) + kBN - 1 >
+                                            static_cast<int64_t>(q0) + p.causal_offset);
     scale_and_mask(s, p.scale_log2, need_mask, sMask + buf * kBN, j0, row_a, p.causal != 0,
                    p.causal_offset, lane);
 
@@ -270,7 +269,7 @@ __global__ void __launch_bounds__(FlashTile<D>::kThreads, FlashTile<D>::kMinBloc
       mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
       const float m_new = fmaxf(m[r], mx);
       const float m_use = m_new == kNegInfF ? 0.0f : m_new;  // keeps −∞ − −∞ out
-      const float alpha = ex2(m[r] - m_use);                  // m = −∞ → 0
+      const float alpha = ex2(m[r] - m_use);                 // m = −∞ → 0
       m[r] = m_new;
       float sum = 0.0f;
 #pragma unroll

@@ -22,8 +22,8 @@
 
 namespace attnscope::cuda::detail {
 
-constexpr int kRowsWarps = 4;       // warps (rows or chunks) per block
-constexpr int kRowsMaxChunks = 8;   // output columns per lane: d ≤ 256
+constexpr int kRowsWarps = 4;      // warps (rows or chunks) per block
+constexpr int kRowsMaxChunks = 8;  // output columns per lane: d ≤ 256
 constexpr int kRowsMaxDim = 32 * kRowsMaxChunks;
 
 struct RowsParams {
@@ -164,8 +164,7 @@ __global__ void __launch_bounds__(32 * kRowsWarps) attention_rows_kernel(const R
       const int c = lane + 32 * u;
       if (c < p.d) out[c] = from_f32<T>(o[u] * inv);
     }
-    if (p.lse != nullptr && lane == 0)
-      p.lse[row_id] = l > 0.0f ? (m + log2f(l)) * kLn2 : kNegInfF;
+    if (p.lse != nullptr && lane == 0) p.lse[row_id] = l > 0.0f ? (m + log2f(l)) * kLn2 : kNegInfF;
   } else {
     float* po = p.part_o + item * p.d;
 #pragma unroll

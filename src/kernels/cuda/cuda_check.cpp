@@ -45,9 +45,9 @@ void throw_error(const std::string& msg) {
 }
 
 void throw_cuda_error(cudaError_t err, const char* call, const char* file, int line) {
-  std::string msg = fmt::format("CUDA error: {} at {}:{} failed with {} ({})", call,
-                                short_path(file), line, cudaGetErrorName(err),
-                                cudaGetErrorString(err));
+  std::string msg =
+      fmt::format("CUDA error: {} at {}:{} failed with {} ({})", call, short_path(file), line,
+                  cudaGetErrorName(err), cudaGetErrorString(err));
   if (is_sticky(err))
     msg +=
         "; a kernel faulted earlier (possibly not this call): the CUDA context is unusable. "
@@ -56,9 +56,8 @@ void throw_cuda_error(cudaError_t err, const char* call, const char* file, int l
 }
 
 void throw_cublas_error(cublasStatus_t status, const char* call, const char* file, int line) {
-  throw Error(fmt::format("cuBLASLt error: {} at {}:{} failed with {} ({})", call,
-                          short_path(file), line, cublasLtGetStatusName(status),
-                          cublasLtGetStatusString(status)));
+  throw Error(fmt::format("cuBLASLt error: {} at {}:{} failed with {} ({})", call, short_path(file),
+                          line, cublasLtGetStatusName(status), cublasLtGetStatusString(status)));
 }
 
 bool device_available(std::string* why) {

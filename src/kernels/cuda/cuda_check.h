@@ -40,13 +40,13 @@ const DeviceInfo& current_device_info();
 
 // ATTN_CUDA_REQUIRE(cond, "a " << x << " message"): throws attnscope::Error with the message when
 // cond fails (an ostream expression, for code that nvcc compiles).
-#define ATTN_CUDA_REQUIRE(cond, message)                          \
-  do {                                                            \
-    if (!(cond)) {                                                \
-      std::ostringstream attn_os_;                                \
-      attn_os_ << message;                                        \
-      ::attnscope::cuda::throw_error(attn_os_.str());             \
-    }                                                             \
+#define ATTN_CUDA_REQUIRE(cond, message)              \
+  do {                                                \
+    if (!(cond)) {                                    \
+      std::ostringstream attn_os_;                    \
+      attn_os_ << message;                            \
+      ::attnscope::cuda::throw_error(attn_os_.str()); \
+    }                                                 \
   } while (0)
 
 #define ATTN_CUDA_CHECK(call)                                                         \
@@ -58,17 +58,17 @@ const DeviceInfo& current_device_info();
 
 // After a kernel launch: the launch's own error (configuration, missing image), not an
 // asynchronous fault of an earlier kernel (those surface at the next synchronising call).
-#define ATTN_CUDA_CHECK_LAUNCH(kernel_name)                                                    \
-  do {                                                                                         \
-    const cudaError_t attn_cuda_err_ = cudaGetLastError();                                     \
-    if (attn_cuda_err_ != cudaSuccess)                                                         \
+#define ATTN_CUDA_CHECK_LAUNCH(kernel_name)                                                   \
+  do {                                                                                        \
+    const cudaError_t attn_cuda_err_ = cudaGetLastError();                                    \
+    if (attn_cuda_err_ != cudaSuccess)                                                        \
       ::attnscope::cuda::throw_cuda_error(attn_cuda_err_, "launch of " kernel_name, __FILE__, \
-                                          __LINE__);                                           \
+                                          __LINE__);                                          \
   } while (0)
 
-#define ATTN_CUBLAS_CHECK(call)                                                               \
-  do {                                                                                        \
-    const cublasStatus_t attn_cublas_st_ = (call);                                            \
-    if (attn_cublas_st_ != CUBLAS_STATUS_SUCCESS)                                             \
-      ::attnscope::cuda::throw_cublas_error(attn_cublas_st_, #call, __FILE__, __LINE__);      \
+#define ATTN_CUBLAS_CHECK(call)                                                          \
+  do {                                                                                   \
+    const cublasStatus_t attn_cublas_st_ = (call);                                       \
+    if (attn_cublas_st_ != CUBLAS_STATUS_SUCCESS)                                        \
+      ::attnscope::cuda::throw_cublas_error(attn_cublas_st_, #call, __FILE__, __LINE__); \
   } while (0)

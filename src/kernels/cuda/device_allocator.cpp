@@ -11,7 +11,7 @@ namespace attnscope::cuda {
 
 namespace {
 
-constexpr size_t kSmallStep = 512;         // class step below 1 MiB
+constexpr size_t kSmallStep = 512;  // class step below 1 MiB
 constexpr size_t kLargeFrom = size_t{1} << 20;
 
 size_t round_up(size_t n, size_t m) {
@@ -87,10 +87,11 @@ void* DeviceAllocator::allocate(size_t bytes, cudaStream_t stream) {
       cudaGetLastError();
       size_t free_b = 0, total_b = 0;
       cudaMemGetInfo(&free_b, &total_b);
-      fail("CUDA error: cudaMalloc of {} bytes (size class {}) failed with {} ({}); in use {} "
-           "bytes, cached {} bytes, device free {} of {} bytes",
-           bytes, size, cudaGetErrorName(err), cudaGetErrorString(err), stats_.bytes_in_use,
-           stats_.bytes_cached, free_b, total_b);
+      fail(
+          "CUDA error: cudaMalloc of {} bytes (size class {}) failed with {} ({}); in use {} "
+          "bytes, cached {} bytes, device free {} of {} bytes",
+          bytes, size, cudaGetErrorName(err), cudaGetErrorString(err), stats_.bytes_in_use,
+          stats_.bytes_cached, free_b, total_b);
     }
     block.ptr = ptr;
     block.size = size;

@@ -11,10 +11,10 @@
 //    that fails too, attnscope::Error says how much was asked, in use and cached.
 // Size classes: multiples of 512 bytes below 1 MiB; above, steps of 1/8 of a power of two (at most
 // 12.5 % rounding). A stream must outlive the blocks returned on it (or release_cached() must run
-// before it is destroyed). No managed memory. Thread-safe (one mutex). One device: the one current when
-// the allocator was made; every call must be made with that device current.
-// The destructor synchronises the device and frees every block it obtained, cached or not: buffers
-// must not outlive their allocator.
+// before it is destroyed). No managed memory. Thread-safe (one mutex). One device: the one current
+// when the allocator was made; every call must be made with that device current. The destructor
+// synchronises the device and frees every block it obtained, cached or not: buffers must not
+// outlive their allocator.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -28,13 +28,13 @@
 namespace attnscope::cuda {
 
 struct AllocatorStats {
-  size_t bytes_in_use = 0;       // handed out and not yet returned (size-class bytes)
-  size_t peak_bytes_in_use = 0;  // the most bytes_in_use has been
-  size_t bytes_cached = 0;       // returned and kept for reuse
-  size_t bytes_reserved = 0;     // obtained from cudaMalloc and not freed (in use + cached)
-  int64_t device_mallocs = 0;    // cudaMalloc calls that succeeded
-  int64_t device_frees = 0;      // cudaFree calls
-  int64_t cache_hits = 0;        // requests served from the cache
+  size_t bytes_in_use = 0;          // handed out and not yet returned (size-class bytes)
+  size_t peak_bytes_in_use = 0;     // the most bytes_in_use has been
+  size_t bytes_cached = 0;          // returned and kept for reuse
+  size_t bytes_reserved = 0;        // obtained from cudaMalloc and not freed (in use + cached)
+  int64_t device_mallocs = 0;       // cudaMalloc calls that succeeded
+  int64_t device_frees = 0;         // cudaFree calls
+  int64_t cache_hits = 0;           // requests served from the cache
   int64_t cross_stream_reuses = 0;  // cache hits from a block last used on another stream
 };
 
@@ -63,8 +63,8 @@ class DeviceAllocator {
  private:
   struct Block {
     void* ptr = nullptr;
-    size_t size = 0;              // size class
-    cudaStream_t stream{};        // last stream it was used on
+    size_t size = 0;        // size class
+    cudaStream_t stream{};  // last stream it was used on
   };
   void release_cached_locked();
 

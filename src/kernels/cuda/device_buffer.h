@@ -55,7 +55,8 @@ class DeviceBuffer {
 
   // host[0, n) → device[0, n), then waits for the copy.
   void upload(const T* host, size_t n) {
-    ATTN_CUDA_REQUIRE(n <= n_, "DeviceBuffer::upload: " << n << " elements into a buffer of " << n_);
+    ATTN_CUDA_REQUIRE(n <= n_,
+                      "DeviceBuffer::upload: " << n << " elements into a buffer of " << n_);
     if (n == 0) return;
     ATTN_CUDA_CHECK(cudaMemcpyAsync(ptr_, host, n * sizeof(T), cudaMemcpyHostToDevice, stream_));
     ATTN_CUDA_CHECK(cudaStreamSynchronize(stream_));

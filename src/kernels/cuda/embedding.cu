@@ -34,7 +34,8 @@ __global__ void embedding_kernel(EmbeddingArgs a) {
   const bool valid = id >= 0 && id < a.vocab;
   if (!valid && threadIdx.x == 0 && a.bad_row != nullptr)
     atomicMin(a.bad_row, static_cast<int32_t>(row < INT32_MAX ? row : INT32_MAX));
-  const TIn* src = static_cast<const TIn*>(a.table) + (valid ? static_cast<int64_t>(id) : 0) * a.dim;
+  const TIn* src =
+      static_cast<const TIn*>(a.table) + (valid ? static_cast<int64_t>(id) : 0) * a.dim;
   TOut* dst = static_cast<TOut*>(a.out) + row * a.dim;
   const int64_t pos = a.pos_offset + row % a.seq_len;
   for (int64_t c = threadIdx.x; c < a.dim; c += blockDim.x) {
@@ -63,9 +64,9 @@ void launch(const EmbeddingArgs& a, cudaStream_t stream) {
 }  // namespace
 
 void embedding_forward(const EmbeddingArgs& a, cudaStream_t stream) {
-  ATTN_CUDA_REQUIRE(a.n >= 0 && a.dim >= 0 && a.vocab >= 0,
-                    "embedding: negative shape n=" << a.n << " dim=" << a.dim
-                                                   << " vocab=" << a.vocab);
+  ATTN_CUDA_REQUIRE(
+      a.n >= 0 && a.dim >= 0 && a.vocab >= 0,
+      "embedding: negative shape n=" << a.n << " dim=" << a.dim << " vocab=" << a.vocab);
   ATTN_CUDA_REQUIRE(a.seq_len >= 1 && a.pos_offset >= 0,
                     "embedding: seq_len " << a.seq_len << " must be ≥ 1 and pos_offset "
                                           << a.pos_offset << " ≥ 0");

@@ -85,13 +85,14 @@ void Gemm::run(const GemmArgs& g, cudaStream_t stream) {
   Descriptors d;
   ATTN_CUBLAS_CHECK(cublasLtMatmulDescCreate(&d.op, CUBLAS_COMPUTE_32F, CUDA_R_32F));
   const cublasOperation_t trans_a = CUBLAS_OP_T, trans_b = CUBLAS_OP_N;
-  ATTN_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(d.op, CUBLASLT_MATMUL_DESC_TRANSA, &trans_a,
-                                                   sizeof(trans_a)));
-  ATTN_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(d.op, CUBLASLT_MATMUL_DESC_TRANSB, &trans_b,
-                                                   sizeof(trans_b)));
+  ATTN_CUBLAS_CHECK(
+      cublasLtMatmulDescSetAttribute(d.op, CUBLASLT_MATMUL_DESC_TRANSA, &trans_a, sizeof(trans_a)));
+  ATTN_CUBLAS_CHECK(
+      cublasLtMatmulDescSetAttribute(d.op, CUBLASLT_MATMUL_DESC_TRANSB, &trans_b, sizeof(trans_b)));
   const bool relu = g.epilogue == GemmEpilogue::kRelu;
-  const cublasLtEpilogue_t epi = g.bias ? (relu ? CUBLASLT_EPILOGUE_RELU_BIAS : CUBLASLT_EPILOGUE_BIAS)
-                                        : (relu ? CUBLASLT_EPILOGUE_RELU : CUBLASLT_EPILOGUE_DEFAULT);
+  const cublasLtEpilogue_t epi = g.bias
+                                     ? (relu ? CUBLASLT_EPILOGUE_RELU_BIAS : CUBLASLT_EPILOGUE_BIAS)
+                                     : (relu ? CUBLASLT_EPILOGUE_RELU : CUBLASLT_EPILOGUE_DEFAULT);
   ATTN_CUBLAS_CHECK(
       cublasLtMatmulDescSetAttribute(d.op, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof(epi)));
   if (g.bias) {
@@ -109,9 +110,20 @@ void Gemm::run(const GemmArgs& g, cudaStream_t stream) {
   const unsigned align_c = row_alignment(c_ptr, g.ldy, out_size);
   const unsigned align_d = row_alignment(g.y, g.ldy, out_size);
   const unsigned align_bias = g.bias ? row_alignment(g.bias, 0, out_size) : 256;
-  const Key key{g.M,     g.N,     g.K,     static_cast<int>(g.in), static_cast<int>(g.out),
-                g.ldx,   g.ldw,   g.ldy,   align_a,     align_b,
-                align_c, align_d, g.bias ? align_bias : 0u, g.residual != nullptr,
+  const Key key{g.M,
+                g.N,
+                g.K,
+                static_cast<int>(g.in),
+                static_cast<int>(g.out),
+                g.ldx,
+                g.ldw,
+                g.ldy,
+                align_a,
+                align_b,
+                align_c,
+                align_d,
+                g.bias ? align_bias : 0u,
+                g.residual != nullptr,
                 static_cast<unsigned>(epi)};
 
   cublasLtMatmulAlgo_t algo{};

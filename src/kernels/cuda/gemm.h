@@ -31,10 +31,10 @@ struct GemmArgs {
   int64_t ldx = 0;
   const void* w = nullptr;  // [N, K], row stride ldw
   int64_t ldw = 0;
-  DType out = DType::kBF16;      // Y, bias and residual
-  void* y = nullptr;             // [M, N], row stride ldy
+  DType out = DType::kBF16;  // Y, bias and residual
+  void* y = nullptr;         // [M, N], row stride ldy
   int64_t ldy = 0;
-  const void* bias = nullptr;    // [N] or null
+  const void* bias = nullptr;      // [N] or null
   const void* residual = nullptr;  // [M, N] with row stride ldy (may be y itself), or null
   float alpha = 1.0f;
   GemmEpilogue epilogue = GemmEpilogue::kNone;

@@ -11,8 +11,8 @@ namespace {
 constexpr int kThreads = 256;
 
 template <typename V>
-__global__ void copy_rows_kernel(char* dst, int64_t dst_stride, const char* src,
-                                 int64_t src_stride, const int32_t* index, int64_t row_vectors) {
+__global__ void copy_rows_kernel(char* dst, int64_t dst_stride, const char* src, int64_t src_stride,
+                                 const int32_t* index, int64_t row_vectors) {
   const int64_t r = blockIdx.y;
   const int64_t from = index ? index[r] : r;
   if (from < 0) return;
@@ -66,9 +66,9 @@ void copy_rows(void* dst, int64_t dst_stride, const void* src, int64_t src_strid
 
 void kv_append(const KvCacheView& cache, int64_t pos, const void* src, int64_t src_stride,
                cudaStream_t stream) {
-  ATTN_CUDA_REQUIRE(pos >= 0 && pos < cache.capacity,
-                    "kv_append: position " << pos << " is outside the cache's capacity "
-                                           << cache.capacity);
+  ATTN_CUDA_REQUIRE(
+      pos >= 0 && pos < cache.capacity,
+      "kv_append: position " << pos << " is outside the cache's capacity " << cache.capacity);
   ATTN_CUDA_REQUIRE(src_stride >= cache.width,
                     "kv_append: source stride " << src_stride << " < width " << cache.width);
   const auto elem = static_cast<int64_t>(dtype_size(cache.type));
@@ -82,8 +82,8 @@ void kv_reorder(const KvCacheView& from, const KvCacheView& to, const int32_t* i
   ATTN_CUDA_REQUIRE(from.type == to.type && from.width == to.width,
                     "kv_reorder: the caches differ in type or width");
   ATTN_CUDA_REQUIRE(positions >= 0 && positions <= from.capacity && positions <= to.capacity,
-                    "kv_reorder: " << positions << " positions exceed a capacity ("
-                                   << from.capacity << ", " << to.capacity << ")");
+                    "kv_reorder: " << positions << " positions exceed a capacity (" << from.capacity
+                                   << ", " << to.capacity << ")");
   ATTN_CUDA_REQUIRE(from.data != to.data, "kv_reorder: in place (from and to are one buffer)");
   ATTN_CUDA_REQUIRE(index != nullptr, "kv_reorder: no index");
   const auto elem = static_cast<int64_t>(dtype_size(from.type));

@@ -1,6 +1,6 @@
 // The decoder's key/value cache on the device, in the CPU's layout: per layer [rows, capacity,
-// 2·D], position t of row r holding K (columns [0, D)) then V ([D, 2·D)), so attention reads K and V
-// in place as strided head views. Two operations move it:
+// 2·D], position t of row r holding K (columns [0, D)) then V ([D, 2·D)), so attention reads K and
+// V in place as strided head views. Two operations move it:
 //   kv_append:  position `pos` of every row ← that row's K|V columns of a projection output
 //               ([rows, src_stride], e.g. the packed [rows, 3·D] Q|K|V at column offset D);
 //   kv_reorder: row r of `to` ← row index[r] of `from` (beam search following its backpointers,

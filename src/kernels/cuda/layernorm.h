@@ -15,14 +15,14 @@ namespace attnscope::cuda {
 
 struct LayerNormArgs {
   int64_t rows = 0, n = 0;
-  DType x_type = DType::kF32;       // x, residual and sum_out
-  const void* x = nullptr;          // [rows, n]
-  const void* residual = nullptr;   // [rows, n] or null
-  void* sum_out = nullptr;          // [rows, n] or null: x + residual (may alias x)
-  const float* gamma = nullptr;     // [n]
-  const float* beta = nullptr;      // [n]
+  DType x_type = DType::kF32;      // x, residual and sum_out
+  const void* x = nullptr;         // [rows, n]
+  const void* residual = nullptr;  // [rows, n] or null
+  void* sum_out = nullptr;         // [rows, n] or null: x + residual (may alias x)
+  const float* gamma = nullptr;    // [n]
+  const float* beta = nullptr;     // [n]
   DType y_type = DType::kF32;
-  void* y = nullptr;                // [rows, n] (may alias x when the types match)
+  void* y = nullptr;  // [rows, n] (may alias x when the types match)
   float eps = 1e-5f;
 };
 

@@ -55,8 +55,8 @@ __device__ float block_logsumexp(LogSumExp v, float* sm, float* ss) {
 }
 
 template <typename T>
-__global__ void __launch_bounds__(kThreads) log_softmax_kernel(const T* logits, int64_t V,
-                                                                float* out) {
+__global__ void __launch_bounds__(kThreads)
+    log_softmax_kernel(const T* logits, int64_t V, float* out) {
   __shared__ float sm[kWarps], ss[kWarps];
   const T* x = logits + blockIdx.x * V;
   float* y = out + blockIdx.x * V;
@@ -188,8 +188,8 @@ void log_softmax(DType type, const void* logits, int64_t rows, int64_t V, float*
   if (type == DType::kF32)
     log_softmax_kernel<<<blocks, kThreads, 0, stream>>>(static_cast<const float*>(logits), V, out);
   else
-    log_softmax_kernel<<<blocks, kThreads, 0, stream>>>(
-        static_cast<const __nv_bfloat16*>(logits), V, out);
+    log_softmax_kernel<<<blocks, kThreads, 0, stream>>>(static_cast<const __nv_bfloat16*>(logits),
+                                                        V, out);
   ATTN_CUDA_CHECK_LAUNCH("log_softmax_kernel");
 }
 

@@ -24,12 +24,12 @@ void log_softmax(DType type, const void* logits, int64_t rows, int64_t V, float*
 struct TopKArgs {
   int64_t rows = 0, V = 0;
   DType type = DType::kF32;
-  const void* logits = nullptr;      // [rows, V]
-  const float* offset = nullptr;     // [rows] added to every log-probability of the row, or null
-  int k = 1;                         // 1 ≤ k ≤ 32
+  const void* logits = nullptr;   // [rows, V]
+  const float* offset = nullptr;  // [rows] added to every log-probability of the row, or null
+  int k = 1;                      // 1 ≤ k ≤ 32
   int32_t banned[4] = {-1, -1, -1, -1};  // ids never selected (−1: unused slot)
-  float* values = nullptr;           // [rows, k] offset + log p, descending
-  int32_t* ids = nullptr;            // [rows, k]
+  float* values = nullptr;               // [rows, k] offset + log p, descending
+  int32_t* ids = nullptr;                // [rows, k]
 };
 
 constexpr int kMaxTopK = 32;
