@@ -69,7 +69,12 @@ run_step() {
 
 # ---- environment: what is here, what is missing ----
 {
-  echo "attnscope gpu-check, $(date -u +%Y-%m-%dT%H:%M:%SZ), commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$ROOT" diff --quiet 2>/dev/null || echo ' (with local changes)')"
+  commit="(no git metadata)"
+  if git -C "$ROOT" rev-parse --short HEAD >/dev/null 2>&1; then
+    commit="commit $(git -C "$ROOT" rev-parse --short HEAD)"
+    git -C "$ROOT" diff --quiet 2>/dev/null || commit="$commit with local changes"
+  fi
+  echo "attnscope gpu-check, $(date -u +%Y-%m-%dT%H:%M:%SZ), $commit"
   echo "host: $(uname -srm), $(nproc) cores; $(. /etc/os-release 2>/dev/null && echo "$PRETTY_NAME")"
   if command -v nvidia-smi >/dev/null; then
     nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm,temperature.gpu,utilization.gpu --format=csv,noheader 2>&1 | sed 's/^/gpu: /'

@@ -163,8 +163,7 @@ class CudaAttention : public CudaTest {
     // them for the rows path.
     const int64_t extra = c.path == AttentionPath::kRows ? 3 : 8;
     const int64_t HD = c.H * c.d;
-    DeviceTensor dq("q", c.layout, c.type, c.B, c.H, c.Tq, c.d, extra,
-                    c.layout == Layout::kInterleaved ? 0 : 0);
+    DeviceTensor dq("q", c.layout, c.type, c.B, c.H, c.Tq, c.d, extra, 0);
     DeviceTensor dk("k", c.layout, c.type, c.B, c.H, c.Tk, c.d, HD + extra, 0);
     DeviceTensor dv("v", c.layout, c.type, c.B, c.H, c.Tk, c.d, HD + extra, HD);
     DeviceTensor dout("out", c.layout, c.type, c.B, c.H, c.Tq, c.d, extra, 0);
