@@ -34,18 +34,21 @@ __device__ __forceinline__ void cp_async_wait() {
   asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
 }
 
-// Four 8×8 b16 matrices; lanes 8i..8i+7 give the row addresses of matrix i, and each lane gets
+// Four 8×8 b16 matrices (the "memory" clobber keeps the load after the barrier that publishes
+// the tile); lanes 8i..8i+7 give the row addresses of matrix i, and each lane gets
 // (row lane/4, columns 2(lane%4), +1) of every matrix in r[i].
 __device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], uint32_t addr) {
   asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
                : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(addr));
+               : "r"(addr)
+               : "memory");
 }
 // The same, transposed: each lane gets (rows 2(lane%4), +1, column lane/4) of every matrix.
 __device__ __forceinline__ void ldmatrix_x4_trans(uint32_t (&r)[4], uint32_t addr) {
   asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
                : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(addr));
+               : "r"(addr)
+               : "memory");
 }
 
 // c += A · B for one m16n8k16 tile.
