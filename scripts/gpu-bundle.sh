@@ -7,9 +7,12 @@
 #                     GPU), attnscope_cuda_bench (W4); stripped
 #   gpu-bundle/lib/   the shared libraries they load that are not glibc, libstdc++/libgcc (the
 #                     GPU machine's are newer, and backward compatible) or CUDA's (the GPU machine
-#                     has its own: the binaries find them through their RUNPATH), copied with
-#                     their sonames. OpenBLAS is left out when it is large: its C interface is
-#                     stable and the GPU machine has it (gpu-check says so when it does not).
+#                     has its own, in /usr/local/cuda/lib64 like here), copied with their
+#                     sonames. OpenBLAS is left out when it is large: its C interface is stable
+#                     and the GPU machine has it (gpu-check says so when it does not).
+# The binaries find lib/ by their RPATH ($ORIGIN/../lib, an old-style DT_RPATH, which also
+# serves the libraries' own dependencies), so nothing else on the GPU machine — its Python,
+# compute-sanitizer — sees the bundle's libraries.
 #   gpu-bundle/MANIFEST.txt  the commit, the build, every file with its size, what was left out
 #
 # Built with -DATTNSCOPE_CUDA=ON -DATTNSCOPE_NATIVE=OFF (the GPU machine's CPU differs from this
@@ -38,9 +41,14 @@ if [ "$check_only" -eq 0 ]; then
   command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache
                                             -DCMAKE_CUDA_COMPILER_LAUNCHER=ccache)
   cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DATTNSCOPE_CUDA=ON \
-    -DATTNSCOPE_NATIVE=OFF -DCMAKE_CUDA_COMPILER="$NVCC" "${launcher[@]}" >/dev/null
+    -DATTNSCOPE_NATIVE=OFF -DCMAKE_CUDA_COMPILER="$NVCC" "${launcher[@]}" \
+    '-DCMAKE_BUILD_RPATH=$ORIGIN/../lib' -DCMAKE_EXE_LINKER_FLAGS=-Wl,--disable-new-dtags >/dev/null
   # shellcheck disable=SC2086
   cmake --build "$BUILD" -j"$(nproc)" --target $TARGETS
+  for t in $TARGETS; do  # the bundle's folder comes first in every binary's RPATH
+    readelf -d "$BUILD/$t" | grep -q 'RPATH.*\$ORIGIN/../lib' ||
+      { echo "gpu-bundle: $t has no RPATH \$ORIGIN/../lib" >&2; exit 1; }
+  done
   rm -rf "$BUNDLE"
   mkdir -p "$BUNDLE/bin" "$BUNDLE/lib"
   for t in $TARGETS; do
@@ -69,7 +77,7 @@ if [ "$check_only" -eq 0 ]; then
     echo "attnscope GPU bundle, $(date -u +%Y-%m-%dT%H:%M:%SZ)"
     echo "commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$ROOT" diff --quiet 2>/dev/null || echo ' with local changes')"
     echo "built on $(. /etc/os-release && echo "$PRETTY_NAME"), $("$NVCC" --version | tail -n 2 | head -n 1), $(g++ --version | head -n 1)"
-    echo "cmake -DATTNSCOPE_CUDA=ON -DATTNSCOPE_NATIVE=OFF -DCMAKE_BUILD_TYPE=Release"
+    echo "cmake -DATTNSCOPE_CUDA=ON -DATTNSCOPE_NATIVE=OFF -DCMAKE_BUILD_TYPE=Release, RPATH \$ORIGIN/../lib"
     echo "files:"
     (cd "$BUNDLE" && find bin lib -type f -printf '  %p %s\n' | sort)
     echo "left out:"
@@ -79,26 +87,28 @@ if [ "$check_only" -eq 0 ]; then
   cat "$BUNDLE/MANIFEST.txt"
 fi
 
-# ---- check: with only the bundle on the library path, every library a binary loads is the
-# bundle's, or one left to the GPU machine (the system's list above, OpenBLAS); and the CLI runs ----
+# ---- check: every library a binary loads is the bundle's (through its RPATH, with nothing on
+# LD_LIBRARY_PATH), or one left to the GPU machine (the system's list above, OpenBLAS); and the
+# binaries run ----
 [ -d "$BUNDLE/bin" ] || { echo "gpu-bundle: no bundle in $BUNDLE (run without --check)" >&2; exit 1; }
 status=0
 for t in "$BUNDLE"/bin/*; do
   while read -r name _ path _; do
     [[ "$name" =~ $SYSTEM_LIBS ]] && continue
     [[ "$name" =~ $KNOWN_THERE ]] && [ ! -e "$BUNDLE/lib/$name" ] && continue
+    [ -n "$path" ] && [ -e "$path" ] && path=$(readlink -f "$path")
     case "$path" in
       "$BUNDLE"/lib/*) ;;
       *) echo "gpu-bundle: $(basename "$t") loads $name from ${path:-nowhere}, not the bundle" >&2
          status=1 ;;
     esac
-  done < <(LD_LIBRARY_PATH="$BUNDLE/lib" ldd "$t" | awk '/=>/ {print $1, $2, $3, $4}')
+  done < <(env -u LD_LIBRARY_PATH ldd "$t" | awk '/=>/ {print $1, $2, $3, $4}')
 done
-echo "25 de dezembro de 1969" | LD_LIBRARY_PATH="$BUNDLE/lib" "$BUNDLE/bin/attnscope" translate \
+echo "25 de dezembro de 1969" | env -u LD_LIBRARY_PATH "$BUNDLE/bin/attnscope" translate \
   --model "$ROOT/tests/data/tiny_dates_model" >/dev/null || status=1
-LD_LIBRARY_PATH="$BUNDLE/lib" "$BUNDLE/bin/attnscope_cuda_model_tests" --gtest_list_tests \
+env -u LD_LIBRARY_PATH "$BUNDLE/bin/attnscope_cuda_model_tests" --gtest_list_tests \
   >/dev/null || status=1
-LD_LIBRARY_PATH="$BUNDLE/lib" "$BUNDLE/bin/attnscope_cuda_tests" --gtest_filter='CudaCheck.*' \
+env -u LD_LIBRARY_PATH "$BUNDLE/bin/attnscope_cuda_tests" --gtest_filter='CudaCheck.*' \
   --gtest_brief=1 >/dev/null || status=1
 size=$(du -sm "$BUNDLE" | cut -f1)
 echo "gpu-bundle: $BUNDLE, ${size} MiB$([ "$status" -eq 0 ] && echo ', every binary loads from it and the CLI translates')"

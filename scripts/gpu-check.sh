@@ -120,8 +120,8 @@ BENCH=$BUILD/attnscope_cuda_bench
 have_bundle=0
 if [ "$build_only" -eq 0 ] && [ -d "$BUNDLE/bin" ]; then
   BUNDLE=$(cd "$BUNDLE" && pwd)
-  # The bundle's libraries first: they are the versions the binaries were built against.
-  export LD_LIBRARY_PATH="$BUNDLE/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  # The binaries find the bundle's libraries through their RPATH ($ORIGIN/../lib): nothing else
+  # here (Python, compute-sanitizer) sees them.
   head -n 3 "$BUNDLE/MANIFEST.txt" 2>/dev/null | sed 's/^/bundle: /' | tee -a "$SUMMARY"
   missing=""
   for b in "$BUNDLE"/bin/*; do
