@@ -804,10 +804,11 @@ void CudaTransformer::decode_step_topk(DecoderState& state, const std::vector<in
   ATTN_CHECK(k >= 1, "decode_step_topk: k must be ≥ 1, got {}", k);
   ATTN_CHECK(static_cast<int64_t>(request.offsets.size()) == R,
              "decode_step_topk: {} offsets for {} rows", request.offsets.size(), R);
-  run_step(s, tokens);
+  // Uploaded first: a copy from pageable memory waits for the stream, which is idle now.
   ensure(step_offsets_, ctx_, static_cast<size_t>(R) * sizeof(float));
   copy_to_device(*ctx_, step_offsets_->data(), request.offsets.data(),
                  static_cast<size_t>(R) * sizeof(float));
+  run_step(s, tokens);
   ensure(topk_values_, ctx_, static_cast<size_t>(R * k) * sizeof(float));
   ensure(topk_ids_, ctx_, static_cast<size_t>(R * k) * sizeof(int32_t));
   cuda::TopKArgs a;
