@@ -8,8 +8,10 @@
 #   gpu-bundle/lib/   the shared libraries they load that are not glibc, libstdc++/libgcc (the
 #                     GPU machine's are newer, and backward compatible) or CUDA's (the GPU machine
 #                     has its own, in /usr/local/cuda/lib64 like here), copied with their
-#                     sonames. OpenBLAS is left out when it is large: its C interface is stable
-#                     and the GPU machine has it (gpu-check says so when it does not).
+#                     sonames. Left out too: OpenBLAS with its Fortran runtime, and libgomp —
+#                     the GPU machine has them (the system's OpenBLAS must find its own
+#                     libgfortran, not ours), their interfaces are stable, and OpenBLAS alone is
+#                     34 MiB; gpu-check says so when one is missing.
 # The binaries find lib/ by their RPATH ($ORIGIN/../lib, an old-style DT_RPATH, which also
 # serves the libraries' own dependencies), so nothing else on the GPU machine — its Python,
 # compute-sanitizer — sees the bundle's libraries.
@@ -29,7 +31,6 @@ NVCC=$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)
 TARGETS="attnscope attnscope_cuda_tests attnscope_cuda_model_tests attnscope_cuda_bench"
 # Left to the GPU machine: the C library, the C++ runtime and the CUDA libraries.
 SYSTEM_LIBS='^(linux-vdso|ld-linux|libc\.so|libm\.so|libpthread\.so|libdl\.so|librt\.so|libstdc\+\+\.so|libgcc_s\.so|libcuda\.so|libcudart\.so|libcublas\.so|libcublasLt\.so|libnvJitLink|libnvrtc)'
-LARGE_MIB=8  # a library larger than this is left out when the GPU machine is known to have it
 KNOWN_THERE='^(libopenblas|libgfortran|libquadmath|libgomp)'
 
 check_only=0
@@ -65,8 +66,8 @@ if [ "$check_only" -eq 0 ]; then
       seen[$name]=1
       real=$(readlink -f "$path")
       mib=$(( $(stat -c %s "$real") / 1048576 ))
-      if [[ "$name" =~ $KNOWN_THERE ]] && [ "$mib" -ge "$LARGE_MIB" ]; then
-        left_out+=("$name ($mib MiB; the GPU machine has it)")
+      if [[ "$name" =~ $KNOWN_THERE ]]; then
+        left_out+=("$name ($mib MiB; the GPU machine's own)")
         continue
       fi
       cp "$real" "$BUNDLE/lib/$name"
