@@ -23,7 +23,7 @@
 #
 # HOW THE LEAD RUNS IT with the device tool (it runs a command in the repository root of a copy of
 # the checkout; ignored paths travel only when carried; results come back from $OUT):
-#   1. here:   bash scripts/gpu-bundle.sh            (builds and checks gpu-bundle/, ~30 MiB)
+#   1. here:   bash scripts/gpu-bundle.sh            (builds and checks gpu-bundle/, ~24 MiB)
 #   2. device: run(command="bash scripts/gpu-check.sh", carry=["gpu-bundle"], timeout_s=300)
 #   3. read:   summary.txt (also the end of the output); logs and JSON lines beside it.
 # Expected: about 2–3 minutes. The script itself stops starting steps at ATTNSCOPE_GPU_BUDGET
