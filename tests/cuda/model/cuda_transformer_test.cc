@@ -211,7 +211,7 @@ TEST_P(CudaForward, ValueVectorsMatchTheCpu) {
     for (int64_t l = 0; l < 2; ++l) {
       const double err =
           relative_error(gpu->attention_values(kind, l), cpu->attention_values(kind, l));
-      EXPECT_LE(err, GetParam() == Precision::kF32 ? 1e-5 : 1e-2)
+      EXPECT_LE(err, GetParam() == Precision::kF32 ? 1e-4 : 5e-2)
           << attention_kind_name(kind) << " " << l;
       // W_O is the host model's (the same weights).
       EXPECT_EQ(relative_error(gpu->attention_output_weight(kind, l),
