@@ -35,7 +35,9 @@ add_library(attnscope_cuda STATIC ${ATTNSCOPE_CUDA_SOURCES})
 target_include_directories(attnscope_cuda PUBLIC ${ATTNSCOPE_ROOT}/src)
 target_compile_options(attnscope_cuda PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:${ATTNSCOPE_CUDA_FLAGS}>
   $<$<COMPILE_LANGUAGE:CXX>:${ATTNSCOPE_WARNINGS}>)
-target_link_libraries(attnscope_cuda PUBLIC CUDA::cudart CUDA::cublasLt fmt::fmt)
+# cuBLASLt is loaded when first used (kernels/cuda/cublaslt_library.h), not linked: linking it
+# costs every process a tenth of a second and 200 MB at start. Its headers come with cudart's.
+target_link_libraries(attnscope_cuda PUBLIC CUDA::cudart fmt::fmt ${CMAKE_DL_LIBS})
 
 if(ATTNSCOPE_BUILD_TESTS)
   find_package(GTest REQUIRED)

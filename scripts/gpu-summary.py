@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
-"""Summarises one scripts/gpu-check.sh run: the CUDA test results (GoogleTest XML) and W4 side by
-side (attnscope_cuda_bench against scripts/bench-pytorch-cuda.py, same GPU, same call).
+"""Summarises one scripts/gpu-check.sh run: the CUDA test results (GoogleTest XML of the kernel and
+the device-model tests), W6 (`attnscope bench W6 --device cuda` against its PyTorch twin) and W4
+(attnscope_cuda_bench against PyTorch's SDPA) side by side: same GPU, same call, from
+bench-attnscope.jsonl and bench-pytorch.jsonl (scripts/bench-pytorch-cuda.py).
 
     python3 scripts/gpu-summary.py OUT_DIR
 """
@@ -26,28 +28,61 @@ def read_jsonl(path):
 
 
 def tests(out):
-    path = os.path.join(out, "cuda-tests.xml")
+    lines = []
+    for name in ("cuda-tests.xml", "cuda-model-tests.xml"):
+        lines += test_file(out, name)
+    return lines
+
+
+def test_file(out, name):
+    path = os.path.join(out, name)
     if not os.path.exists(path):
-        return ["tests: no cuda-tests.xml (the test binary did not run to the end)"]
+        return [f"{name}: missing (the test binary did not run to the end, or was not run)"]
     try:
         root = ET.parse(path).getroot()
     except ET.ParseError as e:
-        return [f"tests: cuda-tests.xml unreadable ({e})"]
+        return [f"{name}: unreadable ({e})"]
     cases = list(root.iter("testcase"))
     failed = [c for c in cases if c.findall("failure") or c.findall("error")]
     skipped = [c for c in cases if c.get("result") == "skipped" or c.findall("skipped")]
     passed = len(cases) - len(failed) - len(skipped)
-    lines = [f"tests: {len(cases)} — {passed} passed, {len(failed)} FAILED, {len(skipped)} skipped"]
+    lines = [f"{name}: {len(cases)} tests — {passed} passed, {len(failed)} FAILED, "
+             f"{len(skipped)} skipped"]
     if skipped:
         first = skipped[0].find("skipped")
         why = (first.get("message") or "").strip().splitlines() if first is not None else []
         lines.append("  skipped because: " + (why[-1] if why else "?")[:160])
-    for case in failed:
+    for case in failed[:12]:
         fails = case.findall("failure") + case.findall("error")
         if fails:
             msg = (fails[0].get("message") or "").splitlines()
             lines.append(f"  FAILED {case.get('classname')}.{case.get('name')}: "
-                         + (msg[0] if msg else "")[:160])
+                         + " / ".join(m.strip() for m in msg[:3])[:200])
+    return lines
+
+
+def w6(out):
+    ours = [r for r in read_jsonl(os.path.join(out, "bench-attnscope.jsonl"))
+            if r.get("workload") == "W6"]
+    theirs = [r for r in read_jsonl(os.path.join(out, "bench-pytorch.jsonl"))
+              if r.get("workload") == "W6"]
+    if not ours and not theirs:
+        return ["W6: no results"]
+    a = ours[0] if ours else None
+    t = theirs[0] if theirs else None
+    shape = a or t
+    lines = [f"W6 beam-{shape['beam']} translation, d_model {shape['d_model']}, "
+             f"{shape['layers']}+{shape['layers']} layers, vocabulary {shape['vocab']}, "
+             f"{shape['sentences']} sentences × {shape['src_len']} → {shape['out_len']} tokens, "
+             f"batch {shape['batch']}"]
+    if a:
+        lines.append(f"  attnscope {a.get('device', '?')}: {a['tokens_per_s']:.0f} tokens/s "
+                     f"(median {a['run_ms']:.1f} ms of {a['repeat']} runs)")
+    if t:
+        lines.append(f"  PyTorch {t.get('torch', '?')} KV-cached twin, {t.get('dtype', '?')}: "
+                     f"{t['tokens_per_s']:.0f} tokens/s (median {t['run_ms']:.1f} ms)")
+    if a and t:
+        lines.append(f"  attnscope / PyTorch: {a['tokens_per_s'] / t['tokens_per_s']:.2f}×")
     return lines
 
 
@@ -56,10 +91,12 @@ def key(r):
 
 
 def bench(out):
-    ours = read_jsonl(os.path.join(out, "bench-attnscope.jsonl"))
-    theirs = read_jsonl(os.path.join(out, "bench-pytorch.jsonl"))
+    ours = [r for r in read_jsonl(os.path.join(out, "bench-attnscope.jsonl"))
+            if r.get("workload") == "W4"]
+    theirs = [r for r in read_jsonl(os.path.join(out, "bench-pytorch.jsonl"))
+              if r.get("workload") == "W4"]
     if not ours and not theirs:
-        return ["bench: no results"]
+        return ["W4: no results"]
     by = {}
     for r in ours + theirs:
         by[(r["impl"], r["mode"]) + key(r)] = r
@@ -111,7 +148,7 @@ def main():
         print(__doc__, file=sys.stderr)
         return 2
     out = sys.argv[1]
-    print("\n".join(tests(out) + bench(out)))
+    print("\n".join(tests(out) + w6(out) + bench(out)))
     return 0
 
 

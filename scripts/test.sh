@@ -19,7 +19,19 @@ if ! cmp -s "$lock" "$stamp"; then
     echo "test: npm ci --prefix tests/browser failed: the browser tests are skipped" >&2
   fi
 fi
-cmake -S . -B build-test -G Ninja -DCMAKE_BUILD_TYPE=Release -DATTNSCOPE_BUILD_TESTS=ON >/dev/null
+# Where nvcc is (on PATH or in /usr/local/cuda), the CUDA code is compiled too (-DATTNSCOPE_CUDA=ON:
+# the kernels, the device model and their tests, which skip without a GPU); ATTNSCOPE_CUDA=OFF
+# opts out. The CPU code and its tests are the same either way.
+cuda=()
+nvcc=$(command -v nvcc || true)
+[ -z "$nvcc" ] && [ -x /usr/local/cuda/bin/nvcc ] && nvcc=/usr/local/cuda/bin/nvcc
+if [ -n "$nvcc" ] && [ "${ATTNSCOPE_CUDA:-ON}" != "OFF" ]; then
+  cuda=(-DATTNSCOPE_CUDA=ON -DCMAKE_CUDA_COMPILER="$nvcc")
+else
+  cuda=(-DATTNSCOPE_CUDA=OFF)
+fi
+cmake -S . -B build-test -G Ninja -DCMAKE_BUILD_TYPE=Release -DATTNSCOPE_BUILD_TESTS=ON \
+  "${cuda[@]}" >/dev/null
 cmake --build build-test -j"$(nproc)"
 cd build-test
 ctest --output-on-failure -j"$(nproc)" "$@"

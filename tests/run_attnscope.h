@@ -14,6 +14,7 @@
 #include <array>
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <string>
 #include <thread>
 
@@ -28,12 +29,18 @@ struct CliResult {
 // The slowest command the tests run (demo --compare) takes about 7 s alone on 2 cores.
 inline constexpr int kCliTimeoutSeconds = 120;
 
+// The binary under test: $ATTNSCOPE_BINARY when set (tests run from a bundle on another
+// machine, scripts/gpu-check.sh), else the one CMake built.
+inline std::string attnscope_binary() {
+  const char* env = std::getenv("ATTNSCOPE_BINARY");
+  return env != nullptr && *env != '\0' ? env : ATTNSCOPE_BINARY;
+}
+
 // `attnscope <args>` through /bin/sh; args are shell words as typed (redirections included).
 inline CliResult run_attnscope(const std::string& args, bool with_stderr = true,
                                int timeout_seconds = kCliTimeoutSeconds) {
   using Clock = std::chrono::steady_clock;
-  const std::string cmd =
-      "exec " + std::string(ATTNSCOPE_BINARY) + " " + args + (with_stderr ? " 2>&1" : "");
+  const std::string cmd = "exec " + attnscope_binary() + " " + args + (with_stderr ? " 2>&1" : "");
   CliResult r;
   int out[2];
   if (pipe2(out, O_CLOEXEC) != 0) return r;

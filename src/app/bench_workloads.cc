@@ -167,6 +167,20 @@ ModelConfig w2_config(const Sizes& s) {
   return c;
 }
 
+ModelConfig w6_config(const Sizes& s) {
+  ModelConfig c;
+  c.d_model = s.gpu_d_model;
+  c.heads = s.gpu_heads;
+  c.encoder_layers = c.decoder_layers = s.gpu_layers;
+  c.d_ff = s.gpu_d_ff;
+  c.src_vocab = c.tgt_vocab = s.gpu_vocab;
+  c.max_len = std::max<int64_t>({256, s.gpu_src_len, s.gpu_out_len + 1});
+  c.share_embeddings = false;
+  c.tie_output = false;
+  c.validate();
+  return c;
+}
+
 Sizes Sizes::small() {
   Sizes s;
   s.B = 1;
@@ -184,6 +198,16 @@ Sizes Sizes::small() {
   s.sentences = 6;
   s.decode_batch = 4;
   s.out_len = 4;
+  s.gpu_d_model = 64;
+  s.gpu_heads = 4;
+  s.gpu_layers = 1;
+  s.gpu_d_ff = 128;
+  s.gpu_vocab = 100;
+  s.gpu_sentences = 6;
+  s.gpu_batch = 4;
+  s.gpu_beam = 2;
+  s.gpu_src_len = 8;
+  s.gpu_out_len = 5;
   return s;
 }
 
@@ -317,6 +341,40 @@ W3Result run_w3(const Sizes& s, const RunOptions& o) {
   ATTN_CHECK(tokens == s.sentences * s.out_len,
              "bench W3: decoded {} tokens, expected {} sentences × {} tokens", tokens, s.sentences,
              s.out_len);
+  r.tokens = tokens;
+  r.tokens_per_s = static_cast<double>(tokens) / (r.run.median_ms * 1e-3);
+  return r;
+}
+
+W6Result run_w6(const Sizes& s, const RunOptions& o, const DeviceOptions& device) {
+  const int warmup = or_default(o.warmup, 1), repeat = or_default(o.repeat, 3);
+  const ModelConfig cfg = w6_config(s);
+  auto host = std::make_unique<Transformer>(cfg);
+  host->init_weights(o.seed);
+  std::unique_ptr<Seq2SeqModel> model = to_device(std::move(host), device);
+  Rng rng(o.seed + 3);
+  std::vector<TokenBatch> batches;
+  for (int64_t done = 0; done < s.gpu_sentences; done += s.gpu_batch)
+    batches.push_back(random_tokens(rng, std::min(s.gpu_batch, s.gpu_sentences - done),
+                                    s.gpu_src_len, s.gpu_vocab, -1, cfg.eos_id));
+  DecodeOptions opt;  // exactly gpu_out_len tokens per sentence: no stop at eos
+  opt.beam = s.gpu_beam;
+  opt.stop_at_eos = false;
+  opt.max_len_ratio = 0.0f;
+  opt.max_len_extra = s.gpu_out_len;
+  W6Result r;
+  r.device = model->info().device;
+  int64_t tokens = 0;
+  for (int i = 0; i < warmup; ++i) beam_search(*model, batches.front(), opt);
+  r.run = time_runs(0, repeat, [&] {
+    tokens = 0;
+    for (const TokenBatch& b : batches)
+      for (const auto& hyps : beam_search(*model, b, opt))
+        tokens += static_cast<int64_t>(hyps.front().tokens.size());
+  });
+  ATTN_CHECK(tokens == s.gpu_sentences * s.gpu_out_len,
+             "bench W6: decoded {} tokens, expected {} sentences × {} tokens", tokens,
+             s.gpu_sentences, s.gpu_out_len);
   r.tokens = tokens;
   r.tokens_per_s = static_cast<double>(tokens) / (r.run.median_ms * 1e-3);
   return r;

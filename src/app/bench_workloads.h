@@ -10,6 +10,7 @@
 #include <functional>
 #include <string>
 
+#include "nn/device.h"
 #include "nn/model_config.h"
 
 namespace attnscope::bench {
@@ -21,6 +22,9 @@ struct Sizes {
   int64_t d_model = 256, heads = 4, layers = 3, d_ff = 1024, vocab = 8000;
   int64_t batch = 64, src_len = 32, tgt_len = 32;
   int64_t sentences = 256, decode_batch = 32, out_len = 32;
+  // W6 (GPU translation): Transformer-base, beam search over batches of sentences
+  int64_t gpu_d_model = 512, gpu_heads = 8, gpu_layers = 6, gpu_d_ff = 2048, gpu_vocab = 32000;
+  int64_t gpu_sentences = 256, gpu_batch = 64, gpu_beam = 4, gpu_src_len = 32, gpu_out_len = 32;
   // Tiny shapes for tests (`--small`): the same code paths in milliseconds.
   static Sizes small();
 };
@@ -28,6 +32,8 @@ struct Sizes {
 // The W2 model: post-norm, ReLU, separate source and target embeddings and an untied generator
 // with bias (nn.Transformer + two nn.Embedding + nn.Linear), at s's sizes.
 ModelConfig w2_config(const Sizes& s);
+// The W6 model: the same architecture at the gpu_* sizes (Transformer-base by default).
+ModelConfig w6_config(const Sizes& s);
 
 struct RunOptions {
   int repeat = 0;  // timed repetitions; 0 = the workload's default
@@ -81,6 +87,17 @@ struct W3Result {
   double tokens_per_s = 0;
 };
 W3Result run_w3(const Sizes& s, const RunOptions& o);
+
+struct W6Result {
+  Timing run;          // all sentences
+  int64_t tokens = 0;  // output tokens per run (the best hypotheses')
+  double tokens_per_s = 0;
+  std::string device;  // where it ran (ModelInfo::device)
+};
+// Beam search of gpu_sentences random sentences of gpu_src_len tokens in batches of gpu_batch,
+// gpu_out_len output tokens each (no early stop), with a randomly initialised W6 model placed
+// by `device` (a GPU, normally: on a CPU it takes minutes).
+W6Result run_w6(const Sizes& s, const RunOptions& o, const DeviceOptions& device);
 
 // What the numbers ran on.
 struct Environment {

@@ -7,6 +7,7 @@
 
 #include "app/commands.h"
 #include "app/decode_args.h"
+#include "app/device_args.h"
 #include "app/text_lines.h"
 #include "core/atomic_file.h"
 #include "core/error.h"
@@ -27,6 +28,7 @@ struct AttentionArgs {
   bool npy = false, no_pictures = false, no_html = false, rollout = false, contributions = false;
   float residual_share = 0.5f;
   TranslateOptions opt;
+  DeviceArgs device;
 };
 
 std::vector<std::string> read_sentences(const AttentionArgs& a) {
@@ -44,7 +46,7 @@ std::vector<std::string> read_sentences(const AttentionArgs& a) {
 }
 
 void run_attention(AttentionArgs a) {
-  auto model = load_model(a.model);
+  auto model = load_model_on(a.model, a.device);
   AnalysisOptions aopt;
   aopt.rollout = a.rollout;
   aopt.contributions = a.contributions;
@@ -125,6 +127,7 @@ void register_attention(CLI::App& app) {
                 "contributions_<kind>.png/.svg");
   cmd->add_flag("--no-html", a->no_html, "Skip the interactive viewer attention.html");
   add_decode_options(cmd, a->opt);
+  add_device_options(cmd, a->device);
   cmd->callback([a] { run_attention(*a); });
 }
 

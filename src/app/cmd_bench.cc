@@ -1,6 +1,8 @@
 // attnscope bench: docs/benchmarks.md's CPU workloads (W1 attention, W1w attention with its
-// weights, W2 a training step, W3 greedy translation), medians and minima over repetitions, as a
-// table or one JSON object per line (the format scripts/bench-pytorch.py prints for the peer).
+// weights, W2 a training step, W3 greedy translation) and, with --device cuda, the GPU
+// translation workload W6, medians and minima over repetitions, as a table or one JSON object per
+// line (the format scripts/bench-pytorch.py and scripts/bench-pytorch-cuda.py print for the
+// peers).
 #include <fmt/core.h>
 
 #include <cctype>
@@ -14,6 +16,8 @@
 
 #include "app/bench_workloads.h"
 #include "app/commands.h"
+#include "app/device_args.h"
+#include "core/error.h"
 
 namespace attnscope::app {
 
@@ -26,6 +30,7 @@ struct BenchArgs {
   int warmup = 0;
   int threads = 0;
   bool small = false;
+  DeviceArgs device;
 };
 
 // Three decimals are more than the noise allows; the JSON stays readable.
@@ -148,6 +153,32 @@ class Report {
                {"repeat", r.run.repeat}});
   }
 
+  void w6(const bench::Sizes& s, const bench::W6Result& r) const {
+    if (!json_) {
+      fmt::print("W6 on {}\n", r.device);
+      row("W6",
+          fmt::format("beam {} {}×{}→{}, batch {}", s.gpu_beam, s.gpu_sentences, s.gpu_src_len,
+                      s.gpu_out_len, s.gpu_batch),
+          r.run, fmt::format("{:.0f} tokens/s", r.tokens_per_s));
+      return;
+    }
+    json_line({{"workload", "W6"},
+               {"device", r.device},
+               {"tokens_per_s", round3(r.tokens_per_s)},
+               {"run_ms", round3(r.run.median_ms)},
+               {"run_min_ms", round3(r.run.min_ms)},
+               {"tokens", r.tokens},
+               {"sentences", s.gpu_sentences},
+               {"src_len", s.gpu_src_len},
+               {"out_len", s.gpu_out_len},
+               {"batch", s.gpu_batch},
+               {"beam", s.gpu_beam},
+               {"d_model", s.gpu_d_model},
+               {"layers", s.gpu_layers},
+               {"vocab", s.gpu_vocab},
+               {"repeat", r.run.repeat}});
+  }
+
  private:
   bench::Environment env_;
   bool json_, small_;
@@ -166,12 +197,24 @@ bool wants(const std::vector<std::string>& list, const std::string& id) {
 }
 
 void run_bench(const BenchArgs& a) {
+  const DeviceOptions device = device_options(a.device);  // before any work
+  const bool gpu = device.device == Device::kCuda;
+  for (const std::string& w : a.workloads) {
+    const bool gpu_workload = wants({w}, "W6");
+    ATTN_CHECK(!gpu || gpu_workload,
+               "bench: {} is a CPU workload; --device cuda runs W6 (GPU translation)", w);
+    ATTN_CHECK(gpu || !gpu_workload, "bench: {} runs on the GPU: add --device cuda", w);
+  }
   const bench::Environment env = bench::setup_environment(a.threads);
   const bench::Sizes sizes = a.small ? bench::Sizes::small() : bench::Sizes{};
   bench::RunOptions opt;
   opt.repeat = a.repeat;
   opt.warmup = a.warmup;
   const Report report(env, a.json, a.small);
+  if (gpu) {
+    report.w6(sizes, bench::run_w6(sizes, opt, device));
+    return;
+  }
   if (wants(a.workloads, "W1"))
     for (bool causal : {false, true}) report.w1(sizes, bench::run_w1(sizes, causal, opt));
   if (wants(a.workloads, "W1w"))
@@ -186,27 +229,31 @@ void register_bench(CLI::App& app) {
   auto args = std::make_shared<BenchArgs>();
   CLI::App* cmd = app.add_subcommand(
       "bench",
-      "Run the CPU benchmark workloads of docs/benchmarks.md (all unless named):\n"
+      "Run the benchmark workloads of docs/benchmarks.md (all unless named):\n"
       "  W1   attention B=8 H=8 N=256 d=64, non-causal and causal, forward and forward+backward\n"
       "  W1w  W1 forward with every weight returned, and its ratio to W1 forward\n"
       "  W2   one training step of the small model (batch 64 × 32 → 32 tokens, Adam)\n"
       "  W3   greedy translation of 256 sentences × 32 tokens, batch 32, 32 output tokens\n"
+      "  W6   (--device cuda) beam-4 translation with Transformer-base (vocabulary 32000) of 256\n"
+      "       sentences × 32 tokens, batch 64, 32 output tokens, on the GPU\n"
       "Medians (and minima) of repeated runs after warm-up; compare with a peer measured in the\n"
       "same run (scripts/bench-compare.sh), not with figures from another day.");
-  cmd->add_option("workloads", args->workloads, "Workloads to run: W1 W1w W2 W3 (default: all)")
-      ->check(CLI::IsMember({"W1", "W1w", "W2", "W3"}, CLI::ignore_case));
+  cmd->add_option("workloads", args->workloads,
+                  "Workloads to run: W1 W1w W2 W3 (default: all), or W6 with --device cuda")
+      ->check(CLI::IsMember({"W1", "W1w", "W2", "W3", "W6"}, CLI::ignore_case));
   cmd->add_flag("--json", args->json, "One JSON object per line and workload");
   cmd->add_option("--repeat", args->repeat,
-                  "Timed repetitions (default: W1 20, W2 5, W3 3 full runs)")
+                  "Timed repetitions (default: W1 20, W2 5, W3 and W6 3 full runs)")
       ->check(CLI::Range(1, 100000));
   cmd->add_option("--warmup", args->warmup,
-                  "Untimed repetitions first (default: W1 3, W2 2, W3 1 batch)")
+                  "Untimed repetitions first (default: W1 3, W2 2, W3 and W6 1 batch)")
       ->check(CLI::Range(1, 100000));
   cmd->add_option("--threads", args->threads,
                   "OpenMP and OpenBLAS threads (default: as the environment says)")
       ->check(CLI::Range(1, 1024));
   // Tiny shapes, for the tests: the same code paths in milliseconds.
   cmd->add_flag("--small", args->small, "Tiny shapes (tests)")->group("");
+  add_device_options(cmd, args->device);
   cmd->callback([args] { run_bench(*args); });
 }
 

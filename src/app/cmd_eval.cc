@@ -5,6 +5,7 @@
 
 #include "app/commands.h"
 #include "app/decode_args.h"
+#include "app/device_args.h"
 #include "app/score_output.h"
 #include "app/tsv_columns.h"
 #include "core/atomic_file.h"
@@ -23,10 +24,11 @@ struct EvalArgs {
   TsvColumns columns;
   bool json = false;
   TranslateOptions opt;
+  DeviceArgs device;
 };
 
 void run_eval(const EvalArgs& a) {
-  auto model = load_model(a.model);
+  auto model = load_model_on(a.model, a.device);
   const TokenizerPair tok = load_tokenizers(a.model);
   CorpusReport report;
   const auto pairs = read_tsv(a.data, a.columns.corpus_options(), report);
@@ -61,6 +63,7 @@ void register_eval(CLI::App& app) {
   cmd->add_option("--hypotheses", a->hypotheses, "Also write the translations to this file");
   cmd->add_flag("--json", a->json, "Print one JSON object");
   add_decode_options(cmd, a->opt);
+  add_device_options(cmd, a->device);
   cmd->callback([a] { run_eval(*a); });
 }
 

@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "app/commands.h"
+#include "app/device_args.h"
 #include "app/token_args.h"
 #include "core/error.h"
 #include "inspect/tensor_json.h"
@@ -19,6 +20,7 @@ struct ForwardArgs {
   std::string model_dir;
   std::vector<std::string> src, tgt;
   bool json = false;
+  DeviceArgs device;
 };
 
 std::string attention_json(const Seq2SeqModel& model) {
@@ -38,7 +40,7 @@ std::string attention_json(const Seq2SeqModel& model) {
 }
 
 void run_forward(const ForwardArgs& a) {
-  std::unique_ptr<Seq2SeqModel> model = load_model(a.model_dir);
+  std::unique_ptr<Seq2SeqModel> model = load_model_on(a.model_dir, a.device);
   const ModelInfo cfg = model->info();
   TokenBatch src = parse_token_rows(a.src, cfg.pad_id, "--src");
   TokenBatch tgt = parse_token_rows(a.tgt, cfg.pad_id, "--tgt");
@@ -93,6 +95,7 @@ void register_forward(CLI::App& app) {
                 "Print {\"logits\": [B][Tt][V], \"attention\": {\"encoder_self\": "
                 "[L][B][H][Ts][Ts], \"decoder_self\": [L][B][H][Tt][Tt], \"cross\": "
                 "[L][B][H][Tt][Ts]}}");
+  add_device_options(cmd, args->device);
   cmd->callback([args] { run_forward(*args); });
 }
 

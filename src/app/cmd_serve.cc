@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "app/commands.h"
+#include "app/device_args.h"
 #include "core/error.h"
 #include "core/json_error.h"
 #include "data/corpus.h"
@@ -41,6 +42,7 @@ struct ServeArgs {
   int port = 8080;
   int64_t max_chars = 1000;
   int threads = 8;
+  DeviceArgs device;
 };
 
 // A request the client got wrong: answered with `status` and {"error": message}.
@@ -72,8 +74,8 @@ bool is_loopback(const std::string& host) {
 // uses it (the kernels are parallel themselves).
 class Translator {
  public:
-  explicit Translator(const std::string& dir)
-      : model_(load_model(dir)), tok_(load_tokenizers(dir)) {}
+  Translator(const std::string& dir, const DeviceArgs& device)
+      : model_(load_model_on(dir, device)), tok_(load_tokenizers(dir)) {}
 
   // The architecture, as /api/health reports it.
   nlohmann::json shape() const {
@@ -81,7 +83,8 @@ class Translator {
     nlohmann::json j = {{"arch", info.arch},
                         {"encoder_layers", model_->num_layers(AttentionKind::kEncoderSelf)},
                         {"decoder_layers", model_->num_layers(AttentionKind::kCross)},
-                        {"heads", info.heads}};
+                        {"heads", info.heads},
+                        {"device", info.device}};
     if (info.d_model > 0) j["d_model"] = info.d_model;
     return j;
   }
@@ -210,7 +213,7 @@ void run_serve(const ServeArgs& a) {
   ATTN_CHECK(a.threads >= 1 && a.threads <= 256, "--threads must be from 1 to 256, not {}",
              a.threads);
 
-  auto translator = std::make_shared<Translator>(a.model);
+  auto translator = std::make_shared<Translator>(a.model, a.device);
   const nlohmann::json shape = translator->shape();
   const std::string model_name = std::filesystem::path(a.model).filename().string().empty()
                                      ? a.model
@@ -363,6 +366,7 @@ void register_serve(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--threads", a->threads, "HTTP worker threads (the model runs one at a time)")
       ->capture_default_str();
+  add_device_options(cmd, a->device);
   cmd->callback([a] { run_serve(*a); });
 }
 

@@ -7,6 +7,7 @@
 
 #include "app/commands.h"
 #include "app/decode_args.h"
+#include "app/device_args.h"
 #include "app/text_lines.h"
 #include "core/atomic_file.h"
 #include "core/error.h"
@@ -20,10 +21,11 @@ namespace {
 struct TranslateArgs {
   std::string model, input, output;
   TranslateOptions opt;
+  DeviceArgs device;
 };
 
 void run_translate(const TranslateArgs& a) {
-  auto model = load_model(a.model);
+  auto model = load_model_on(a.model, a.device);
   const TokenizerPair tok = load_tokenizers(a.model);
   TextLines in(a.input);
   const std::string& in_name = in.name();
@@ -73,6 +75,7 @@ void register_translate(CLI::App& app) {
   cmd->add_option("--input", a->input, "Read sentences from this file instead of stdin");
   cmd->add_option("--output", a->output, "Write translations to this file instead of stdout");
   add_decode_options(cmd, a->opt);
+  add_device_options(cmd, a->device);
   cmd->callback([a] { run_translate(*a); });
 }
 

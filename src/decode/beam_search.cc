@@ -7,7 +7,7 @@
 #include <numeric>
 
 #include "core/error.h"
-#include "kernels/cpu/fast_exp.h"
+#include "kernels/cpu/softmax.h"
 
 namespace attnscope {
 
@@ -19,16 +19,7 @@ constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 void log_softmax_rows(const Tensor& logits, Tensor& out) {
   const int64_t R = logits.dim(0), V = logits.dim(1);
   out.resize({R, V});
-  std::memcpy(out.data(), logits.data(), static_cast<size_t>(R * V) * sizeof(float));
-  for (int64_t r = 0; r < R; ++r) {
-    float* row = out.data() + r * V;
-    const float m = *std::max_element(row, row + V);
-    double sum = 0;
-#pragma omp simd reduction(+ : sum)
-    for (int64_t v = 0; v < V; ++v) sum += static_cast<double>(cpu::fast_exp(row[v] - m));
-    const float lse = m + static_cast<float>(std::log(sum));
-    for (int64_t v = 0; v < V; ++v) row[v] -= lse;
-  }
+  cpu::log_softmax_forward(logits.data(), out.data(), R, V);
 }
 
 // One row of the beam: a live partial hypothesis.
@@ -58,31 +49,32 @@ bool reduces_heads(CaptureReduction r) {
   return r == CaptureReduction::kMeanHeads || r == CaptureReduction::kMaxHeads;
 }
 
-// out [G, H', rows, cols] from in [G, H, rows, cols]: the selected heads, or their mean / max.
-Tensor select_heads(const Tensor& in, const std::vector<int64_t>& heads, CaptureReduction r) {
+// The selected heads of a map [G, H', rows, cols] (model.attention_heads), or their mean / max
+// over H' as [G, 1, rows, cols].
+Tensor reduce_heads(Tensor in, CaptureReduction r) {
+  if (!reduces_heads(r)) return in;
   const int64_t G = in.dim(0), H = in.dim(1), rows = in.dim(2), cols = in.dim(3);
   const int64_t per_head = rows * cols;
-  const int64_t Hout = reduces_heads(r) ? 1 : static_cast<int64_t>(heads.size());
-  Tensor out({G, Hout, rows, cols});
+  Tensor out({G, 1, rows, cols});
   for (int64_t g = 0; g < G; ++g) {
-    float* o = out.data() + g * Hout * per_head;
+    float* o = out.data() + g * per_head;
     const float* src = in.data() + g * H * per_head;
-    if (!reduces_heads(r)) {
-      for (size_t k = 0; k < heads.size(); ++k)
-        std::memcpy(o + static_cast<int64_t>(k) * per_head, src + heads[k] * per_head,
-                    static_cast<size_t>(per_head) * sizeof(float));
-      continue;
-    }
     for (int64_t e = 0; e < per_head; ++e) {
       float acc = r == CaptureReduction::kMaxHeads ? -std::numeric_limits<float>::infinity() : 0;
-      for (int64_t h : heads) {
+      for (int64_t h = 0; h < H; ++h) {
         const float v = src[h * per_head + e];
         acc = r == CaptureReduction::kMaxHeads ? std::max(acc, v) : acc + v;
       }
-      o[e] = r == CaptureReduction::kMaxHeads ? acc : acc / static_cast<float>(heads.size());
+      o[e] = r == CaptureReduction::kMaxHeads ? acc : acc / static_cast<float>(H);
     }
   }
   return out;
+}
+
+// What the capture spec keeps of `layer`'s last maps: the selected heads, reduced when asked.
+Tensor captured(const Seq2SeqModel& model, AttentionKind kind, int64_t layer,
+                const std::vector<int64_t>& heads, CaptureReduction r) {
+  return reduce_heads(model.attention_heads(kind, layer, heads), r);
 }
 
 // Keeps only the last query row of each head when asked: [H', T, cols] → [H', 1, cols].
@@ -150,7 +142,7 @@ std::vector<std::vector<Hypothesis>> beam_search(Seq2SeqModel& model, const Toke
   // Encoder maps per sentence, trimmed to its real length: [H', n, n].
   std::vector<std::vector<Tensor>> encoder_maps(static_cast<size_t>(B));
   for (int64_t l : enc_layers) {
-    const Tensor sel = select_heads(model.attention(AttentionKind::kEncoderSelf, l), heads, red);
+    const Tensor sel = captured(model, AttentionKind::kEncoderSelf, l, heads, red);
     const int64_t H = sel.dim(1);
     for (int64_t b = 0; b < B; ++b) {
       const int64_t n = src_len[b];
@@ -184,17 +176,30 @@ std::vector<std::vector<Hypothesis>> beam_search(Seq2SeqModel& model, const Toke
   std::vector<Candidate> cands;
   cands.reserve(static_cast<size_t>(2 * K + 1));
   Tensor logp;  // [R, V]
+  // A model on a device ranks there: each step returns only each row's 2·K best continuations
+  // (beam_log_prob + log p, best first, ties to the smaller id), which hold every candidate the
+  // full scan below would keep, in the same order.
+  const bool rank_on_model = cfg.on_device;
+  StepTopKRequest request;
+  request.k = 2 * K;
+  request.banned = {cfg.pad_id, cfg.bos_id};
+  if (!opt.stop_at_eos) request.banned.push_back(cfg.eos_id);
+  StepTopK top;
 
   for (int64_t t = 0; t < max_steps; ++t) {
-    log_softmax_rows(model.decode_step(*cache, feed), logp);
+    if (rank_on_model) {
+      request.offsets.resize(beams.size());
+      for (size_t r = 0; r < beams.size(); ++r) request.offsets[r] = beams[r].log_prob;
+      model.decode_step_topk(*cache, feed, request, top);
+    } else {
+      log_softmax_rows(model.decode_step(*cache, feed), logp);
+    }
     if (capturing) {
       StepMaps m;
       for (int64_t l : dec_layers) {
         if (want_self)
-          m.self.push_back(
-              select_heads(model.attention(AttentionKind::kDecoderSelf, l), heads, red));
-        if (want_cross)
-          m.cross.push_back(select_heads(model.attention(AttentionKind::kCross, l), heads, red));
+          m.self.push_back(captured(model, AttentionKind::kDecoderSelf, l, heads, red));
+        if (want_cross) m.cross.push_back(captured(model, AttentionKind::kCross, l, heads, red));
       }
       maps.push_back(std::move(m));
     }
@@ -210,21 +215,33 @@ std::vector<std::vector<Hypothesis>> beam_search(Seq2SeqModel& model, const Toke
       // twice only when it beats the worst kept.
       const auto cap = static_cast<size_t>(2 * K);
       cands.clear();
+      const auto consider = [&](float lp, int64_t r, int32_t v) {
+        if (cands.size() == cap && !(lp > cands.back().log_prob)) return;
+        const Candidate c{lp, r, v};
+        auto at = std::upper_bound(
+            cands.begin(), cands.end(), c,
+            [](const Candidate& x, const Candidate& y) { return x.log_prob > y.log_prob; });
+        cands.insert(at, c);
+        if (cands.size() > cap) cands.pop_back();
+      };
       for (int64_t k = 0; k < K; ++k) {
         const int64_t r = slot * K + k;
         if (beams[r].log_prob == kNegInf) continue;
+        if (rank_on_model) {  // the row's best first: the same order as the scan below
+          for (int64_t i = 0; i < top.k; ++i) {
+            const int32_t v = top.ids[static_cast<size_t>(r * top.k + i)];
+            if (v < 0) break;
+            consider(top.values[static_cast<size_t>(r * top.k + i)], r, v);
+          }
+          continue;
+        }
         const float* row = logp.data() + r * V;
         for (int64_t v = 0; v < V; ++v) {
           const float lp = beams[r].log_prob + row[v];
           if (cands.size() == cap && !(lp > cands.back().log_prob)) continue;
           if (!opt.stop_at_eos && v == cfg.eos_id) continue;
           if (v == cfg.pad_id || v == cfg.bos_id) continue;
-          const Candidate c{lp, r, static_cast<int32_t>(v)};
-          auto at = std::upper_bound(
-              cands.begin(), cands.end(), c,
-              [](const Candidate& x, const Candidate& y) { return x.log_prob > y.log_prob; });
-          cands.insert(at, c);
-          if (cands.size() > cap) cands.pop_back();
+          consider(lp, r, static_cast<int32_t>(v));
         }
       }
       const size_t keep = cands.size();

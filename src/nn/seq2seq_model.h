@@ -39,6 +39,24 @@ struct ModelInfo {
   // Whether attention_values() / attention_output_weight() can be read: value vectors and an
   // output projection per head, as value-weighted contributions need (inspect/contributions.h).
   bool value_vectors = false;
+  // Where the model computes (nn/device.h): "cpu", or e.g. "cuda (NVIDIA H200, bf16)". A model
+  // on a device ranks each decoding step's tokens there (decode_step_topk), and beam search asks
+  // it for only the best few per row instead of every logit.
+  std::string device = "cpu";
+  bool on_device = false;
+};
+
+// One decoding step as beam search ranks it (Seq2SeqModel::decode_step_topk): for each row r,
+// the k best offsets[r] + log p(v | row r) over the tokens v not banned.
+struct StepTopKRequest {
+  std::vector<float> offsets;   // [rows] the row's running log-probability
+  int64_t k = 1;                // ≥ 1
+  std::vector<int32_t> banned;  // never selected (they still count in the normalisation)
+};
+struct StepTopK {
+  int64_t k = 0;
+  std::vector<float> values;  // [rows, k] best first; −∞ past the selectable tokens
+  std::vector<int32_t> ids;   // [rows, k] ties to the smaller id; −1 past the selectable tokens
 };
 
 // The state of incremental decoding over rows (sentences × beams).
@@ -74,6 +92,12 @@ class Seq2SeqModel {
   // The weights [B, H, Tq, Tk] of `layer` from the last forward (or decode step).
   virtual const Tensor& attention(AttentionKind kind, int64_t layer) const = 0;
   virtual int64_t num_layers(AttentionKind kind) const = 0;
+  // The same weights for the listed heads only: [B, heads.size(), Tq, Tk], head k of the result
+  // being head heads[k] (each in [0, H)). The default copies them out of attention(); a model on
+  // a device computes only these heads (from each row's log-sum-exp, exactly). A device model
+  // computes the weights of a decode step on demand: ask before the next decode_step.
+  virtual Tensor attention_heads(AttentionKind kind, int64_t layer,
+                                 const std::vector<int64_t>& heads) const;
 
   // What attention mixes, for value-weighted contributions (when info().value_vectors; the
   // defaults throw attnscope::Error saying the architecture has none). From the last forward()
@@ -108,6 +132,12 @@ class Seq2SeqModel {
   // holds this step's weights [rows, H, 1, steps] and [rows, H, 1, Ts]. `state` must come from
   // this model's start_decoding.
   virtual const Tensor& decode_step(DecoderState& state, const std::vector<int32_t>& tokens) = 0;
+  // decode_step, returning only each row's k best continuations (StepTopKRequest): beam search's
+  // step on a model with info().on_device, so that only these k numbers per row cross to the
+  // host. The default ranks the logits of decode_step() on the host (cpu::log_softmax_forward,
+  // as beam search does itself), so both ways give the same hypotheses.
+  virtual void decode_step_topk(DecoderState& state, const std::vector<int32_t>& tokens,
+                                const StepTopKRequest& request, StepTopK& out);
 
  protected:
   // The error of an architecture without value vectors (the defaults above).

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "io/safetensors.h"
+#include "nn/device.h"
 #include "run_attnscope.h"
 
 namespace attnscope {
@@ -82,6 +83,45 @@ TEST(Cli, BadInputNamesTheCulpritAndExitsNonZero) {
   EXPECT_EQ(r.exit_code, 1);
   r = run("no-such-command");
   EXPECT_NE(r.exit_code, 0);
+}
+
+// --device and --precision are checked before the model is read: a CPU-only build says it was
+// built without CUDA, a CUDA build on a machine without a GPU says what is missing.
+TEST(CliDevice, CudaWithoutCudaSaysWhyBeforeReadingTheModel) {
+  const std::string dates = std::string(ATTNSCOPE_TEST_DATA) + "/tiny_dates_model";
+  for (const std::string cmd :
+       {"translate --model /nonexistent/model --device cuda",
+        "forward --model /nonexistent/model --src \"5\" --tgt \"1\" --device cuda",
+        "bench W6 --device cuda --small"}) {
+    const Result r = run(cmd + " < /dev/null");
+    if (attnscope::built_with_cuda() && r.exit_code == 0) continue;  // a GPU is here
+    EXPECT_EQ(r.exit_code, 1) << cmd << "\n" << r.out;
+    EXPECT_EQ(r.out.find("/nonexistent/model"), std::string::npos) << cmd << "\n" << r.out;
+    if (attnscope::built_with_cuda()) {
+      EXPECT_NE(r.out.find("--device cuda: no usable CUDA device here ("), std::string::npos)
+          << cmd << "\n"
+          << r.out;
+    } else {
+      EXPECT_NE(r.out.find("attnscope was built without CUDA"), std::string::npos) << cmd << "\n"
+                                                                                   << r.out;
+    }
+  }
+  Result r = run("translate --model " + dates + " --precision bf16 < /dev/null");
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_NE(r.out.find("--precision bf16 needs --device cuda: the CPU computes in fp32"),
+            std::string::npos)
+      << r.out;
+  r = run("translate --model " + dates + " --device tpu < /dev/null");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.out.find("--device"), std::string::npos) << r.out;
+  r = run("bench W6 --small");
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_NE(r.out.find("W6 runs on the GPU: add --device cuda"), std::string::npos) << r.out;
+  // --device cpu (the default) and --precision fp32 change nothing.
+  const Result plain = run("translate --model " + dates + " < /dev/null");
+  ASSERT_EQ(plain.exit_code, 0) << plain.out;
+  r = run("translate --model " + dates + " --device cpu --precision fp32 < /dev/null");
+  EXPECT_EQ(r.exit_code, 0) << r.out;
 }
 
 // ---------- attnscope score: BLEU/chrF of any system's output ----------

@@ -241,6 +241,7 @@ TEST(Serve, HealthAndPage) {
   const auto h = nlohmann::json::parse(r->body);
   EXPECT_EQ(h["status"], "ok");
   EXPECT_EQ(h["heads"], 2);
+  EXPECT_EQ(h["device"], "cpu");
   r = c->Get("/");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200);

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "core/error.h"
+#include "kernels/cuda/cublaslt_library.h"
 #include "kernels/cuda/cuda_check.h"
 
 namespace attnscope::cuda {
@@ -37,6 +38,27 @@ TEST(CudaCheck, CublasStatusIsNamed) {
   }
   EXPECT_NE(msg.find("CUBLAS_STATUS_INVALID_VALUE"), std::string::npos) << msg;
   EXPECT_NE(msg.find("cuda_check_test.cc:"), std::string::npos) << msg;
+}
+
+// cuBLASLt is loaded on first use (dlopen), with or without a GPU, and every entry point is there.
+TEST(CudaCheck, CublasLtLoadsOnFirstUse) {
+  const CublasLt& lt = cublaslt();
+  for (const void* fn :
+       {reinterpret_cast<const void*>(lt.Create), reinterpret_cast<const void*>(lt.Destroy),
+        reinterpret_cast<const void*>(lt.GetStatusName),
+        reinterpret_cast<const void*>(lt.GetStatusString), reinterpret_cast<const void*>(lt.Matmul),
+        reinterpret_cast<const void*>(lt.MatmulAlgoGetHeuristic),
+        reinterpret_cast<const void*>(lt.MatmulDescCreate),
+        reinterpret_cast<const void*>(lt.MatmulDescDestroy),
+        reinterpret_cast<const void*>(lt.MatmulDescSetAttribute),
+        reinterpret_cast<const void*>(lt.MatmulPreferenceCreate),
+        reinterpret_cast<const void*>(lt.MatmulPreferenceDestroy),
+        reinterpret_cast<const void*>(lt.MatmulPreferenceSetAttribute),
+        reinterpret_cast<const void*>(lt.MatrixLayoutCreate),
+        reinterpret_cast<const void*>(lt.MatrixLayoutDestroy)})
+    EXPECT_NE(fn, nullptr);
+  EXPECT_STREQ(lt.GetStatusName(CUBLAS_STATUS_NOT_SUPPORTED), "CUBLAS_STATUS_NOT_SUPPORTED");
+  EXPECT_EQ(&cublaslt(), &lt);  // loaded once
 }
 
 TEST(CudaCheck, DeviceAvailableSaysWhyNot) {

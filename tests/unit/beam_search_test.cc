@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <vector>
 
 #include "core/error.h"
@@ -334,6 +335,138 @@ TEST(CaptureSpec, SelectionAndReductionsEqualTheFullCapture) {
         }
       }
   }
+}
+
+// A model that ranks on its own side, as a device model does (ModelInfo::on_device): beam search
+// then asks it for each row's 2·K best tokens (decode_step_topk, here the default one over the
+// CPU Transformer) instead of scanning every logit. Both ways must give the same hypotheses.
+class RanksOnTheModel : public Seq2SeqModel {
+ public:
+  explicit RanksOnTheModel(Transformer& m) : m_(m) {}
+  int topk_steps = 0;
+  ModelInfo info() const override {
+    ModelInfo i = m_.info();
+    i.on_device = true;
+    return i;
+  }
+  const ArchConfig& config() const override { return m_.config(); }
+  void init_weights(uint64_t seed) override { m_.init_weights(seed); }
+  void visit_params(const ParamVisitor& f) override { m_.visit_params(f); }
+  int64_t num_params() override { return m_.num_params(); }
+  void alloc_grads() override { m_.alloc_grads(); }
+  void zero_grads() override { m_.zero_grads(); }
+  const Tensor& forward(const TokenBatch& s, const TokenBatch& t,
+                        const ForwardOptions& o) override {
+    return m_.forward(s, t, o);
+  }
+  void backward(const Tensor& d) override { m_.backward(d); }
+  const Tensor& attention(AttentionKind k, int64_t l) const override { return m_.attention(k, l); }
+  int64_t num_layers(AttentionKind k) const override { return m_.num_layers(k); }
+  std::unique_ptr<DecoderState> start_decoding(const TokenBatch& s, int64_t e, int64_t n) override {
+    return m_.start_decoding(s, e, n);
+  }
+  const Tensor& decode_step(DecoderState& st, const std::vector<int32_t>& t) override {
+    return m_.decode_step(st, t);
+  }
+  void decode_step_topk(DecoderState& st, const std::vector<int32_t>& t, const StepTopKRequest& r,
+                        StepTopK& out) override {
+    ++topk_steps;
+    Seq2SeqModel::decode_step_topk(st, t, r, out);
+  }
+
+ private:
+  Transformer& m_;
+};
+
+void expect_same_hypotheses(const std::vector<std::vector<Hypothesis>>& a,
+                            const std::vector<std::vector<Hypothesis>>& b) {
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t s = 0; s < a.size(); ++s) {
+    ASSERT_EQ(a[s].size(), b[s].size()) << s;
+    for (size_t i = 0; i < a[s].size(); ++i) {
+      const Hypothesis &x = a[s][i], &y = b[s][i];
+      EXPECT_EQ(x.tokens, y.tokens) << s << " " << i;
+      EXPECT_EQ(x.log_prob, y.log_prob) << s << " " << i;
+      EXPECT_EQ(x.score, y.score) << s << " " << i;
+      EXPECT_EQ(x.finished, y.finished) << s << " " << i;
+      const auto same = [&](const std::vector<Tensor>& p, const std::vector<Tensor>& q) {
+        ASSERT_EQ(p.size(), q.size());
+        for (size_t l = 0; l < p.size(); ++l) {
+          ASSERT_EQ(p[l].shape(), q[l].shape());
+          for (int64_t e = 0; e < p[l].numel(); ++e) ASSERT_EQ(p[l][e], q[l][e]);
+        }
+      };
+      same(x.attention.encoder_self, y.attention.encoder_self);
+      same(x.attention.decoder_self, y.attention.decoder_self);
+      same(x.attention.cross, y.attention.cross);
+    }
+  }
+}
+
+TEST(BeamSearch, RankingOnTheModelEqualsScanningEveryLogit) {
+  for (NormPlacement norm : {NormPlacement::kPost, NormPlacement::kPre}) {
+    auto model = model_with_seed(45, norm);
+    RanksOnTheModel ranked(*model);
+    for (const int64_t beam : {1, 3, 4}) {
+      for (const bool stop_at_eos : {true, false}) {
+        DecodeOptions o;
+        o.beam = beam;
+        o.nbest = beam;
+        o.max_len_ratio = 3.0f;  // sentences end at different steps (rows leave the batch)
+        o.stop_at_eos = stop_at_eos;
+        o.capture.emplace();
+        if (beam == 3) {
+          o.capture->heads = {2, 0};
+          o.capture->reduction = CaptureReduction::kMeanHeads;
+        }
+        SCOPED_TRACE("beam " + std::to_string(beam) + (stop_at_eos ? "" : ", no eos"));
+        const int before = ranked.topk_steps;
+        const auto scanned = beam_search(*model, sources(), o);
+        const auto topk = beam_search(ranked, sources(), o);
+        EXPECT_GT(ranked.topk_steps, before);
+        expect_same_hypotheses(scanned, topk);
+      }
+    }
+  }
+}
+
+TEST(DecodeStepTopK, BestFirstTiesToTheSmallerIdBannedSkipped) {
+  auto model = model_with_seed(9, NormPlacement::kPost);
+  auto state = model->start_decoding(sources(), 2, 4);
+  const std::vector<int32_t> feed(6, 1);
+  StepTopKRequest req;
+  req.offsets = {0.0f, -1.0f, 0.5f, 0.0f, -2.0f, 0.25f};
+  req.k = 5;
+  req.banned = {0, 1, 2};
+  StepTopK top;
+  model->decode_step_topk(*state, feed, req, top);
+  ASSERT_EQ(top.k, 5);
+  // The same step's logits, for the expected ranking.
+  auto again = model->start_decoding(sources(), 2, 4);
+  const Tensor logits = model->decode_step(*again, feed).clone();
+  const int64_t V = logits.dim(1);
+  for (int64_t r = 0; r < 6; ++r) {
+    const float* row = logits.data() + r * V;
+    double mx = row[0], sum = 0;
+    for (int64_t v = 0; v < V; ++v) mx = std::max<double>(mx, row[v]);
+    for (int64_t v = 0; v < V; ++v) sum += std::exp(row[v] - mx);
+    std::vector<std::pair<double, int32_t>> all;
+    for (int32_t v = 3; v < V; ++v)
+      all.emplace_back(req.offsets[r] + row[v] - mx - std::log(sum), v);
+    std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) {
+      return a.first > b.first || (a.first == b.first && a.second < b.second);
+    });
+    for (int64_t i = 0; i < 5; ++i) {
+      EXPECT_EQ(top.ids[r * 5 + i], all[i].second) << r << " " << i;
+      EXPECT_NEAR(top.values[r * 5 + i], all[i].first, 1e-5) << r << " " << i;
+    }
+  }
+  req.k = 20;  // more than the 8 selectable tokens: −1 / −∞ after them
+  auto third = model->start_decoding(sources(), 2, 4);
+  model->decode_step_topk(*third, feed, req, top);
+  EXPECT_GE(top.ids[7], 3);
+  EXPECT_EQ(top.ids[8], -1);
+  EXPECT_EQ(top.values[19], -std::numeric_limits<float>::infinity());
 }
 
 TEST(CaptureSpec, BadSelectionsAreErrors) {

@@ -45,6 +45,22 @@ TEST(Softmax, ForwardMatchesRef) {
   }
 }
 
+TEST(Softmax, LogSoftmaxMatchesRefInPlaceToo) {
+  for (const auto& [rows, n] : {std::pair<int64_t, int64_t>{7, 13}, {1, 1}, {5, 32003}}) {
+    const auto x = random_vector(rows * n, 3, -30.0, 30.0);
+    std::vector<double> expected(rows * n);
+    const auto xd = test::to_double(x);
+    ref::log_softmax_forward<double>(xd.data(), expected.data(), rows, n);
+    Guarded<float> y(rows * n, std::numeric_limits<float>::quiet_NaN());
+    cpu::log_softmax_forward(x.data(), y.data(), rows, n);
+    expect_close(y.values(), expected, 1e-5, 1e-5, "log p");
+    y.expect_guards_intact("log p");
+    std::vector<float> inplace = x;
+    cpu::log_softmax_forward(inplace.data(), inplace.data(), rows, n);
+    EXPECT_EQ(inplace, y.values());
+  }
+}
+
 TEST(Softmax, RowsSumToOneAndMaskedColumnsAreZero) {
   const int64_t rows = 7, n = 13;
   const auto x = random_vector(rows * n, 3, -4.0, 4.0);

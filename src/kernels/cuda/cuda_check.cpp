@@ -6,6 +6,7 @@
 #include <mutex>
 
 #include "core/error.h"
+#include "kernels/cuda/cublaslt_library.h"
 #include "kernels/cuda/cuda_check.h"
 
 namespace attnscope::cuda {
@@ -56,8 +57,15 @@ void throw_cuda_error(cudaError_t err, const char* call, const char* file, int l
 }
 
 void throw_cublas_error(cublasStatus_t status, const char* call, const char* file, int line) {
+  std::string name = "status " + std::to_string(static_cast<int>(status)), text = "?";
+  try {  // loaded already when the status came from the library; a test may pass one directly
+    const CublasLt& lt = cublaslt();
+    name = lt.GetStatusName(status);
+    text = lt.GetStatusString(status);
+  } catch (const Error&) {
+  }
   throw Error(fmt::format("cuBLASLt error: {} at {}:{} failed with {} ({})", call, short_path(file),
-                          line, cublasLtGetStatusName(status), cublasLtGetStatusString(status)));
+                          line, name, text));
 }
 
 bool device_available(std::string* why) {

@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "core/error.h"
+#include "kernels/cuda/cublaslt_library.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/gemm.h"
 
@@ -35,11 +36,12 @@ struct Descriptors {
   cublasLtMatrixLayout_t a{}, b{}, c{};
   cublasLtMatmulPreference_t pref{};
   ~Descriptors() {
-    if (pref) cublasLtMatmulPreferenceDestroy(pref);
-    if (c) cublasLtMatrixLayoutDestroy(c);
-    if (b) cublasLtMatrixLayoutDestroy(b);
-    if (a) cublasLtMatrixLayoutDestroy(a);
-    if (op) cublasLtMatmulDescDestroy(op);
+    const CublasLt& lt = cublaslt();  // loaded: the descriptors were made through it
+    if (pref) lt.MatmulPreferenceDestroy(pref);
+    if (c) lt.MatrixLayoutDestroy(c);
+    if (b) lt.MatrixLayoutDestroy(b);
+    if (a) lt.MatrixLayoutDestroy(a);
+    if (op) lt.MatmulDescDestroy(op);
   }
 };
 
@@ -61,18 +63,18 @@ void check_args(const GemmArgs& g) {
 }  // namespace
 
 Gemm::Gemm() {
-  ATTN_CUBLAS_CHECK(cublasLtCreate(&handle_));
+  ATTN_CUBLAS_CHECK(cublaslt().Create(&handle_));
   workspace_bytes_ = kWorkspaceBytes;
   const cudaError_t err = cudaMalloc(&workspace_, workspace_bytes_);
   if (err != cudaSuccess) {
-    cublasLtDestroy(handle_);
+    cublaslt().Destroy(handle_);
     throw_cuda_error(err, "cudaMalloc(&workspace_, 32 MiB)", __FILE__, __LINE__);
   }
 }
 
 Gemm::~Gemm() {
   cudaFree(workspace_);  // synchronises: no product still uses it
-  cublasLtDestroy(handle_);
+  cublaslt().Destroy(handle_);
   cudaGetLastError();
 }
 
@@ -81,28 +83,29 @@ void Gemm::run(const GemmArgs& g, cudaStream_t stream) {
   if (g.M == 0 || g.N == 0) return;
   const size_t in_size = dtype_size(g.in), out_size = dtype_size(g.out);
   const cudaDataType_t ab = cuda_type(g.in), cd = cuda_type(g.out);
+  const CublasLt& lt = cublaslt();
 
   Descriptors d;
-  ATTN_CUBLAS_CHECK(cublasLtMatmulDescCreate(&d.op, CUBLAS_COMPUTE_32F, CUDA_R_32F));
+  ATTN_CUBLAS_CHECK(lt.MatmulDescCreate(&d.op, CUBLAS_COMPUTE_32F, CUDA_R_32F));
   const cublasOperation_t trans_a = CUBLAS_OP_T, trans_b = CUBLAS_OP_N;
   ATTN_CUBLAS_CHECK(
-      cublasLtMatmulDescSetAttribute(d.op, CUBLASLT_MATMUL_DESC_TRANSA, &trans_a, sizeof(trans_a)));
+      lt.MatmulDescSetAttribute(d.op, CUBLASLT_MATMUL_DESC_TRANSA, &trans_a, sizeof(trans_a)));
   ATTN_CUBLAS_CHECK(
-      cublasLtMatmulDescSetAttribute(d.op, CUBLASLT_MATMUL_DESC_TRANSB, &trans_b, sizeof(trans_b)));
+      lt.MatmulDescSetAttribute(d.op, CUBLASLT_MATMUL_DESC_TRANSB, &trans_b, sizeof(trans_b)));
   const bool relu = g.epilogue == GemmEpilogue::kRelu;
   const cublasLtEpilogue_t epi = g.bias
                                      ? (relu ? CUBLASLT_EPILOGUE_RELU_BIAS : CUBLASLT_EPILOGUE_BIAS)
                                      : (relu ? CUBLASLT_EPILOGUE_RELU : CUBLASLT_EPILOGUE_DEFAULT);
   ATTN_CUBLAS_CHECK(
-      cublasLtMatmulDescSetAttribute(d.op, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof(epi)));
+      lt.MatmulDescSetAttribute(d.op, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof(epi)));
   if (g.bias) {
-    ATTN_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(d.op, CUBLASLT_MATMUL_DESC_BIAS_POINTER,
-                                                     &g.bias, sizeof(g.bias)));
+    ATTN_CUBLAS_CHECK(lt.MatmulDescSetAttribute(d.op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &g.bias,
+                                                sizeof(g.bias)));
   }
   const auto u64 = [](int64_t v) { return static_cast<uint64_t>(v); };
-  ATTN_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&d.a, ab, u64(g.K), u64(g.N), g.ldw));  // W
-  ATTN_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&d.b, ab, u64(g.K), u64(g.M), g.ldx));  // X
-  ATTN_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&d.c, cd, u64(g.N), u64(g.M), g.ldy));  // Y, R
+  ATTN_CUBLAS_CHECK(lt.MatrixLayoutCreate(&d.a, ab, u64(g.K), u64(g.N), g.ldw));  // W
+  ATTN_CUBLAS_CHECK(lt.MatrixLayoutCreate(&d.b, ab, u64(g.K), u64(g.M), g.ldx));  // X
+  ATTN_CUBLAS_CHECK(lt.MatrixLayoutCreate(&d.c, cd, u64(g.N), u64(g.M), g.ldy));  // Y, R
 
   const void* c_ptr = g.residual ? g.residual : g.y;
   const unsigned align_a = row_alignment(g.w, g.ldw, in_size);
@@ -137,9 +140,9 @@ void Gemm::run(const GemmArgs& g, cudaStream_t stream) {
     }
   }
   if (!have_algo) {
-    ATTN_CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&d.pref));
+    ATTN_CUBLAS_CHECK(lt.MatmulPreferenceCreate(&d.pref));
     const uint64_t ws = workspace_bytes_;
-    ATTN_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(
+    ATTN_CUBLAS_CHECK(lt.MatmulPreferenceSetAttribute(
         d.pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof(ws)));
     const uint32_t aligns[4] = {align_a, align_b, align_c, align_d};
     const cublasLtMatmulPreferenceAttributes_t which[4] = {
@@ -147,11 +150,11 @@ void Gemm::run(const GemmArgs& g, cudaStream_t stream) {
         CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES};
     for (int i = 0; i < 4; ++i)
       ATTN_CUBLAS_CHECK(
-          cublasLtMatmulPreferenceSetAttribute(d.pref, which[i], &aligns[i], sizeof(uint32_t)));
+          lt.MatmulPreferenceSetAttribute(d.pref, which[i], &aligns[i], sizeof(uint32_t)));
     cublasLtMatmulHeuristicResult_t result{};
     int found = 0;
-    ATTN_CUBLAS_CHECK(cublasLtMatmulAlgoGetHeuristic(handle_, d.op, d.a, d.b, d.c, d.c, d.pref, 1,
-                                                     &result, &found));
+    ATTN_CUBLAS_CHECK(
+        lt.MatmulAlgoGetHeuristic(handle_, d.op, d.a, d.b, d.c, d.c, d.pref, 1, &result, &found));
     ATTN_CHECK(found > 0,
                "gemm: cuBLASLt has no algorithm for M={} N={} K={} ({} → {}, ldx {} ldw {} ldy {}, "
                "alignments {}/{}/{}/{} bytes)",
@@ -162,8 +165,8 @@ void Gemm::run(const GemmArgs& g, cudaStream_t stream) {
     algos_.emplace(key, algo);
   }
   const float beta = g.residual ? 1.0f : 0.0f;
-  ATTN_CUBLAS_CHECK(cublasLtMatmul(handle_, d.op, &g.alpha, g.w, d.a, g.x, d.b, &beta, c_ptr, d.c,
-                                   g.y, d.c, &algo, workspace_, workspace_bytes_, stream));
+  ATTN_CUBLAS_CHECK(lt.Matmul(handle_, d.op, &g.alpha, g.w, d.a, g.x, d.b, &beta, c_ptr, d.c, g.y,
+                              d.c, &algo, workspace_, workspace_bytes_, stream));
 }
 
 }  // namespace attnscope::cuda

@@ -1,6 +1,7 @@
 // Reference softmax over the last axis with an optional additive mask (kernels/cpu/softmax.h).
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -27,6 +28,19 @@ void softmax_forward(const T* x, const T* mask, T* y, int64_t rows, int64_t n) {
       sum += y[r * n + j];
     }
     for (int64_t j = 0; j < n; ++j) y[r * n + j] /= sum;
+  }
+}
+
+// y[rows, n] = x − log Σ_n exp(x)
+template <typename T>
+void log_softmax_forward(const T* x, T* y, int64_t rows, int64_t n) {
+  for (int64_t r = 0; r < rows; ++r) {
+    T m = x[r * n];
+    for (int64_t j = 1; j < n; ++j) m = std::max(m, x[r * n + j]);
+    T sum = 0;
+    for (int64_t j = 0; j < n; ++j) sum += std::exp(x[r * n + j] - m);
+    const T lse = m + std::log(sum);
+    for (int64_t j = 0; j < n; ++j) y[r * n + j] = x[r * n + j] - lse;
   }
 }
 
