@@ -190,11 +190,13 @@ TEST_P(CudaForward, LogitsAndEveryMapMatchTheCpuForEverySwitch) {
     // A subset of heads, in any order, is those heads of the full maps.
     const Tensor both = gpu->attention(AttentionKind::kCross, 1).clone();
     const Tensor one = gpu->attention_heads(AttentionKind::kCross, 1, {1, 0});
-    const int64_t per_head = both.dim(2) * both.dim(3);
+    // one is [B, 2, Tq, Tk] (heads 1, 0); both is [B, H, Tq, Tk].
+    const int64_t H = both.dim(1), per_head = both.dim(2) * both.dim(3);
+    ASSERT_EQ(one.dim(1), 2);
     for (int64_t b = 0; b < both.dim(0); ++b)
       for (int64_t e = 0; e < per_head; ++e) {
-        ASSERT_EQ(one[(b * 2 + 0) * per_head + e], both[(b * 2 + 1) * per_head + e]);
-        ASSERT_EQ(one[(b * 2 + 1) * per_head + e], both[(b * 2 + 0) * per_head + e]);
+        ASSERT_EQ(one[(b * 2 + 0) * per_head + e], both[(b * H + 1) * per_head + e]) << b;
+        ASSERT_EQ(one[(b * 2 + 1) * per_head + e], both[(b * H + 0) * per_head + e]) << b;
       }
   }
 }
