@@ -3,6 +3,10 @@
 //   memory [B, Ts, D] = EncoderNorm(EncoderLayers(embed(src)·√D + PE))
 //   logits [B, Tt, V] = generator(DecoderNorm(DecoderLayers(embed(tgt_in)·√D + PE, memory)))
 //
+// The config's switches also make it Hugging Face's MarianMTModel (nn/marian_model.h): positions
+// in halves or from tables, no final norms, SiLU, the decoder start token distinct from bos and
+// unmasked (PaddingMask::kSourceTail), a generator bias (final_logits_bias) on the tied table.
+//
 // Explicit backward: forward() keeps every activation the backward needs in Activations,
 // sized from the batch (buffers grow only when a batch is larger than any before, so a
 // training step of a familiar shape allocates nothing). Every attention map of the last
@@ -93,18 +97,25 @@ class Transformer : public Seq2SeqModel {
   std::string unexpected_tensor_hint(const std::string& name) const override;
   const Activations& activations() const { return act_; }
 
+ protected:
+  // The config a model of a derived architecture (MarianModel) was built from is its own.
+  const ModelConfig& transformer_config() const { return cfg_; }
+
  private:
   void encode(const TokenBatch& src, const ForwardOptions& o);
   void decode(const TokenBatch& tgt_in, const ForwardOptions& o);
   StackCall encoder_call() const;
   StackCall decoder_call() const;
   float embed_scale() const;
+  const Tensor& src_positions() const;  // [max_len, D]
+  const Tensor& tgt_positions() const;
   Param& src_table() { return cfg_.share_embeddings ? tgt_embed_.weight : src_embed_.weight; }
   Param& generator_weight() { return cfg_.tie_output ? tgt_embed_.weight : generator_.weight; }
 
   ModelConfig cfg_;
   Embedding src_embed_, tgt_embed_;
-  PositionalEncoding pe_;
+  PositionalEncoding pe_;                // Positions::kSinusoid / kSinusoidHalves
+  Param src_positions_, tgt_positions_;  // Positions::kTable, [max_len, D]
   std::vector<EncoderLayer> encoder_;
   LayerNorm encoder_norm_;
   std::vector<DecoderLayer> decoder_;
