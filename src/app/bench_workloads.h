@@ -1,4 +1,4 @@
-// The benchmark workloads of docs/benchmarks.md (W1, W1w, W2, W3) as attnscope runs them, shared by
+// The benchmark workloads of docs/benchmarks.md (W1, W1w, W2, W3, W3m) as attnscope runs them, shared by
 // `attnscope bench` and its test; their shapes (Sizes) are also the shapes the kernel
 // microbenchmarks of bench/ time, so each workload is defined here once. Each returns medians and
 // minima over timed repetitions after warm-up runs; the machines are noisy, so only the ratio to a
@@ -10,6 +10,7 @@
 #include <functional>
 #include <string>
 
+#include "nn/marian_config.h"
 #include "nn/model_config.h"
 
 namespace attnscope::bench {
@@ -21,6 +22,9 @@ struct Sizes {
   int64_t d_model = 256, heads = 4, layers = 3, d_ff = 1024, vocab = 8000;
   int64_t batch = 64, src_len = 32, tgt_len = 32;
   int64_t sentences = 256, decode_batch = 32, out_len = 32;
+  // W3m: a Marian (OPUS-MT) Transformer-base shape (58101 = opus-mt-ROMANCE-en's vocabulary)
+  int64_t m_d_model = 512, m_heads = 8, m_layers = 6, m_d_ff = 2048, m_vocab = 58101;
+  int64_t m_sentences = 64, m_src_len = 24, m_batch = 16, m_out_len = 24;
   // Tiny shapes for tests (`--small`): the same code paths in milliseconds.
   static Sizes small();
 };
@@ -81,6 +85,23 @@ struct W3Result {
   double tokens_per_s = 0;
 };
 W3Result run_w3(const Sizes& s, const RunOptions& o);
+
+// The W3m model: Hugging Face Marian's network (SiLU, sinusoid halves, post-norm without final
+// norms, one shared and tied table with final_logits_bias, the decoder starting from the pad id
+// V − 1, eos 0) at s's m_ sizes, random weights.
+MarianConfig w3m_config(const Sizes& s);
+
+struct W3mResult {
+  int64_t beam = 1;
+  Timing run;          // all sentences
+  int64_t tokens = 0;  // output tokens per run (of the best hypothesis of each sentence)
+  double tokens_per_s = 0;
+};
+// Greedy (beam 1) or beam search of m_sentences random sources of m_src_len tokens in batches of
+// m_batch, by Hugging Face's rules (log-softmax, banned tokens, renormalised, HF's beam
+// bookkeeping) with eos and pad banned, so every hypothesis has exactly m_out_len tokens — the
+// same work as the PyTorch peer's (scripts/bench-pytorch.py W3m).
+W3mResult run_w3m(const Sizes& s, int64_t beam, const RunOptions& o);
 
 // What the numbers ran on.
 struct Environment {
