@@ -14,11 +14,14 @@ namespace attnscope {
 
 namespace {
 
-// out [R, V] = log-softmax of each row of logits [R, V].
-void log_softmax_rows(const Tensor& logits, Tensor& out) {
+// out [R, V] = log-softmax of each row of logits [R, V] (or the logits themselves when `apply`
+// is false).
+void log_softmax_rows(const Tensor& logits, Tensor& out, bool apply) {
   const int64_t R = logits.dim(0), V = logits.dim(1);
   out.resize({R, V});
   std::memcpy(out.data(), logits.data(), static_cast<size_t>(R * V) * sizeof(float));
+  if (!apply) return;
+#pragma omp parallel for schedule(static) if (R * V > (1 << 16))
   for (int64_t r = 0; r < R; ++r) {
     float* row = out.data() + r * V;
     const float m = *std::max_element(row, row + V);
@@ -168,16 +171,16 @@ std::vector<std::vector<Hypothesis>> beam_search(Seq2SeqModel& model, const Toke
   std::vector<int64_t> live(static_cast<size_t>(B));
   std::iota(live.begin(), live.end(), 0);
   std::vector<int32_t> feed(static_cast<size_t>(B * K), cfg.decoder_start_id);
-  std::vector<bool> done(static_cast<size_t>(B), false);
+  std::vector<uint8_t> done(static_cast<size_t>(B), 0);  // written by the slots in parallel
   // from_history[s][r]: the row at step s of row r at step s+1; slot_history[s][b]: the slot of
   // sentence b at step s (where its rows were).
   std::vector<std::vector<int64_t>> from_history, slot_history;
   std::vector<StepMaps> maps;
   Tensor logp;  // [R, V]
-  SearchStep step;
+  const bool log_softmax_first = search.front()->wants_log_softmax();
 
   for (int64_t t = 0; t < max_steps; ++t) {
-    log_softmax_rows(model.decode_step(*cache, feed), logp);
+    log_softmax_rows(model.decode_step(*cache, feed), logp, log_softmax_first);
     if (capturing) {
       StepMaps m;
       for (int64_t l : dec_layers) {
@@ -192,15 +195,19 @@ std::vector<std::vector<Hypothesis>> beam_search(Seq2SeqModel& model, const Toke
     const auto slots = static_cast<int64_t>(live.size());
     std::vector<int64_t> from(static_cast<size_t>(slots * K));
     std::vector<int64_t> slot_of(static_cast<size_t>(B), -1);
+    // The sentences are searched independently: in parallel over the slots when there is much to
+    // scan (each writes only its own rows of from, feed and its own done and slot_of).
+#pragma omp parallel for schedule(dynamic, 1) if (slots > 1 && K * V > (1 << 14))
     for (int64_t slot = 0; slot < slots; ++slot) {
       const int64_t b = live[static_cast<size_t>(slot)];
       slot_of[b] = slot;
+      SearchStep step;
       search[b]->step(logp.data() + slot * K * V, V, t, step);
       for (int64_t k = 0; k < K; ++k) {
         from[slot * K + k] = slot * K + step.from[static_cast<size_t>(k)];
         feed[slot * K + k] = step.feed[static_cast<size_t>(k)];
       }
-      if (step.done || t + 1 >= max_steps) done[b] = true;
+      if (step.done || t + 1 >= max_steps) done[b] = 1;
     }
     slot_history.push_back(std::move(slot_of));
     // Drop the sentences that finished: their slots leave, and the rows of the others move up.

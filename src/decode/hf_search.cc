@@ -59,6 +59,11 @@ class HfSearch : public SentenceSearch {
     running_score_[0] = 0.0f;  // only the first beam is live at the first step
   }
 
+  // With renormalisation the processors end with a log-softmax: log_softmax(log_softmax(x) + bans)
+  // is log_softmax(x + bans), one pass over the vocabulary instead of two (HF's greedy does
+  // exactly this: its processors see the raw logits).
+  bool wants_log_softmax() const override { return !rules_.renormalize; }
+
   void step(const float* logp, int64_t V, int64_t t, SearchStep& out) override {
     const int64_t cur_len = t + 1;  // tokens in the sequence so far, the start token included
     processed_.assign(logp, logp + nb_ * V);

@@ -15,6 +15,7 @@
 
 #include <vector>
 
+#include "kernels/cpu/packed_linear.h"
 #include "nn/attention_kind.h"
 #include "nn/decoder_layer.h"
 #include "nn/embedding.h"
@@ -81,7 +82,10 @@ class Transformer : public Seq2SeqModel {
   // batch and options).
   void backward(const Tensor& d_logits) override;
 
-  // Incremental decoding (see Seq2SeqModel): the state is a DecoderCache.
+  // Incremental decoding (see Seq2SeqModel): the state is a DecoderCache. Also packs the weights
+  // the decode steps multiply by (kernels/cpu/packed_linear.h): a step has few rows, and
+  // cblas_sgemm would pack each weight again on every call (the output layer is most of a step's
+  // work when the vocabulary is large).
   std::unique_ptr<DecoderState> start_decoding(const TokenBatch& src, int64_t expand,
                                                int64_t max_steps) override;
   // Feeds tokens[r] at position cache.steps of every row → logits [rows, V].
@@ -123,7 +127,10 @@ class Transformer : public Seq2SeqModel {
   Linear generator_;  // weight unused (and not visited) when tie_output
 
   Activations act_;
-  TokenBatch src_, tgt_;  // the last forward's batch, for backward
+  // The decode steps' weights, packed by start_decoding (empty when its batch is too large).
+  cpu::PackedWeight packed_generator_;
+  std::vector<DecoderLayer::PackedStep> packed_layers_;
+  TokenBatch src_, tgt_;                // the last forward's batch, for backward
   ForwardOptions last_;
 };
 
