@@ -28,7 +28,7 @@ class AttnscopeSearch : public SentenceSearch {
     cands_.reserve(static_cast<size_t>(2 * K_ + 1));
   }
 
-  void step(const float* logp, int64_t V, int64_t t, SearchStep& out) override {
+  void step(float* logp, int64_t V, int64_t t, SearchStep& out) override {
     out.from.assign(static_cast<size_t>(K_), 0);  // dead rows copy any row
     std::vector<Beam> next(static_cast<size_t>(K_));
     const bool last_step = t + 1 >= limit_;

@@ -15,19 +15,27 @@ namespace attnscope {
 namespace {
 
 // out [R, V] = log-softmax of each row of logits [R, V] (or the logits themselves when `apply`
-// is false).
+// is false): the searches' own copy of the step's scores.
 void log_softmax_rows(const Tensor& logits, Tensor& out, bool apply) {
   const int64_t R = logits.dim(0), V = logits.dim(1);
   out.resize({R, V});
-  std::memcpy(out.data(), logits.data(), static_cast<size_t>(R * V) * sizeof(float));
-  if (!apply) return;
 #pragma omp parallel for schedule(static) if (R * V > (1 << 16))
   for (int64_t r = 0; r < R; ++r) {
+    std::memcpy(out.data() + r * V, logits.data() + r * V, static_cast<size_t>(V) * sizeof(float));
+    if (!apply) continue;
     float* row = out.data() + r * V;
-    const float m = *std::max_element(row, row + V);
+    float m = row[0];
+#pragma omp simd reduction(max : m)
+    for (int64_t v = 0; v < V; ++v) m = std::max(m, row[v]);
+    // Σ e^(x − m): float sums of blocks (so the loop vectorises), added up in double.
     double sum = 0;
-#pragma omp simd reduction(+ : sum)
-    for (int64_t v = 0; v < V; ++v) sum += static_cast<double>(cpu::fast_exp(row[v] - m));
+    for (int64_t v0 = 0; v0 < V; v0 += 1024) {
+      const int64_t v1 = std::min<int64_t>(V, v0 + 1024);
+      float block = 0;
+#pragma omp simd reduction(+ : block)
+      for (int64_t v = v0; v < v1; ++v) block += cpu::fast_exp(row[v] - m);
+      sum += static_cast<double>(block);
+    }
     const float lse = m + static_cast<float>(std::log(sum));
     for (int64_t v = 0; v < V; ++v) row[v] -= lse;
   }

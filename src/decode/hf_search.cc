@@ -19,11 +19,19 @@ constexpr float kBlocked = -1.0e9f;  // what _beam_search adds to what may not b
 
 // row [V] = log_softmax(row), in place (LogitNormalization). A row of all −∞ stays −∞.
 void log_softmax_in_place(float* row, int64_t V) {
-  const float m = *std::max_element(row, row + V);
+  float m = row[0];
+#pragma omp simd reduction(max : m)
+  for (int64_t v = 0; v < V; ++v) m = std::max(m, row[v]);
   if (m == kNegInf) return;
+  // Σ e^(x − m): float sums of blocks (so the loop vectorises), added up in double.
   double sum = 0;
-#pragma omp simd reduction(+ : sum)
-  for (int64_t v = 0; v < V; ++v) sum += static_cast<double>(cpu::fast_exp(row[v] - m));
+  for (int64_t v0 = 0; v0 < V; v0 += 1024) {
+    const int64_t v1 = std::min<int64_t>(V, v0 + 1024);
+    float block = 0;
+#pragma omp simd reduction(+ : block)
+    for (int64_t v = v0; v < v1; ++v) block += cpu::fast_exp(row[v] - m);
+    sum += static_cast<double>(block);
+  }
   const float lse = m + static_cast<float>(std::log(sum));
   for (int64_t v = 0; v < V; ++v) row[v] -= lse;
 }
@@ -64,10 +72,10 @@ class HfSearch : public SentenceSearch {
   // exactly this: its processors see the raw logits).
   bool wants_log_softmax() const override { return !rules_.renormalize; }
 
-  void step(const float* logp, int64_t V, int64_t t, SearchStep& out) override {
+  void step(float* logp, int64_t V, int64_t t, SearchStep& out) override {
     const int64_t cur_len = t + 1;  // tokens in the sequence so far, the start token included
-    processed_.assign(logp, logp + nb_ * V);
-    for (int64_t k = 0; k < nb_; ++k) process(processed_.data() + k * V, V, cur_len);
+    processed_ = logp;  // processed in place: the rows are this sentence's copy
+    for (int64_t k = 0; k < nb_; ++k) process(processed_ + k * V, V, cur_len);
     if (nb_ == 1)
       greedy_step(V, t, cur_len, out);
     else
@@ -117,7 +125,7 @@ class HfSearch : public SentenceSearch {
 
   // _sample without sampling: the argmax (the first on ties) until eos or max_length.
   void greedy_step(int64_t V, int64_t t, int64_t cur_len, SearchStep& out) {
-    const float* row = processed_.data();
+    const float* row = processed_;
     const auto tok = static_cast<int32_t>(std::max_element(row, row + V) - row);
     running_score_[0] += row[tok];
     const bool hit = tok == eos_ || cur_len + 1 >= rules_.max_length;
@@ -139,7 +147,7 @@ class HfSearch : public SentenceSearch {
     // The top 2·nb of log p + running score over every (beam, token), best first.
     cands_.clear();
     for (int64_t k = 0; k < nb_; ++k) {
-      const float* row = processed_.data() + k * V;
+      const float* row = processed_ + k * V;
       for (int64_t v = 0; v < V; ++v) {
         const float s = row[v] + running_score_[k];
         if (cands_.size() == keep && !(s > cands_.back().score)) continue;
@@ -240,7 +248,7 @@ class HfSearch : public SentenceSearch {
   std::vector<float> running_score_;
   std::vector<Slot> finished_;  // nb slots, best first
   bool unsatisfied_ = true;
-  std::vector<float> processed_;  // [nb, V]
+  float* processed_ = nullptr;  // [nb, V] of the current step
   std::vector<Candidate> cands_;
   std::vector<size_t> order_;
 };

@@ -32,8 +32,9 @@ class SentenceSearch {
   // whose processors end with a log-softmax of their own).
   virtual bool wants_log_softmax() const { return true; }
   // rows [K, V]: this sentence's rows at step t (t = 0 fed the decoder start token), as
-  // wants_log_softmax() says. Fills out.from, out.feed (K each) and out.done.
-  virtual void step(const float* rows, int64_t V, int64_t t, SearchStep& out) = 0;
+  // wants_log_softmax() says; a copy the search may change. Fills out.from, out.feed (K each)
+  // and out.done.
+  virtual void step(float* rows, int64_t V, int64_t t, SearchStep& out) = 0;
   // The hypotheses to return, best first, at most nbest.
   virtual std::vector<SearchEnding> results(int64_t nbest) = 0;
 };
