@@ -1,5 +1,5 @@
-// The benchmark workloads of docs/benchmarks.md (W1, W1w, W2, W3, W3m) as attnscope runs them, shared by
-// `attnscope bench` and its test; their shapes (Sizes) are also the shapes the kernel
+// The benchmark workloads of docs/benchmarks.md (W1, W1w, W2, W3, W3m) as attnscope runs them,
+// shared by `attnscope bench` and its test; their shapes (Sizes) are also the shapes the kernel
 // microbenchmarks of bench/ time, so each workload is defined here once. Each returns medians and
 // minima over timed repetitions after warm-up runs; the machines are noisy, so only the ratio to a
 // peer measured in the same run counts (scripts/bench-compare.sh). Inputs and weights are random

@@ -220,8 +220,7 @@ void register_bench(CLI::App& app) {
       "       batch 16, 24 output tokens\n"
       "Medians (and minima) of repeated runs after warm-up; compare with a peer measured in the\n"
       "same run (scripts/bench-compare.sh), not with figures from another day.");
-  cmd->add_option("workloads", args->workloads,
-                  "Workloads to run: W1 W1w W2 W3 W3m (default: all)")
+  cmd->add_option("workloads", args->workloads, "Workloads to run: W1 W1w W2 W3 W3m (default: all)")
       ->check(CLI::IsMember({"W1", "W1w", "W2", "W3", "W3m"}, CLI::ignore_case));
   cmd->add_flag("--json", args->json, "One JSON object per line and workload");
   cmd->add_option("--repeat", args->repeat,

@@ -110,8 +110,8 @@ class Translator {
       const ModelInfo info = model_->info();
       const size_t n = tok_.src->encode(text).size() + 1;
       if (static_cast<int64_t>(n) > info.max_len)
-        throw BadRequest{400, fmt::format(R"("text" is {} tokens with </s>; the model takes {})",
-                                          n, info.max_len)};
+        throw BadRequest{400, fmt::format(R"("text" is {} tokens with </s>; the model takes {})", n,
+                                          info.max_len)};
     }
     std::lock_guard<std::mutex> lock(mu_);
     const auto out = translate_sentences(*model_, *tok_.src, *tok_.tgt, {text}, opt);

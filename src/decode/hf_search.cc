@@ -74,7 +74,7 @@ class HfSearch : public SentenceSearch {
 
   void step(float* logp, int64_t V, int64_t t, SearchStep& out) override {
     const int64_t cur_len = t + 1;  // tokens in the sequence so far, the start token included
-    processed_ = logp;  // processed in place: the rows are this sentence's copy
+    processed_ = logp;              // processed in place: the rows are this sentence's copy
     for (int64_t k = 0; k < nb_; ++k) process(processed_ + k * V, V, cur_len);
     if (nb_ == 1)
       greedy_step(V, t, cur_len, out);

@@ -150,8 +150,8 @@ void MultiHeadAttention::forward_self_step(const float* x, float* y, int64_t B, 
   a.qkv.resize({B, 1, 3 * D});
   a.probs.resize({B, heads_, 1, t + 1});
   a.ctx.resize({B, 1, D});
-  project(x, in_proj_weight.value.data(), packed ? &packed->in : nullptr,
-          in_proj_bias.value.data(), a.qkv.data(), B, D, 3 * D);
+  project(x, in_proj_weight.value.data(), packed ? &packed->in : nullptr, in_proj_bias.value.data(),
+          a.qkv.data(), B, D, 3 * D);
   // Append this position's K|V to the cache: kv_cache[b, t, :] = qkv[b, D:3D].
   for (int64_t b = 0; b < B; ++b)
     std::memcpy(kv_cache.data() + (b * capacity + t) * 2 * D, a.qkv.data() + b * 3 * D + D,
@@ -185,8 +185,8 @@ void MultiHeadAttention::forward_cross_step(const float* x, float* y, const Tens
   a.qkv.resize({B, 1, D});
   a.probs.resize({B, heads_, 1, Ts});
   a.ctx.resize({B, 1, D});
-  project(x, in_proj_weight.value.data(), packed ? &packed->in : nullptr,
-          in_proj_bias.value.data(), a.qkv.data(), B, D, D);
+  project(x, in_proj_weight.value.data(), packed ? &packed->in : nullptr, in_proj_bias.value.data(),
+          a.qkv.data(), B, D, D);
   AttentionCall c;
   c.B = B;
   c.Tq = 1;

@@ -130,7 +130,7 @@ class Transformer : public Seq2SeqModel {
   // The decode steps' weights, packed by start_decoding (empty when its batch is too large).
   cpu::PackedWeight packed_generator_;
   std::vector<DecoderLayer::PackedStep> packed_layers_;
-  TokenBatch src_, tgt_;                // the last forward's batch, for backward
+  TokenBatch src_, tgt_;  // the last forward's batch, for backward
   ForwardOptions last_;
 };
 

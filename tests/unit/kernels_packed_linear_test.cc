@@ -34,8 +34,8 @@ void check_shapes() {
           cpu::packed_linear_forward(x.data(), packed, bias ? b.data() : nullptr, y.data(), N);
           std::vector<double> want(N * out);
           const auto xd = test::to_double(x), Wd = test::to_double(W), bd = test::to_double(b);
-          ref::linear_forward<double>(xd.data(), Wd.data(), bias ? bd.data() : nullptr,
-                                      want.data(), N, in, out);
+          ref::linear_forward<double>(xd.data(), Wd.data(), bias ? bd.data() : nullptr, want.data(),
+                                      N, in, out);
           const std::string what = "N " + std::to_string(N) + " out " + std::to_string(out) +
                                    " in " + std::to_string(in) + (bias ? " bias" : "");
           expect_close(y.values(), want, 1e-5, 1e-5, what);
@@ -58,7 +58,8 @@ TEST(PackedLinear, MatchesReferenceOnEverySimdTarget) {
 
 TEST(PackedLinear, LargeProductRunsThreadedAndMatches) {
   const int64_t N = 16, in = 96, out = 5000;  // above the threading threshold
-  const auto x = random_vector(N * in, 7), W = random_vector(out * in, 8), b = random_vector(out, 9);
+  const auto x = random_vector(N * in, 7), W = random_vector(out * in, 8),
+             b = random_vector(out, 9);
   cpu::PackedWeight packed;
   cpu::pack_weight(W.data(), out, in, packed);
   EXPECT_EQ(packed.panels.size(), static_cast<size_t>((out + 15) / 16 * 16 * in));

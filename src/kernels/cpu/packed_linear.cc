@@ -78,12 +78,23 @@ HWY_INLINE void Rows(const float* x, int64_t N, int64_t in, const float* panels,
   for (; r + kRows <= N; r += kRows)
     Tile<kRows, P>(x + r * in, in, panels, panel_stride, b, y + r * ldy, ldy, cols);
   switch (N - r) {  // the last rows, fewer than kRows
-    case 5: Tile<5, P>(x + r * in, in, panels, panel_stride, b, y + r * ldy, ldy, cols); break;
-    case 4: Tile<4, P>(x + r * in, in, panels, panel_stride, b, y + r * ldy, ldy, cols); break;
-    case 3: Tile<3, P>(x + r * in, in, panels, panel_stride, b, y + r * ldy, ldy, cols); break;
-    case 2: Tile<2, P>(x + r * in, in, panels, panel_stride, b, y + r * ldy, ldy, cols); break;
-    case 1: Tile<1, P>(x + r * in, in, panels, panel_stride, b, y + r * ldy, ldy, cols); break;
-    default: break;
+    case 5:
+      Tile<5, P>(x + r * in, in, panels, panel_stride, b, y + r * ldy, ldy, cols);
+      break;
+    case 4:
+      Tile<4, P>(x + r * in, in, panels, panel_stride, b, y + r * ldy, ldy, cols);
+      break;
+    case 3:
+      Tile<3, P>(x + r * in, in, panels, panel_stride, b, y + r * ldy, ldy, cols);
+      break;
+    case 2:
+      Tile<2, P>(x + r * in, in, panels, panel_stride, b, y + r * ldy, ldy, cols);
+      break;
+    case 1:
+      Tile<1, P>(x + r * in, in, panels, panel_stride, b, y + r * ldy, ldy, cols);
+      break;
+    default:
+      break;
   }
 }
 
@@ -104,8 +115,8 @@ void PackedLinearForward(const float* x, const float* panels, int64_t out, int64
     } else {
       for (int64_t p = 0; p < np; ++p) {  // the last group: one panel at a time
         const int64_t c0 = p * kPackedPanel, c = std::min(kPackedPanel, cols - c0);
-        Rows<1>(x, N, in, gp + p * panel_stride, panel_stride,
-                gb != nullptr ? gb + c0 : nullptr, y + col0 + c0, out, c);
+        Rows<1>(x, N, in, gp + p * panel_stride, panel_stride, gb != nullptr ? gb + c0 : nullptr,
+                y + col0 + c0, out, c);
       }
     }
   }
