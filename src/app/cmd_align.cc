@@ -25,7 +25,7 @@ struct AlignArgs {
   bool shift = false;
   float threshold = 0.0f;
   int gold_base = 0;
-  TranslateOptions opt;
+  DecodeFlags decode;
   CLI::Option *layer_opt = nullptr, *head_opt = nullptr, *mean_layer_opt = nullptr;
 };
 
@@ -89,6 +89,7 @@ void run_align(const AlignArgs& a) {
   auto model = load_model(a.model);
   const TokenizerPair tok = load_tokenizers(a.model);
   const ModelInfo cfg = model->info();
+  const TranslateOptions topt = a.decode.options_for(cfg);
   const std::vector<InputLine> lines = read_input(a.data, force);
   const std::string in_name = a.data.empty() ? "stdin" : a.data;
 
@@ -111,7 +112,7 @@ void run_align(const AlignArgs& a) {
   } else {
     std::vector<std::string> sources;
     for (const auto& l : lines) sources.push_back(l.src);
-    const auto tr = translate_sentences(*model, *tok.src, *tok.tgt, sources, a.opt);
+    const auto tr = translate_sentences(*model, *tok.src, *tok.tgt, sources, topt);
     for (const auto& t : tr) {
       std::vector<int32_t> ids;
       if (!t.hypotheses.empty()) ids = t.hypotheses.front().tokens;
@@ -121,7 +122,7 @@ void run_align(const AlignArgs& a) {
       translations.push_back(t.text);
     }
   }
-  const auto cross = forced_cross_attention(*model, src_ids, out_ids, a.opt.batch_sentences);
+  const auto cross = forced_cross_attention(*model, src_ids, out_ids, topt.batch_sentences);
 
   AlignOptions opt;
   opt.skip_eos = !a.keep_eos;
@@ -266,7 +267,7 @@ void register_align(CLI::App& app) {
                   "possible, source first): print the AER table (implies --force-target)");
   cmd->add_option("--gold-base", a->gold_base, "Index base of the gold file: 0 or 1")
       ->capture_default_str();
-  add_decode_options(cmd, a->opt);
+  add_decode_options(cmd, a->decode);
   cmd->callback([a] { run_align(*a); });
 }
 

@@ -27,7 +27,7 @@ struct AttentionArgs {
   std::vector<std::string> sentences;
   bool npy = false, no_pictures = false, no_html = false, rollout = false, contributions = false;
   float residual_share = 0.5f;
-  TranslateOptions opt;
+  DecodeFlags decode;
   DeviceArgs device;
 };
 
@@ -45,8 +45,9 @@ std::vector<std::string> read_sentences(const AttentionArgs& a) {
   return out;
 }
 
-void run_attention(AttentionArgs a) {
+void run_attention(const AttentionArgs& a) {
   auto model = load_model_on(a.model, a.device);
+  TranslateOptions opt = a.decode.options_for(model->info());
   AnalysisOptions aopt;
   aopt.rollout = a.rollout;
   aopt.contributions = a.contributions;
@@ -54,24 +55,24 @@ void run_attention(AttentionArgs a) {
   aopt.residual_share = a.residual_share;
   check_analysis_supported(*model, aopt, a.model);  // before any decoding
   const TokenizerPair tok = load_tokenizers(a.model);
-  CaptureSpec& spec = a.opt.decode.capture.emplace();
+  CaptureSpec& spec = opt.decode.capture.emplace();
   if (!a.kinds.empty()) spec.kinds = parse_kinds(a.kinds);
   if (!a.layers.empty()) spec.layers = parse_indices(a.layers, "--layers");
   if (!a.heads.empty()) spec.heads = parse_indices(a.heads, "--heads");
   spec.reduction = parse_reduction(a.reduce);
   const auto sentences = read_sentences(a);
-  const auto translations = translate_sentences(*model, *tok.src, *tok.tgt, sentences, a.opt);
+  const auto translations = translate_sentences(*model, *tok.src, *tok.tgt, sentences, opt);
   AttentionFileOptions fopt;
   fopt.npy = a.npy;
   fopt.pictures = !a.no_pictures;
   fopt.html = !a.no_html;
   // With several sentences: one folder each, and index.tsv (written last) lists them.
   std::string index = "folder\tsource\ttranslation\n";
-  if (a.opt.decode.nbest > 1)
+  if (opt.decode.nbest > 1)
     fmt::print(stderr,
                "attnscope: --nbest {}: the files hold the best hypothesis only "
                "(`attnscope translate --nbest` lists the others)\n",
-               a.opt.decode.nbest);
+               opt.decode.nbest);
   for (size_t i = 0; i < translations.size(); ++i) {
     const Translation& t = translations[i];
     const std::string dir =
@@ -126,7 +127,7 @@ void register_attention(CLI::App& app) {
                 "each key moves each query's output): contributions.json, "
                 "contributions_<kind>.png/.svg");
   cmd->add_flag("--no-html", a->no_html, "Skip the interactive viewer attention.html");
-  add_decode_options(cmd, a->opt);
+  add_decode_options(cmd, a->decode);
   add_device_options(cmd, a->device);
   cmd->callback([a] { run_attention(*a); });
 }

@@ -1,6 +1,7 @@
 // attnscope serve: a small HTTP server (cpp-httplib) around one model. GET / is the attention
-// viewer with an input box; POST /api/translate {"text", "beam"} answers the attention.json
-// payload of that sentence; GET /api/health says the server is up. Loopback by default.
+// viewer with an input box; POST /api/translate {"text", "beam", "max_new_tokens"} answers the
+// attention.json payload of that sentence (beam and max_new_tokens optional: the model's
+// defaults); GET /api/health says the server is up. Loopback by default.
 #include <fmt/core.h>
 #include <httplib.h>
 #include <signal.h>
@@ -24,6 +25,7 @@
 #include "core/error.h"
 #include "core/json_error.h"
 #include "data/corpus.h"
+#include "decode/generation.h"
 #include "decode/translate.h"
 #include "inspect/attention_export.h"
 #include "inspect/html_viewer.h"
@@ -86,15 +88,34 @@ class Translator {
                         {"heads", info.heads},
                         {"device", info.device}};
     if (info.d_model > 0) j["d_model"] = info.d_model;
+    j["default_beam"] = decode_options_for(info, {}).beam;
+    if (info.generation) j["generation"] = info.generation->summary();
     return j;
   }
 
-  std::string attention_payload(const std::string& text, int64_t beam) {
+  // The options of one request, or BadRequest naming what is wrong with it.
+  TranslateOptions options(DecodeRequest request) const {
+    request.nbest = 1;
     TranslateOptions opt;
-    opt.decode.beam = beam;
-    opt.decode.nbest = 1;
+    try {
+      opt.decode = decode_options_for(model_->info(), request);
+    } catch (const Error& e) {
+      throw BadRequest{400, e.what()};
+    }
     opt.decode.capture.emplace();
     opt.batch_sentences = 1;
+    return opt;
+  }
+
+  std::string attention_payload(const std::string& text, const DecodeRequest& request) {
+    const TranslateOptions opt = options(request);
+    if (opt.decode.hf) {  // Hugging Face's rules refuse a source longer than the positions
+      const ModelInfo info = model_->info();
+      const size_t n = tok_.src->encode(text).size() + 1;
+      if (static_cast<int64_t>(n) > info.max_len)
+        throw BadRequest{400, fmt::format(R"("text" is {} tokens with </s>; the model takes {})", n,
+                                          info.max_len)};
+    }
     std::lock_guard<std::mutex> lock(mu_);
     const auto out = translate_sentences(*model_, *tok_.src, *tok_.tgt, {text}, opt);
     ATTN_CHECK(out.size() == 1, "the model returned {} translations for one sentence", out.size());
@@ -107,9 +128,10 @@ class Translator {
   TokenizerPair tok_;
 };
 
-// {"text": "...", "beam": 1..8} → (text, beam), or BadRequest naming what is wrong.
-std::pair<std::string, int64_t> parse_translate_request(const std::string& body,
-                                                        int64_t max_chars) {
+// {"text": "...", "beam": 1..8, "max_new_tokens": N} → (text, what it asks for), or BadRequest
+// naming what is wrong.
+std::pair<std::string, DecodeRequest> parse_translate_request(const std::string& body,
+                                                              int64_t max_chars) {
   if (!is_valid_utf8(body)) throw BadRequest{400, "the request body is not valid UTF-8"};
   nlohmann::json j;
   try {
@@ -131,17 +153,24 @@ std::pair<std::string, int64_t> parse_translate_request(const std::string& body,
   if (chars > static_cast<size_t>(max_chars))
     throw BadRequest{400, fmt::format(R"("text" has {} characters; this server accepts at most {})",
                                       chars, max_chars)};
-  int64_t beam = 1;
+  DecodeRequest request;
   if (j.contains("beam")) {
     const auto& b = j["beam"];
     if (!b.is_number_integer())
       throw BadRequest{400, fmt::format(R"("beam" must be an integer from 1 to {})", kMaxBeam)};
-    beam = b.get<int64_t>();
+    const int64_t beam = b.get<int64_t>();
     if (beam < 1 || beam > kMaxBeam)
       throw BadRequest{400,
                        fmt::format(R"("beam" is {}; it must be from 1 to {})", beam, kMaxBeam)};
+    request.beam = beam;
   }
-  return {text, beam};
+  if (j.contains("max_new_tokens")) {
+    const auto& m = j["max_new_tokens"];
+    if (!m.is_number_integer() || m.get<int64_t>() < 1)
+      throw BadRequest{400, R"("max_new_tokens" must be a positive integer)"};
+    request.max_new_tokens = m.get<int64_t>();
+  }
+  return {text, request};
 }
 
 int g_stop_pipe[2] = {-1, -1};
@@ -284,8 +313,9 @@ void run_serve(const ServeArgs& a) {
   });
   svr.Post("/api/translate", [translator, &a](const httplib::Request& req, httplib::Response& res) {
     try {
-      const auto [text, beam] = parse_translate_request(req.body, a.max_chars);
-      res.set_content(translator->attention_payload(text, beam), "application/json; charset=utf-8");
+      const auto [text, request] = parse_translate_request(req.body, a.max_chars);
+      res.set_content(translator->attention_payload(text, request),
+                      "application/json; charset=utf-8");
     } catch (const BadRequest& e) {
       reply_error(res, e.status, e.message);
     } catch (const std::exception& e) {

@@ -20,12 +20,13 @@ namespace {
 
 struct TranslateArgs {
   std::string model, input, output;
-  TranslateOptions opt;
+  DecodeFlags decode;
   DeviceArgs device;
 };
 
 void run_translate(const TranslateArgs& a) {
   auto model = load_model_on(a.model, a.device);
+  const TranslateOptions opt = a.decode.options_for(model->info());
   const TokenizerPair tok = load_tokenizers(a.model);
   TextLines in(a.input);
   const std::string& in_name = in.name();
@@ -44,11 +45,11 @@ void run_translate(const TranslateArgs& a) {
                "untranslated (empty output lines), first: {}:{}\n",
                bad.size(), in_name, in_name, bad.front());
   }
-  const auto translations = translate_sentences(*model, *tok.src, *tok.tgt, lines, a.opt);
+  const auto translations = translate_sentences(*model, *tok.src, *tok.tgt, lines, opt);
   std::ostringstream out;
   for (size_t i = 0; i < translations.size(); ++i) {
     const Translation& t = translations[i];
-    if (a.opt.decode.nbest <= 1 || lines[i].empty()) {
+    if (opt.decode.nbest <= 1 || lines[i].empty()) {
       out << (lines[i].empty() ? "" : t.text) << "\n";
       continue;
     }
@@ -74,7 +75,7 @@ void register_translate(CLI::App& app) {
   cmd->add_option("--model", a->model, "Model directory")->required();
   cmd->add_option("--input", a->input, "Read sentences from this file instead of stdin");
   cmd->add_option("--output", a->output, "Write translations to this file instead of stdout");
-  add_decode_options(cmd, a->opt);
+  add_decode_options(cmd, a->decode);
   add_device_options(cmd, a->device);
   cmd->callback([a] { run_translate(*a); });
 }

@@ -202,13 +202,6 @@ std::string Tokenizer::decode(const std::vector<int32_t>& ids) const {
   return text;
 }
 
-std::vector<std::string> Tokenizer::pieces(const std::vector<int32_t>& ids) const {
-  std::vector<std::string> out;
-  out.reserve(ids.size());
-  for (const int32_t id : ids) out.push_back(piece(id));
-  return out;
-}
-
 std::string Tokenizer::piece(int32_t id) const {
   const int n = vocab_size();
   ATTN_CHECK(id >= 0 && id < n, "tokenizer {}: token id {} is outside the vocabulary [0, {})",

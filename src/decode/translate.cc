@@ -1,11 +1,14 @@
 #include "decode/translate.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <numeric>
+
+#include "core/error.h"
 
 namespace attnscope {
 
-std::vector<int32_t> encode_source(const Tokenizer& tok, const std::string& sentence,
+std::vector<int32_t> encode_source(const TextTokenizer& tok, const std::string& sentence,
                                    int64_t max_len, int32_t eos_id) {
   std::vector<int32_t> ids = tok.encode(sentence);
   if (static_cast<int64_t>(ids.size()) > max_len - 1) ids.resize(static_cast<size_t>(max_len - 1));
@@ -13,14 +16,24 @@ std::vector<int32_t> encode_source(const Tokenizer& tok, const std::string& sent
   return ids;
 }
 
-std::vector<Translation> translate_sentences(Seq2SeqModel& model, const Tokenizer& src_tok,
-                                             const Tokenizer& tgt_tok,
+std::vector<Translation> translate_sentences(Seq2SeqModel& model, const TextTokenizer& src_tok,
+                                             const TextTokenizer& tgt_tok,
                                              const std::vector<std::string>& sentences,
                                              const TranslateOptions& opt) {
   const ModelInfo cfg = model.info();
   std::vector<std::vector<int32_t>> ids;
   ids.reserve(sentences.size());
-  for (const auto& s : sentences) ids.push_back(encode_source(src_tok, s, cfg.max_len, cfg.eos_id));
+  for (size_t i = 0; i < sentences.size(); ++i) {
+    ids.push_back(encode_source(src_tok, sentences[i], INT64_MAX, cfg.eos_id));
+    if (opt.decode.hf)
+      ATTN_CHECK(static_cast<int64_t>(ids.back().size()) <= cfg.max_len,
+                 "sentence {} has {} tokens with </s>; the model's positions cover {}", i + 1,
+                 ids.back().size(), cfg.max_len);
+    if (static_cast<int64_t>(ids.back().size()) > cfg.max_len) {  // attnscope's rules: truncate
+      ids.back().resize(static_cast<size_t>(cfg.max_len - 1));
+      ids.back().push_back(cfg.eos_id);
+    }
+  }
   // Batch sentences of similar length together: less padding, fewer wasted steps.
   std::vector<size_t> order(sentences.size());
   std::iota(order.begin(), order.end(), 0);
@@ -47,9 +60,9 @@ std::vector<Translation> translate_sentences(Seq2SeqModel& model, const Tokenize
       if (!t.hypotheses.empty()) {
         const Hypothesis& best = t.hypotheses.front();
         t.text = tgt_tok.decode(best.tokens);
-        // The fed tokens: <s> and the outputs, except the last one of a hypothesis cut at the
-        // length limit (it was chosen at the final step and never fed back).
-        std::vector<int32_t> fed = {cfg.bos_id};
+        // The fed tokens: the decoder start and the outputs, except the last one of a
+        // hypothesis cut at the length limit (it was chosen at the final step and never fed).
+        std::vector<int32_t> fed = {cfg.decoder_start_id};
         fed.insert(fed.end(), best.tokens.begin(), best.tokens.end());
         if (!best.finished && !best.tokens.empty()) fed.pop_back();
         t.tgt_pieces = tgt_tok.pieces(fed);

@@ -245,6 +245,11 @@ json config_to_json(const ArchConfig& config) {
 }
 
 void write_config(const std::string& path, const ArchConfig& config) {
+  const Architecture* arch = find_architecture(config.arch());
+  ATTN_CHECK(arch == nullptr || arch->load_model == nullptr,
+             "{}: a {} model's config is the one of its own directory ({}); attnscope does not "
+             "write one",
+             path, config.arch(), arch != nullptr ? arch->description : "");
   with_source(path, [&] { config.validate(); });
   write_file_atomically(path, config_to_json(config).dump(2) + "\n");
 }

@@ -374,6 +374,7 @@ SafetensorsFile read_safetensors(const std::string& path) {
       }
     }
     out.tensors.emplace(e.name, std::move(t));
+    out.dtypes.emplace(e.name, e.dtype->name);
   }
   return out;
 }

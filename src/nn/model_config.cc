@@ -23,13 +23,23 @@ void ModelConfig::visit_fields(ConfigFields& f) {
   f.field("tgt_vocab", tgt_vocab);
   f.choice("norm", norm, {{"post", NormPlacement::kPost}, {"pre", NormPlacement::kPre}});
   f.choice("activation", activation,
-           {{"relu", cpu::Activation::kRelu}, {"gelu", cpu::Activation::kGelu}});
+           {{"relu", cpu::Activation::kRelu},
+            {"gelu", cpu::Activation::kGelu},
+            {"gelu_tanh", cpu::Activation::kGeluTanh},
+            {"silu", cpu::Activation::kSilu}});
   f.field("pad_id", pad_id);
   f.field("bos_id", bos_id);
   f.field("eos_id", eos_id);
   f.field("unk_id", unk_id);
+  f.field("decoder_start_id", decoder_start_id);
   f.field("max_len", max_len);
   f.field("embed_scale", embed_scale);
+  f.choice("positions", positions,
+           {{"sinusoid", Positions::kSinusoid},
+            {"sinusoid_halves", Positions::kSinusoidHalves},
+            {"table", Positions::kTable}});
+  f.choice("padding_mask", padding_mask,
+           {{"pad_ids", PaddingMask::kPadIds}, {"source_tail", PaddingMask::kSourceTail}});
   f.field("layer_norm_eps", layer_norm_eps);
   f.field("final_norms", final_norms);
   f.field("share_embeddings", share_embeddings);
@@ -71,6 +81,9 @@ void ModelConfig::validate() const {
   ATTN_CHECK(max_special < std::min(src_vocab, tgt_vocab),
              "special id {} does not fit the vocabularies ({} source, {} target)", max_special,
              src_vocab, tgt_vocab);
+  ATTN_CHECK(decoder_start_id >= -1 && decoder_start_id < tgt_vocab,
+             "decoder_start_id {} is outside the target vocabulary of {} (-1: bos_id)",
+             decoder_start_id, tgt_vocab);
   ATTN_CHECK(max_len > 0, "max_len must be positive, got {}", max_len);
   ATTN_CHECK(layer_norm_eps > 0, "layer_norm_eps must be positive");
   ATTN_CHECK(!share_embeddings || src_vocab == tgt_vocab,

@@ -26,6 +26,7 @@ ModelInfo RnnSeq2SeqModel::info() const {
   i.heads = 1;
   i.pad_id = c.pad_id;
   i.bos_id = c.bos_id;
+  i.decoder_start_id = c.bos_id;
   i.eos_id = c.eos_id;
   i.unk_id = c.unk_id;
   return i;

@@ -14,6 +14,7 @@
 #include "decode/translate.h"
 #include "eval/bleu.h"
 #include "eval/chrf.h"
+#include "io/architectures.h"
 #include "io/config_json.h"
 #include "io/model_dir.h"
 #include "train/loss.h"
@@ -22,9 +23,9 @@ namespace attnscope {
 
 namespace fs = std::filesystem;
 
-std::vector<EncodedPair> encode_pairs(const std::vector<SentencePair>& pairs, const Tokenizer& src,
-                                      const Tokenizer& tgt, const ModelInfo& cfg,
-                                      int64_t* skipped) {
+std::vector<EncodedPair> encode_pairs(const std::vector<SentencePair>& pairs,
+                                      const TextTokenizer& src, const TextTokenizer& tgt,
+                                      const ModelInfo& cfg, int64_t* skipped) {
   std::vector<EncodedPair> out;
   out.reserve(pairs.size());
   int64_t n_skipped = 0;
@@ -32,7 +33,7 @@ std::vector<EncodedPair> encode_pairs(const std::vector<SentencePair>& pairs, co
     EncodedPair e;
     e.src = src.encode(p.src);
     e.src.push_back(cfg.eos_id);
-    e.tgt.push_back(cfg.bos_id);
+    e.tgt.push_back(cfg.decoder_start_id);
     const auto t = tgt.encode(p.tgt);
     e.tgt.insert(e.tgt.end(), t.begin(), t.end());
     e.tgt.push_back(cfg.eos_id);
@@ -141,6 +142,14 @@ TrainerState run_training(const TrainRecipe& r,
   std::unique_ptr<ArchConfig> config;
   if (r.resume) {
     config = read_config(config_path);
+    const Architecture* arch = find_architecture(config->arch());
+    if (arch == nullptr || arch->preset == nullptr) {
+      std::string trainable;
+      for (const Architecture& a : architectures())
+        if (a.preset != nullptr) trainable += (trainable.empty() ? "" : ", ") + a.name;
+      fail("{}: a {} model is not trained or fine-tuned here (attnscope trains: {})", config_path,
+           config->arch(), trainable);
+    }
   } else {
     ATTN_CHECK(r.model != nullptr, "no model config to train (TrainRecipe::model is empty)");
     config = r.model->clone();

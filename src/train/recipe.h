@@ -35,9 +35,9 @@ struct TrainRecipe {
 
 // Encodes pairs for training: src = pieces + eos, tgt = bos + pieces + eos. Pairs longer than
 // max_len are skipped and counted in *skipped.
-std::vector<EncodedPair> encode_pairs(const std::vector<SentencePair>& pairs, const Tokenizer& src,
-                                      const Tokenizer& tgt, const ModelInfo& info,
-                                      int64_t* skipped);
+std::vector<EncodedPair> encode_pairs(const std::vector<SentencePair>& pairs,
+                                      const TextTokenizer& src, const TextTokenizer& tgt,
+                                      const ModelInfo& info, int64_t* skipped);
 
 // Mean teacher-forced loss (no dropout, no smoothing) over pairs, token-weighted.
 double validation_loss(Seq2SeqModel& model, const std::vector<EncodedPair>& pairs,

@@ -421,3 +421,46 @@ TEST(Serve, BadArgumentsExitWithAMessage) {
 
 }  // namespace
 }  // namespace attnscope
+
+namespace attnscope {
+namespace {
+
+// A Hugging Face Marian directory served as downloaded: the model's own beam (num_beams 4 of its
+// generation config) unless the request names one, max_new_tokens honoured, the translation and
+// the maps of the golden files.
+TEST(Serve, MarianDirectoryAnswersWhatHuggingFaceGenerates) {
+  const std::string dir = std::string(ATTNSCOPE_TEST_DATA) + "/marian/shared_swish";
+  ServerProcess server(dir + "/model");
+  ASSERT_GT(server.port(), 0) << server.log();
+  std::ifstream gin(dir + "/golden.json");
+  const nlohmann::json golden = nlohmann::json::parse(gin);
+  const nlohmann::json& c = golden["cases"][0];
+  const auto health = client(server.port())->Get("/api/health");
+  ASSERT_TRUE(health);
+  const auto h = nlohmann::json::parse(health->body);
+  EXPECT_EQ(h["arch"], "marian");
+  EXPECT_EQ(h["default_beam"], 4);
+  for (const auto& [body, run] :
+       {std::pair<std::string, std::string>{R"({"text": "Onde fica a estação?"})", "beam"},
+        {R"({"text": "Onde fica a estação?", "beam": 1})", "greedy"}}) {
+    const auto r = post(server.port(), body);
+    ASSERT_TRUE(r) << server.log();
+    ASSERT_EQ(r->status, 200) << r->body;
+    const auto p = nlohmann::json::parse(r->body);
+    EXPECT_EQ(p["translation"], c["runs"][run]["hypotheses"][0]["text"]) << run;
+    EXPECT_EQ(p["target_tokens"].front(), "<pad>");  // Marian's decoder start token
+    EXPECT_EQ(p["weights"]["cross"].size(), 2u);
+    EXPECT_EQ(p["weights"]["cross"][0].size(), 4u);  // every head
+  }
+  const auto r = post(server.port(), R"({"text": "Onde fica a estação?", "max_new_tokens": 1})");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(nlohmann::json::parse(r->body)["target_tokens"].size(), 1u);  // only </s> came out
+  expect_error(server.port(), R"({"text": "x", "max_new_tokens": 0})", 400, "max_new_tokens");
+  expect_error(server.port(), R"({"text": "x", "max_new_tokens": 500})", 400,
+               "128 decoder positions");
+  EXPECT_TRUE(server.alive());
+}
+
+}  // namespace
+}  // namespace attnscope
