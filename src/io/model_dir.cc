@@ -1,5 +1,6 @@
 #include "io/model_dir.h"
 
+#include <cmath>
 #include <filesystem>
 #include <set>
 #include <vector>
@@ -24,6 +25,20 @@ std::string checked_config_path(const std::string& dir) {
 
 }  // namespace
 
+void check_finite(const std::string& file, const std::string& name, const Tensor& t) {
+  const float* v = t.data();
+  const int64_t n = t.numel();
+  int64_t i = 0;
+  while (i < n && std::isfinite(v[i])) ++i;
+  if (i == n) return;
+  int64_t count = 0;
+  for (int64_t j = i; j < n; ++j) count += !std::isfinite(v[j]);
+  fail(
+      "{}: tensor \"{}\" holds {} at index {} ({} of its {} values are not finite): the file is "
+      "corrupt or comes from a run that diverged",
+      file, name, v[i], i, count, n);
+}
+
 std::unique_ptr<Seq2SeqModel> load_model(const std::string& dir) {
   const std::string config_path = checked_config_path(dir);
   auto model = read_config(config_path)->make_model();
@@ -41,6 +56,7 @@ void load_weights(Seq2SeqModel& model, const std::string& path) {
     ATTN_CHECK(it->second.shape() == p.value.shape(),
                "{}: tensor \"{}\" has shape {}, the config needs {}", path, p.name,
                it->second.shape_str(), p.value.shape_str());
+    check_finite(path, p.name, it->second);
     p.value = std::move(it->second);
     used.insert(p.name);
   });

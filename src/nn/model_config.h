@@ -46,13 +46,16 @@ struct ModelConfig : ArchConfig {
   // config.json's keys are exactly these field names; "norm" is "post" | "pre" and
   // "activation" is "relu" | "gelu".
   void visit_fields(ConfigFields& f) override;
-  // Throws attnscope::Error naming the key when a value is impossible
-  // (heads not dividing d_model, vocab smaller than the special ids, …).
-  void validate() const override;
-  std::unique_ptr<Seq2SeqModel> make_model() const override;  // a Transformer
+  int64_t parameter_count() const override;
   std::string summary() const override;
   // Also drops share_embeddings when the two vocabularies differ.
   void set_vocabularies(int64_t src, int64_t tgt) override;
+
+ protected:
+  // heads dividing d_model, the special ids distinct and inside both vocabularies, equal
+  // vocabularies for share_embeddings, dropout below 1.
+  void check_rules() const override;
+  std::unique_ptr<Seq2SeqModel> build_model() const override;  // a Transformer
 };
 
 }  // namespace attnscope

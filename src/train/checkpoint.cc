@@ -104,6 +104,8 @@ bool load_checkpoint(const std::string& dir, Seq2SeqModel& model, AdamOptimizer&
                    m->second.shape() == p.value.shape() && v->second.shape() == p.value.shape(),
                "{}: Adam moments of \"{}\" are missing or mis-shaped",
                (ckpt / kTrainerTensors).string(), p.name);
+    check_finite((ckpt / kTrainerTensors).string(), m->first, m->second);
+    check_finite((ckpt / kTrainerTensors).string(), v->first, v->second);
     adam.moments()[p.name] = AdamOptimizer::Moments{m->second, v->second};
   });
   return true;
