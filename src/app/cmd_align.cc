@@ -8,6 +8,7 @@
 #include "app/align_checks.h"
 #include "app/commands.h"
 #include "app/decode_args.h"
+#include "app/flag_checks.h"
 #include "app/text_lines.h"
 #include "core/error.h"
 #include "data/corpus.h"
@@ -86,6 +87,7 @@ void run_align(const AlignArgs& a) {
   const bool gold = !a.gold.empty();
   const bool force = a.force_target || gold;  // gold links index the reference's words
   check_align_flags({a.data, a.gold, a.gold_base, a.threshold});
+  check_decode_options(a.opt);
   auto model = load_model(a.model);
   const TokenizerPair tok = load_tokenizers(a.model);
   const ModelInfo cfg = model->info();
@@ -232,13 +234,15 @@ void register_align(CLI::App& app) {
       "With --gold: the AER of every (layer, head), each layer's mean and the overall mean, "
       "best first.");
   cmd->add_option("--model", a->model, "Model directory")->required();
-  a->layer_opt =
-      cmd->add_option("--layer", a->layer, "Decoder layer of the head to read (0-based)");
-  a->head_opt = cmd->add_option("--head", a->head, "Head to read within --layer (0-based)");
+  a->layer_opt = cmd->add_option("--layer", a->layer, "Decoder layer of the head to read (0-based)")
+                     ->check(CLI::Range(int64_t{0}, int64_t{1} << 20));
+  a->head_opt = cmd->add_option("--head", a->head, "Head to read within --layer (0-based)")
+                    ->check(CLI::Range(int64_t{0}, int64_t{1} << 20));
   a->layer_opt->needs(a->head_opt);
   a->head_opt->needs(a->layer_opt);
   a->mean_layer_opt =
-      cmd->add_option("--mean-layer", a->mean_layer, "Read the mean over this layer's heads");
+      cmd->add_option("--mean-layer", a->mean_layer, "Read the mean over this layer's heads")
+          ->check(CLI::Range(int64_t{0}, int64_t{1} << 20));
   CLI::Option* mean_all = cmd->add_flag(
       "--mean-all", a->mean_all, "Read the mean over every head of every layer (the default)");
   a->mean_layer_opt->excludes(a->layer_opt)->excludes(mean_all);
@@ -249,7 +253,8 @@ void register_align(CLI::App& app) {
   cmd->add_option("--threshold", a->threshold,
                   "Link every source token with weight ≥ T (0 = the argmax, one link per target "
                   "token)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(finite_range(0, 1));
   cmd->add_flag("--shift", a->shift,
                 "Align y_i with the row where it is fed (row i) instead of the row that predicts "
                 "it (row i−1)");
@@ -265,7 +270,8 @@ void register_align(CLI::App& app) {
                   "Gold alignments, one line per --data line (\"i-j\" sure, \"i?j\"/\"ipj\" "
                   "possible, source first): print the AER table (implies --force-target)");
   cmd->add_option("--gold-base", a->gold_base, "Index base of the gold file: 0 or 1")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::IsMember({0, 1}));
   add_decode_options(cmd, a->opt);
   cmd->callback([a] { run_align(*a); });
 }

@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app/commands.h"
+#include "app/flag_checks.h"
 #include "app/model_presets.h"
 #include "app/progress.h"
 #include "core/atomic_file.h"
@@ -348,17 +349,23 @@ void register_demo(CLI::App& app) {
   cmd->add_option("--out", a->out, "Folder for the model and the attention files")
       ->capture_default_str();
   cmd->add_option("--seed", a->seed, "Seed of the corpus, initialisation and training")
-      ->capture_default_str();
-  cmd->add_option("--steps", a->steps, "Training updates")->capture_default_str();
-  cmd->add_option("--minutes", a->minutes, "Training time limit")->capture_default_str();
+      ->capture_default_str()
+      ->check(unsigned_number());
+  cmd->add_option("--steps", a->steps, "Training updates")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, kMaxCountFlag));
+  cmd->add_option("--minutes", a->minutes, "Training time limit")
+      ->capture_default_str()
+      ->check(finite_range(0, 1e8, false));
   cmd->add_option("--config", a->config,
                   "Model size: a preset (tiny, small, base) or a config.json")
       ->capture_default_str();
   cmd->add_option("--train-pairs", a->train_pairs, "Training pairs generated")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{2}, int64_t{1} << 26));
   cmd->add_option("--test-pairs", a->test_pairs, "Held-out dates scored for exact match")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 24));
   cmd->add_option("--arch", a->arch, "transformer or rnn-attention")
       ->capture_default_str()
       ->check(CLI::IsMember({"transformer", "rnn-attention"}));

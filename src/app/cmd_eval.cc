@@ -26,6 +26,8 @@ struct EvalArgs {
 };
 
 void run_eval(const EvalArgs& a) {
+  a.columns.check();
+  check_decode_options(a.opt);
   auto model = load_model(a.model);
   const TokenizerPair tok = load_tokenizers(a.model);
   CorpusReport report;

@@ -51,6 +51,7 @@ std::vector<std::string> read_references(const ScoreArgs& a) {
 void run_score(const ScoreArgs& a) {
   ATTN_CHECK(a.references.empty() != a.data.empty(),
              "score: give the references either as --references FILE or as --data TSV");
+  a.columns.check();
   const std::vector<std::string> hyps = read_lines(a.hypotheses);
   const std::vector<std::string> refs = read_references(a);
   const std::string& ref_file = a.references.empty() ? a.data : a.references;

@@ -23,6 +23,7 @@ struct TranslateArgs {
 };
 
 void run_translate(const TranslateArgs& a) {
+  check_decode_options(a.opt);
   auto model = load_model(a.model);
   const TokenizerPair tok = load_tokenizers(a.model);
   TextLines in(a.input);
