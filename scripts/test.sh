@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
 # README command two: install what is missing, build everything, run the whole test suite.
-# Arguments go to ctest: `bash scripts/test.sh -L unit` runs one label (unit, integration, cli,
-# browser) of it.
+#
+# Two builds: build-test (gcc, Release) runs every test; build-asan (clang 14 with AddressSanitizer
+# and UndefinedBehaviorSanitizer, docs/reliability.md) runs the unit tests again and each libFuzzer
+# target of tests/fuzz/ for a short fixed time (ATTNSCOPE_FUZZ_SECONDS, default 15), and checks
+# that clang compiles everything with -Werror. Arguments go to the first build's ctest:
+# `bash scripts/test.sh -L unit` runs one label (unit, integration, cli, browser) of it;
+# ATTNSCOPE_SANITIZER_BUILD=0 skips the second build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
@@ -19,7 +24,20 @@ if ! cmp -s "$lock" "$stamp"; then
     echo "test: npm ci --prefix tests/browser failed: the browser tests are skipped" >&2
   fi
 fi
+jobs=$(nproc)
+start=$SECONDS
 cmake -S . -B build-test -G Ninja -DCMAKE_BUILD_TYPE=Release -DATTNSCOPE_BUILD_TESTS=ON >/dev/null
-cmake --build build-test -j"$(nproc)"
-cd build-test
-ctest --output-on-failure -j"$(nproc)" "$@"
+cmake --build build-test -j"$jobs"
+(cd build-test && ctest --output-on-failure -j"$jobs" "$@")
+echo "test: gcc build and its tests took $((SECONDS - start)) s"
+[ "${ATTNSCOPE_SANITIZER_BUILD:-1}" = 0 ] && exit 0
+
+# The sanitizer build: the libraries once, shared by the unit tests and the fuzz targets.
+start=$SECONDS
+cmake -S . -B build-asan -G Ninja -DCMAKE_CXX_COMPILER=clang++-14 -DCMAKE_BUILD_TYPE=Release \
+  -DCMAKE_CXX_FLAGS_RELEASE="-O1 -gline-tables-only" -DATTNSCOPE_SANITIZE=ON \
+  -DATTNSCOPE_BUILD_BENCH=OFF -DATTNSCOPE_FUZZ_SECONDS="${ATTNSCOPE_FUZZ_SECONDS:-15}" >/dev/null
+cmake --build build-asan -j"$jobs" --target attnscope_unit_tests attnscope_fuzz_all \
+  attnscope_kernels_unsanitized attnscope_layer_check
+(cd build-asan && ctest --output-on-failure -j"$jobs" -L 'unit|fuzz' -E '^Python\.')
+echo "test: clang sanitizer build, its unit tests and fuzzing took $((SECONDS - start)) s"

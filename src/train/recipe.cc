@@ -17,6 +17,7 @@
 #include "io/config_json.h"
 #include "io/model_dir.h"
 #include "train/loss.h"
+#include "train/run_dir.h"
 
 namespace attnscope {
 
@@ -90,9 +91,8 @@ void copy_tokenizer(const std::string& from, const fs::path& to) {
   write_file_atomically(to.string(), bytes.str());
 }
 
-TokenizerPair prepare_tokenizers(const TrainRecipe& r, std::FILE* log) {
-  if (r.resume) return load_tokenizers(r.out_dir);
-  fs::create_directories(r.out_dir);
+TokenizerPair prepare_tokenizers(const TrainRecipe& r, bool resume, std::FILE* log) {
+  if (resume) return load_tokenizers(r.out_dir);
   if (!r.source_spm.empty()) {
     const std::string tgt_path = r.target_spm.empty() ? r.source_spm : r.target_spm;
     if (tgt_path == r.source_spm) {
@@ -132,14 +132,32 @@ TrainerState run_training(const TrainRecipe& r,
                           const std::function<void(const TrainProgress&)>& progress,
                           std::FILE* log) {
   const std::string config_path = (fs::path(r.out_dir) / kConfigFile).string();
-  ATTN_CHECK(r.resume || (!fs::exists(fs::path(r.out_dir) / "checkpoint") &&
-                          !fs::exists(fs::path(r.out_dir) / kConfigFile)),
-             "{} already holds a training run: add --resume to continue it, or choose another "
-             "--out",
-             r.out_dir);
-  TokenizerPair tok = prepare_tokenizers(r, log);
+  // What a kill may have left in out_dir decides whether this run continues or starts
+  // (train/run_dir.h).
+  const RunDirState dir = inspect_run_dir(r.out_dir);
+  const bool resume = dir.checkpoint;
+  if (dir.checkpoint) {
+    ATTN_CHECK(r.resume,
+               "{} already holds a training run (its checkpoint is at step {}): add --resume to "
+               "continue it, or choose another --out",
+               r.out_dir, dir.checkpoint_step);
+  } else if (dir.marker) {
+    fmt::print(log, "{}: a run that stopped before its first checkpoint: starting it again\n",
+               r.out_dir);
+    clear_unfinished_run(r.out_dir);
+  } else {
+    ATTN_CHECK(!dir.model,
+               "{} holds a model that is not a training run of attnscope train ({} but no "
+               "checkpoint): choose another --out",
+               r.out_dir, kConfigFile);
+    if (r.resume) fmt::print(log, "{}: nothing to resume yet: starting a new run\n", r.out_dir);
+    start_run_dir(r.out_dir);
+  }
+  // Temporary files of atomic writes a kill interrupted.
+  remove_stale_temp_files(r.out_dir);
+  TokenizerPair tok = prepare_tokenizers(r, resume, log);
   std::unique_ptr<ArchConfig> config;
-  if (r.resume) {
+  if (resume) {
     config = read_config(config_path);
   } else {
     ATTN_CHECK(r.model != nullptr, "no model config to train (TrainRecipe::model is empty)");
@@ -148,7 +166,7 @@ TrainerState run_training(const TrainRecipe& r,
   }
   std::unique_ptr<Seq2SeqModel> model_ptr = config->make_model();
   Seq2SeqModel& model = *model_ptr;
-  if (!r.resume) {
+  if (!resume) {
     model.init_weights(r.trainer.seed);
     save_model(model, r.out_dir);
   }
@@ -189,7 +207,7 @@ TrainerState run_training(const TrainRecipe& r,
       return v;
     });
   }
-  if (r.resume) {
+  if (resume) {
     ATTN_CHECK(trainer.resume(), "{} has no checkpoint to resume", r.out_dir);
     fmt::print(log, "resumed at step {} (epoch {}, batch {})\n", trainer.state().step,
                trainer.state().epoch, trainer.state().batch_index);
