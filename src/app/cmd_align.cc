@@ -12,6 +12,7 @@
 #include "app/text_lines.h"
 #include "core/error.h"
 #include "data/corpus.h"
+#include "data/sentence_cut.h"
 #include "inspect/alignment.h"
 #include "io/model_dir.h"
 
@@ -54,6 +55,7 @@ std::vector<InputLine> read_input(const std::string& path, bool need_target) {
                in.name(), in.line_number());
     lines.push_back(std::move(l));
   }
+  if (!in.cut_note().empty()) fmt::print(stderr, "attnscope: {}\n", in.cut_note());
   return lines;
 }
 
@@ -99,11 +101,15 @@ void run_align(const AlignArgs& a) {
   std::vector<std::string> translations;
   for (const auto& l : lines) {
     src_ids.push_back(encode_source(*tok.src, l.src, cfg.max_len, cfg.eos_id));
-    truncated.push_back(static_cast<int64_t>(tok.src->encode(l.src).size()) > cfg.max_len - 1);
+    truncated.push_back(
+        static_cast<int64_t>(
+            tok.src->encode(std::string(text_for_tokens(l.src, cfg.max_len))).size()) >
+        cfg.max_len - 1);
   }
   if (force) {
     for (size_t i = 0; i < lines.size(); ++i) {
-      std::vector<int32_t> ids = tok.tgt->encode(lines[i].tgt);
+      std::vector<int32_t> ids =
+          tok.tgt->encode(std::string(text_for_tokens(lines[i].tgt, cfg.max_len)));
       if (static_cast<int64_t>(ids.size()) > cfg.max_len - 1) {
         ids.resize(static_cast<size_t>(cfg.max_len - 1));
         truncated[i] = true;

@@ -38,6 +38,7 @@ std::vector<std::string> read_sentences(const AttentionArgs& a) {
     ATTN_CHECK(is_valid_utf8(line), "{}:{}: not valid UTF-8", in.name(), in.line_number());
     if (!line.empty()) out.push_back(line);
   }
+  if (!in.cut_note().empty()) fmt::print(stderr, "attnscope: {}\n", in.cut_note());
   ATTN_CHECK(!out.empty(),
              "no sentence to translate (give one as an argument, --input FILE, "
              "or lines on stdin)");

@@ -37,6 +37,7 @@ void run_translate(const TranslateArgs& a) {
     }
     lines.push_back(line);
   }
+  if (!in.cut_note().empty()) fmt::print(stderr, "attnscope: {}\n", in.cut_note());
   if (!bad.empty()) {
     fmt::print(stderr,
                "attnscope: {} line(s) of {} are not valid UTF-8 and were left "

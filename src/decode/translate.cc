@@ -3,11 +3,14 @@
 #include <algorithm>
 #include <numeric>
 
+#include "data/sentence_cut.h"
+
 namespace attnscope {
 
 std::vector<int32_t> encode_source(const Tokenizer& tok, const std::string& sentence,
                                    int64_t max_len, int32_t eos_id) {
-  std::vector<int32_t> ids = tok.encode(sentence);
+  // Cut first: a line of megabytes is not tokenized whole to keep max_len tokens of it.
+  std::vector<int32_t> ids = tok.encode(std::string(text_for_tokens(sentence, max_len)));
   if (static_cast<int64_t>(ids.size()) > max_len - 1) ids.resize(static_cast<size_t>(max_len - 1));
   ids.push_back(eos_id);
   return ids;
