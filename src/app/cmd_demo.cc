@@ -291,6 +291,12 @@ std::string comparison_table_html(const std::vector<const DemoResult*>& rs) {
 }
 
 void run_demo(const DemoArgs& a) {
+  // The --config (a preset, or a config.json read and validated) for every architecture the
+  // demo trains, before anything is written.
+  for (const std::string& arch : a.compare
+                                     ? std::vector<std::string>{"transformer", "rnn-attention"}
+                                     : std::vector<std::string>{a.arch})
+    model_preset(arch, a.config);
   // Only a folder an earlier demo made is replaced; anything else is the user's.
   if (fs::exists(a.out)) {
     ATTN_CHECK(fs::exists(fs::path(a.out) / kDemoMarker),

@@ -7,6 +7,7 @@
 
 #include "app/commands.h"
 #include "app/decode_args.h"
+#include "app/stdout_check.h"
 #include "app/text_lines.h"
 #include "core/atomic_file.h"
 #include "core/error.h"
@@ -57,8 +58,8 @@ void run_translate(const TranslateArgs& a) {
       out << i << " ||| " << tok.tgt->decode(h.tokens) << " ||| " << h.score << "\n";
   }
   if (a.output.empty()) {
-    std::cout << out.str() << std::flush;
-    ATTN_CHECK(std::cout.good(), "cannot write the translations to stdout");
+    std::cout << out.str();
+    check_stdout("the translations");
   } else {
     write_file_atomically(a.output, out.str());
   }

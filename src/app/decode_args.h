@@ -9,15 +9,13 @@
 
 namespace attnscope::app {
 
-inline constexpr int64_t kMaxBeam = 1000;
-
 inline void add_decode_options(CLI::App* cmd, TranslateOptions& o) {
   cmd->add_option("--beam", o.decode.beam, "Beam size (1 = greedy)")
       ->capture_default_str()
-      ->check(CLI::Range(int64_t{1}, kMaxBeam));
+      ->check(CLI::Range(int64_t{1}, kMaxBeamSize));
   cmd->add_option("--nbest", o.decode.nbest, "Hypotheses per sentence (≤ beam)")
       ->capture_default_str()
-      ->check(CLI::Range(int64_t{1}, kMaxBeam));
+      ->check(CLI::Range(int64_t{1}, kMaxBeamSize));
   cmd->add_option("--length-penalty", o.decode.length_penalty,
                   "Score = log P / length^α (0 = none)")
       ->capture_default_str()

@@ -152,16 +152,20 @@ RequestExtent request_extent(const std::string& buffer, size_t max_header, size_
       while (!v.empty() && (v.back() == '\r' || v.back() == ' ' || v.back() == '\t'))
         v.remove_suffix(1);
       length = 0;
-      bad_length = v.empty() || v.size() > 18;
+      bad_length = v.empty();
       for (const char c : v) {
         if (c < '0' || c > '9') bad_length = true;
-        length = length * 10 + static_cast<uint64_t>(c - '0');
+        length = length > max_body ? length : length * 10 + static_cast<uint64_t>(c - '0');
       }
     }
   }
-  // A body too large or a length httplib will refuse: the request ends with its headers, and
-  // httplib answers (413, 400) without reading more.
-  if (bad_length || length > max_body) {
+  if (bad_length) {
+    x.status = 400;
+    return x;
+  }
+  // A body too large: the request ends with its headers, and httplib answers 413 without
+  // reading more.
+  if (length > max_body) {
     x.end = header_end;
     x.skip_body = true;
     return x;
@@ -278,7 +282,9 @@ bool HttpServer::run() {
     }
     const RequestExtent x =
         request_extent(p.c.buffer, limits_.max_header_bytes, limits_.max_body_bytes);
-    if (x.status == 431) {
+    if (x.status == 400) {
+      send_error(p.c.fd, 400, "Bad Request", "Content-Length is not a number");
+    } else if (x.status == 431) {
       send_error(p.c.fd, 431, "Request Header Fields Too Large",
                  "the request headers are larger than " + std::to_string(limits_.max_header_bytes) +
                      " bytes");

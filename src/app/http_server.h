@@ -78,7 +78,8 @@ class HttpServer : private httplib::Server {
 };
 
 // Where the request at the start of `buffer` ends: the byte after its body, 0 while it has not
-// fully arrived, or an HTTP status to answer at once (411 chunked, 431 headers too large) —
+// fully arrived, or an HTTP status to answer at once (400 a Content-Length that is not a
+// number, 411 chunked, 431 headers too large) —
 // as {end, status}. A body longer than max_body ends the request after its headers: httplib then
 // answers 413 without reading it.
 struct RequestExtent {

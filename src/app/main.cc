@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
     restart = true;
   }
   if (restart) execv("/proc/self/exe", argv);
+  attnscope::app::install_checked_stdout();
   CLI::App app{
       "attnscope — train and run encoder–decoder Transformers and see every attention map.\n"
       "Run `attnscope <command> --help` for a command's options."};

@@ -7,6 +7,8 @@
 
 namespace attnscope::app {
 
+// Makes std::cout write through stdio's stdout and remember why a write failed (main, first).
+void install_checked_stdout();
 // Flushes stdout (and std::cout) and throws attnscope::Error "cannot write <what> to stdout:
 // <reason>" when any write so far failed.
 void check_stdout(std::string_view what);

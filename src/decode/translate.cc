@@ -3,6 +3,10 @@
 #include <algorithm>
 #include <numeric>
 
+#include <fmt/format.h>
+
+#include "core/checked_math.h"
+#include "core/memory_limit.h"
 #include "data/sentence_cut.h"
 
 namespace attnscope {
@@ -41,6 +45,15 @@ std::vector<Translation> translate_sentences(Seq2SeqModel& model, const Tokenize
     for (size_t i = start; i < end; ++i)
       std::copy(ids[order[i]].begin(), ids[order[i]].end(),
                 src.ids.begin() + static_cast<int64_t>(i - start) * src.cols);
+    // The batch's beams at every step: their logits, log-probabilities and scores [rows, V],
+    // beside what is held already (the model).
+    const char* what = "the memory of decoding";
+    const int64_t rows = checked_mul(src.rows, std::max<int64_t>(opt.decode.beam, 1), what);
+    check_memory_plan(
+        fmt::format("decoding {} sentence(s) with beam {}", src.rows, opt.decode.beam),
+        checked_add(tensor_bytes_live(),
+                    checked_mul(checked_mul(rows, cfg.tgt_vocab, what), 12, what), what),
+        "lower --batch or --beam");
     auto hyps = beam_search(model, src, opt.decode);
     for (size_t i = start; i < end; ++i) {
       Translation& t = out[order[i]];

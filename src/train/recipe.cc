@@ -10,7 +10,9 @@
 #include <sstream>
 
 #include "core/atomic_file.h"
+#include "core/checked_math.h"
 #include "core/error.h"
+#include "core/memory_limit.h"
 #include "decode/translate.h"
 #include "eval/bleu.h"
 #include "eval/chrf.h"
@@ -126,6 +128,35 @@ TokenizerPair prepare_tokenizers(const TrainRecipe& r, bool resume, std::FILE* l
   return {src, tgt};
 }
 
+// The memory a training run plans, checked against the cap (core/memory_limit.h) before anything
+// is written: the weights with their gradients and Adam's two moments (16 bytes a parameter), and
+// the largest batch's logits with their gradient and probabilities.
+void check_training_memory(const ArchConfig& config, int64_t tgt_vocab, int64_t max_tokens) {
+  config.validate();
+  const char* what = "the memory of a training run";
+  const int64_t params = config.parameter_count();
+  const int64_t bytes =
+      checked_add(checked_mul(params, 16, what),
+                  checked_mul(checked_mul(max_tokens, tgt_vocab, what), 12, what), what);
+  check_memory_plan(fmt::format("training a {} model of {} parameters ({}) on batches of {} tokens",
+                                config.arch(), params, config.summary(), max_tokens),
+                    bytes, "choose a smaller --config or --batch-tokens");
+}
+
+// The config a new run will train, with the largest vocabularies its tokenizers can have.
+std::unique_ptr<ArchConfig> planned_config(const TrainRecipe& r, int64_t& tgt_vocab) {
+  ATTN_CHECK(r.model != nullptr, "no model config to train (TrainRecipe::model is empty)");
+  int64_t src_vocab = r.tokenizer.vocab_size;
+  tgt_vocab = r.tokenizer.vocab_size;
+  if (!r.source_spm.empty()) {
+    src_vocab = Tokenizer::load(r.source_spm).vocab_size();
+    tgt_vocab = r.target_spm.empty() ? src_vocab : Tokenizer::load(r.target_spm).vocab_size();
+  }
+  std::unique_ptr<ArchConfig> c = r.model->clone();
+  c->set_vocabularies(src_vocab, tgt_vocab);
+  return c;
+}
+
 }  // namespace
 
 TrainerState run_training(const TrainRecipe& r,
@@ -141,6 +172,16 @@ TrainerState run_training(const TrainRecipe& r,
                "{} already holds a training run (its checkpoint is at step {}): add --resume to "
                "continue it, or choose another --out",
                r.out_dir, dir.checkpoint_step);
+    const auto c = read_config(config_path);
+    const nlohmann::json j = config_to_json(*c);  // the target vocabulary, where it has one
+    const int64_t tgt_vocab = j.value("tgt_vocab", int64_t{0});
+    check_training_memory(*c, tgt_vocab, r.max_tokens);
+  } else {
+    int64_t tgt_vocab = 0;
+    check_training_memory(*planned_config(r, tgt_vocab), tgt_vocab, r.max_tokens);
+  }
+  if (dir.checkpoint) {
+    // Resumed below.
   } else if (dir.marker) {
     fmt::print(log, "{}: a run that stopped before its first checkpoint: starting it again\n",
                r.out_dir);
@@ -163,6 +204,7 @@ TrainerState run_training(const TrainRecipe& r,
     ATTN_CHECK(r.model != nullptr, "no model config to train (TrainRecipe::model is empty)");
     config = r.model->clone();
     config->set_vocabularies(tok.src->vocab_size(), tok.tgt->vocab_size());
+    check_training_memory(*config, tok.tgt->vocab_size(), r.max_tokens);
   }
   std::unique_ptr<Seq2SeqModel> model_ptr = config->make_model();
   Seq2SeqModel& model = *model_ptr;

@@ -106,8 +106,11 @@ TEST(HttpServerRequests, ExtentIsKnownOnlyOnceTheRequestArrived) {
   EXPECT_EQ(request_extent(head + "abc", kMax, kMax).end, 0u);  // the body is not all there
   EXPECT_EQ(request_extent(head + "abcde", kMax, kMax).end, head.size() + 5);
   EXPECT_EQ(request_extent(head + "abcdeGET", kMax, kMax).end, head.size() + 5);  // pipelined
-  // Answered at once: a chunked body (411), headers too large (431); a body announced over the
-  // limit or a bad length ends the request with its headers (httplib answers 413 / 400).
+  // Answered at once: a length that is no number (400), a chunked body (411), headers too large
+  // (431); a body announced over the limit ends the request with its headers (httplib answers
+  // 413 without reading it).
+  EXPECT_EQ(request_extent("POST / HTTP/1.1\r\nContent-Length: -5\r\n\r\n", kMax, kMax).status,
+            400);
   EXPECT_EQ(
       request_extent("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", kMax, kMax).status,
       411);
