@@ -52,7 +52,14 @@ out=$(cd "$out" && pwd)
 summary="$out/summary.tsv"
 [ -f "$summary" ] || printf 'target\tcpu_s\twall_s\truns\texecs\tcov\tft\tcorpus\tcrashes\n' >"$summary"
 
-# CPU seconds (user + system) a process has used so far.
+# CPU seconds (user + system) of the children this shell has waited for (bash's `times`).
+children_cpu() {
+  local t
+  t=$(times | tail -1)
+  awk '{ split($1, u, /[ms]/); split($2, s, /[ms]/); printf "%d", u[1] * 60 + u[2] + s[1] * 60 + s[2] }' <<<"$t"
+}
+
+# CPU seconds (user + system) a running process has used so far.
 cpu_of() {
   local stat
   stat=$(cat "/proc/$1/stat" 2>/dev/null) || { echo 0; return; }
@@ -75,12 +82,12 @@ fuzz_one() {
       >>"$log" 2>&1 &
     local pid=$! cpu=0
     while kill -0 "$pid" 2>/dev/null; do
-      sleep 5
+      sleep 2
       cpu=$(cpu_of "$pid")
       if [ $((used + cpu)) -ge "$cpu_seconds" ]; then kill -INT "$pid" 2>/dev/null || true; fi
     done
     wait "$pid" || true
-    used=$((used + cpu))
+    used=$(children_cpu)  # every run so far, to the end (a crash can come between two looks)
   done
   local last execs cov ft corp crashes
   last=$(grep -E '^#[0-9]+' "$log" | tail -1 || true)
