@@ -248,7 +248,8 @@ void HttpServer::answer(Connection c) {
   RequestStream stream(c.fd, std::string_view(c.buffer).substr(0, x.end),
                        Clock::now() + limits_.write_timeout);
   ++c.served;
-  const bool close_connection = stopping_ || x.skip_body || c.served >= limits_.keep_alive_max;
+  const bool close_connection =
+      stopping_ || x.skip_body || c.peer_closed || c.served >= limits_.keep_alive_max;
   bool closed = false;
   const bool ok = process_request(stream, close_connection, closed, nullptr);
   if (!ok || closed || close_connection || stopping_) {
@@ -275,7 +276,7 @@ bool HttpServer::run() {
   // Dispatches a request that has fully arrived, answers one that cannot be, or keeps waiting.
   // False when the connection left `pending`.
   const auto examine = [&](Pending& p) {
-    if (p.c.buffer.empty()) return true;
+    if (p.c.buffer.empty() && !p.c.peer_closed) return true;
     if (p.idle) {
       p.idle = false;
       p.deadline = Clock::now() + limits_.request_timeout;
@@ -294,8 +295,8 @@ bool HttpServer::run() {
     } else if (x.end > 0) {
       pool.enqueue([this, c = std::move(p.c)]() mutable { answer(std::move(c)); });
       return false;
-    } else {
-      return true;
+    } else if (!p.c.peer_closed) {
+      return true;  // more is to come
     }
     ::close(p.c.fd);
     return false;
@@ -354,7 +355,12 @@ bool HttpServer::run() {
           }
           if (got < 0 && errno == EINTR) continue;
           if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
-          alive = false;  // closed by the client (0) or failed
+          // 0: the client shut down its side; what it sent may still be a whole request to
+          // answer (examine closes the connection otherwise).
+          if (got == 0)
+            p.c.peer_closed = true;
+          else
+            alive = false;  // failed
           break;
         }
       }

@@ -62,7 +62,8 @@ class HttpServer : private httplib::Server {
   struct Connection {
     int fd = -1;
     std::string buffer;
-    int served = 0;  // requests answered on it
+    int served = 0;            // requests answered on it
+    bool peer_closed = false;  // the client sent all it will (shut down its side): answer, close
   };
 
  private:

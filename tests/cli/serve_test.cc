@@ -438,6 +438,7 @@ class RawClient {
   RawClient& operator=(const RawClient&) = delete;
   bool connected() const { return connected_; }
   void read_whole_stream() { stop_at_reply_ = false; }
+  void shutdown_write() { ::shutdown(fd_, SHUT_WR); }
   bool send_text(const std::string& s) {
     return ::send(fd_, s.data(), s.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(s.size());
   }
@@ -580,6 +581,23 @@ TEST(Serve, KeepAliveAnswersPipelinedRequestsInOrder) {
   EXPECT_NE(third, std::string::npos) << reply.substr(0, 400);
   EXPECT_LT(second, third);
   EXPECT_NE(reply.find("\"translation\""), std::string::npos);
+}
+
+// A client that sends its request and shuts down its side (as `printf … | nc` does) still gets
+// the answer.
+TEST(Serve, AHalfClosedClientIsAnswered) {
+  ServerProcess server;
+  const int port = server.port();
+  ASSERT_GT(port, 0) << server.log();
+  RawClient c(port);
+  ASSERT_TRUE(c.connected());
+  c.send_text("GET /api/health HTTP/1.0\r\n\r\n");
+  c.shutdown_write();
+  const std::string reply = c.read_all(10000);
+  EXPECT_EQ(status_of(reply), 200) << reply.substr(0, 300);
+  RawClient empty(port);  // and one that sends nothing at all is closed at once
+  empty.shutdown_write();
+  EXPECT_EQ(empty.read_all(5000), "");
 }
 
 }  // namespace
