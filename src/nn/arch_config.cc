@@ -1,6 +1,8 @@
 #include "nn/arch_config.h"
 
+#include <algorithm>
 #include <cmath>
+#include <string_view>
 
 #include "core/error.h"
 #include "core/memory_limit.h"
@@ -47,7 +49,15 @@ std::unique_ptr<Seq2SeqModel> ArchConfig::make_model() const {
   return build_model();
 }
 
-void check_special_ids(const std::vector<SpecialId>& ids, int64_t src_vocab, int64_t tgt_vocab) {
+void check_special_ids(const std::vector<SpecialId>& ids, int64_t src_vocab, int64_t tgt_vocab,
+                       const std::vector<std::string>& may_equal_pad) {
+  const auto allowed = [&](const SpecialId& a, const SpecialId& b) {
+    const auto listed = [&](const char* k) {
+      return std::find(may_equal_pad.begin(), may_equal_pad.end(), k) != may_equal_pad.end();
+    };
+    return (std::string_view(a.key) == "pad_id" && listed(b.key)) ||
+           (std::string_view(b.key) == "pad_id" && listed(a.key));
+  };
   for (const SpecialId& s : ids) {
     ATTN_CHECK(s.id < src_vocab, "\"{}\" is {}, outside the source vocabulary (src_vocab {})",
                s.key, s.id, src_vocab);
@@ -56,7 +66,7 @@ void check_special_ids(const std::vector<SpecialId>& ids, int64_t src_vocab, int
   }
   for (size_t i = 0; i < ids.size(); ++i)
     for (size_t j = i + 1; j < ids.size(); ++j)
-      ATTN_CHECK(ids[i].id != ids[j].id,
+      ATTN_CHECK(ids[i].id != ids[j].id || allowed(ids[i], ids[j]),
                  "\"{}\" and \"{}\" are both {}: the special ids must be distinct", ids[i].key,
                  ids[j].key, ids[i].id);
 }

@@ -18,15 +18,15 @@ class Seq2SeqModel;
 
 // The values a field may take, declared with the field in visit_fields and checked by
 // ArchConfig::validate() before anything is built: a config.json saying "d_ff": 2^62 is an error
-// naming "d_ff", never an allocation. Integer fields without a declared range are sizes, counts
-// or ids: kCountRange, 0 … 2^24.
+// naming "d_ff", never an allocation. An integer field without a declared range takes
+// kDefaultIntRange, −1 (the usual "unset") … 2^24: whatever it counts stays far from overflow.
 struct IntRange {
   int64_t min = 0, max = 0;
 };
 struct FloatRange {  // finite values from min to max, inclusive
   double min = 0, max = 0;
 };
-inline constexpr IntRange kCountRange{0, int64_t{1} << 24};
+inline constexpr IntRange kDefaultIntRange{-1, int64_t{1} << 24};
 inline constexpr FloatRange kAnyFiniteRange{-3.4e38, 3.4e38};
 
 // Visits each key of a config with a reference to its field: a reader assigns, a writer reads,
@@ -34,8 +34,8 @@ inline constexpr FloatRange kAnyFiniteRange{-3.4e38, 3.4e38};
 class ConfigFields {
  public:
   virtual ~ConfigFields() = default;
-  virtual void field(const char* key, int64_t& value, IntRange range = kCountRange) = 0;
-  virtual void field(const char* key, int32_t& value, IntRange range = kCountRange) = 0;
+  virtual void field(const char* key, int64_t& value, IntRange range = kDefaultIntRange) = 0;
+  virtual void field(const char* key, int32_t& value, IntRange range = kDefaultIntRange) = 0;
   virtual void field(const char* key, float& value, FloatRange range = kAnyFiniteRange) = 0;
   virtual void field(const char* key, bool& value) = 0;
   // One of `names`, stored as its position in names (see choice() for enums).
@@ -95,11 +95,13 @@ class ArchConfig {
 
 // The rule every architecture's special ids follow (for check_rules()): each inside both
 // vocabularies and no two equal (padding is masked out of attention and the loss; an eos that is
-// also the padding would vanish). Throws naming the keys.
+// also the padding would vanish). Throws naming the keys. An id listed in `may_equal_pad` may be
+// the padding id (a decoder that starts from it, as Hugging Face Marian's does).
 struct SpecialId {
   const char* key;
   int64_t id;
 };
-void check_special_ids(const std::vector<SpecialId>& ids, int64_t src_vocab, int64_t tgt_vocab);
+void check_special_ids(const std::vector<SpecialId>& ids, int64_t src_vocab, int64_t tgt_vocab,
+                       const std::vector<std::string>& may_equal_pad = {});
 
 }  // namespace attnscope
