@@ -13,6 +13,13 @@ std::vector<int32_t> encode_source(const Tokenizer& tok, const std::string& sent
   return ids;
 }
 
+std::vector<int32_t> fed_tokens(const Hypothesis& h, int32_t bos_id) {
+  std::vector<int32_t> fed = {bos_id};
+  fed.insert(fed.end(), h.tokens.begin(), h.tokens.end());
+  if (!h.finished && !h.tokens.empty()) fed.pop_back();
+  return fed;
+}
+
 std::vector<Translation> translate_sentences(Seq2SeqModel& model, const Tokenizer& src_tok,
                                              const Tokenizer& tgt_tok,
                                              const std::vector<std::string>& sentences,
@@ -47,12 +54,7 @@ std::vector<Translation> translate_sentences(Seq2SeqModel& model, const Tokenize
       if (!t.hypotheses.empty()) {
         const Hypothesis& best = t.hypotheses.front();
         t.text = tgt_tok.decode(best.tokens);
-        // The fed tokens: <s> and the outputs, except the last one of a hypothesis cut at the
-        // length limit (it was chosen at the final step and never fed back).
-        std::vector<int32_t> fed = {cfg.bos_id};
-        fed.insert(fed.end(), best.tokens.begin(), best.tokens.end());
-        if (!best.finished && !best.tokens.empty()) fed.pop_back();
-        t.tgt_pieces = tgt_tok.pieces(fed);
+        t.tgt_pieces = tgt_tok.pieces(fed_tokens(best, cfg.bos_id));
       }
     }
   }

@@ -27,6 +27,11 @@ struct Translation {
 std::vector<int32_t> encode_source(const Tokenizer& tok, const std::string& sentence,
                                    int64_t max_len, int32_t eos_id);
 
+// The tokens the decoder was fed for hypothesis h (the rows of its decoder maps): <s> and the
+// outputs, except the last one of a hypothesis cut at the length limit (it was chosen at the
+// final step and never fed back).
+std::vector<int32_t> fed_tokens(const Hypothesis& h, int32_t bos_id);
+
 std::vector<Translation> translate_sentences(Seq2SeqModel& model, const Tokenizer& src_tok,
                                              const Tokenizer& tgt_tok,
                                              const std::vector<std::string>& sentences,
