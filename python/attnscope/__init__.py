@@ -14,7 +14,10 @@ CLI; this package calls it directly (no subprocess). The API: docs/python.md.
 
 # First: the thread-waiting settings must be in the environment before NumPy and the engine load.
 from . import _runtime  # noqa: F401  (imported for its effect)
-from ._runtime import runtime_info
+from ._runtime import check_python, runtime_info
+
+check_python()  # NumPy and the compiled engine for this Python, or an ImportError that says why
+
 from ._attnscope import Error, set_num_threads
 from .explain import Explanation, Step, explain
 from .model import ForwardOutput, Model, load

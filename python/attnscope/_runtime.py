@@ -11,7 +11,10 @@ loaded one of those libraries before `import attnscope` (`import numpy` first lo
 only its speed on busy cores differs.
 """
 
+import glob
+import importlib.util
 import os
+import sys
 
 SETTINGS = {"OMP_WAIT_POLICY": "passive", "OPENBLAS_THREAD_TIMEOUT": "4"}
 
@@ -53,3 +56,25 @@ def runtime_info():
         name: not (name in SET_ON_IMPORT and LOADED_BEFORE[name]) for name in SETTINGS
     }
     return info
+
+
+def check_python():
+    """Raises ImportError saying what to do when this Python cannot run attnscope: it lacks NumPy
+    (a pyenv or venv python3 earlier on PATH often does; Debian's /usr/bin/python3 with
+    python3-numpy has it), or the engine was compiled for another Python version."""
+    if importlib.util.find_spec("numpy") is None:
+        raise ImportError(
+            f"attnscope needs NumPy, and {sys.executable} has none. Use Debian's python3 "
+            "(/usr/bin/python3, apt-get install python3-numpy; scripts/install-deps.sh installs "
+            "it), or install numpy for this Python."
+        )
+    here = os.path.dirname(os.path.abspath(__file__))
+    if importlib.util.find_spec("attnscope._attnscope") is None:
+        built = [os.path.basename(p) for p in glob.glob(os.path.join(here, "_attnscope*.so"))]
+        raise ImportError(
+            f"attnscope's engine is not built for this Python ({sys.executable}, "
+            f"{sys.version_info.major}.{sys.version_info.minor}): {here} holds "
+            f"{', '.join(built) or 'no _attnscope module'}. Build it for this Python "
+            "(cmake -DPython3_EXECUTABLE=..., or pip install --no-build-isolation .), or use the "
+            "Python it was built for (Debian's /usr/bin/python3)."
+        )

@@ -103,17 +103,25 @@ class Result:
     def _repr_html_(self):
         if not self.attention:
             return None  # Jupyter shows the repr instead
-        return viewer.inline(self.html())
+        return viewer.inline(self.html(), self._frame_height())
+
+    def _frame_height(self):
+        return viewer.height_for(max(len(self.source_tokens), len(self.target_tokens)))
 
     def show(self, height=None):
-        """Shows the viewer: inline in Jupyter (an iframe whose script runs, no network);
-        elsewhere writes attention.html into a temporary folder and returns its path."""
+        """Shows the viewer: inline in Jupyter (an iframe whose script runs, no network; height
+        in pixels, by default from the number of tokens); elsewhere writes attention.html into a
+        temporary file and returns its path."""
         self._need_attention("show()")
-        return viewer.show(self.html(), height)
+        if height is not None:
+            height = _args.integer("height", height, 100, 10000)
+        return viewer.show(self.html(), height or self._frame_height())
 
-    def heatmap(self, kind="cross"):
+    def heatmap(self, kind="cross", layers=None, heads=None):
         """The heatmap grid of one kind (layers × heads, labelled), as `attnscope attention`
-        draws <kind>.png and <kind>.svg: a Picture (shows in Jupyter; .png, .svg, .save())."""
+        draws <kind>.png and <kind>.svg: a Picture (shows in Jupyter; .png, .svg, .save()).
+        layers / heads: an index or a list of indices into the captured arrays
+        (attention[kind]'s first two axes; -1 is the last) to draw only those panels."""
         self._need_attention("heatmap()")
         if kind not in _KINDS:
             raise ValueError(f"unknown attention kind {kind!r} ({', '.join(_KINDS)})")
@@ -121,7 +129,10 @@ class Result:
             raise ValueError(
                 f"no {kind!r} attention captured (captured: {', '.join(self.attention) or 'none'})"
             )
-        return Picture(self._native, kind, f"{self.source} → {self.text}")
+        L, H = self.attention[kind].shape[:2]
+        rows = _positions("layers", layers, L)
+        cols = _positions("heads", heads, H)
+        return Picture(self._native, kind, f"{self.source} → {self.text}", rows, cols)
 
     def to_json(self):
         """attention.json of this translation, as text."""
@@ -194,6 +205,16 @@ class Result:
         return self._model._native.contributions(self._native)
 
 
+def _positions(name, value, count):
+    """None → [] (all); an index or a list of indices in [-count, count) → positions."""
+    if value is None:
+        return []
+    items = [value] if not isinstance(value, (list, tuple)) else list(value)
+    if not items:
+        raise ValueError(f"{name} is empty")
+    return [_args.integer(name, v, -count, count - 1) % count for v in items]
+
+
 class ForwardOutput:
     """Model.forward's output: logits float32 [B, Tt, V] and attention {kind: float32
     [layers, B, heads, Tq, Tk]} (arrays the caller owns). encoder_attentions,
@@ -256,21 +277,22 @@ class Picture:
     """A heatmap grid (Result.heatmap): shows as PNG in Jupyter; .png (bytes), .svg (text),
     .save(path) (.png or .svg by the name)."""
 
-    def __init__(self, native, kind, title):
+    def __init__(self, native, kind, title, rows=(), cols=()):
         self._native = native
         self.kind = kind
         self.title = title
+        self._rows, self._cols = list(rows), list(cols)
         self._png = None
 
     @property
     def png(self):
         if self._png is None:
-            self._png = self._native.heatmap_png(self.kind)
+            self._png = self._native.heatmap_png(self.kind, self._rows, self._cols)
         return self._png
 
     @property
     def svg(self):
-        return self._native.heatmap_svg(self.kind)
+        return self._native.heatmap_svg(self.kind, self._rows, self._cols)
 
     def _repr_png_(self):
         return self.png

@@ -7,12 +7,15 @@ import html
 import os
 import tempfile
 
-DEFAULT_HEIGHT = 720
+def height_for(tokens):
+    """A frame tall enough for the head view of `tokens` tokens on its longer side (the viewer
+    scrolls inside the frame beyond that)."""
+    return min(1400, 380 + 26 * tokens)
 
 
-def inline(page, height=None):
-    """The HTML of an iframe that shows `page`."""
-    height = DEFAULT_HEIGHT if height is None else int(height)
+def inline(page, height):
+    """The HTML of an iframe `height` pixels tall that shows `page`."""
+    height = int(height)
     return (
         '<iframe class="attnscope-viewer" sandbox="allow-scripts" '
         f'style="width: 100%; height: {height}px; border: 1px solid #ccc; border-radius: 4px;" '
@@ -29,7 +32,7 @@ def _in_notebook():
     return shell is not None and getattr(shell, "kernel", None) is not None
 
 
-def show(page, height=None):
+def show(page, height):
     """Inline in a Jupyter kernel; elsewhere the page is written to a temporary file whose path is
     returned (open it in a browser: it needs no server)."""
     if _in_notebook():

@@ -93,6 +93,41 @@ TokenBatch token_batch(const py::array_t<int32_t, py::array::c_style | py::array
   return b;
 }
 
+// The panels of grid rows `rows` (layers) and columns `cols` (heads), positions in the grid;
+// empty: all. The Python layer checks the positions.
+HeatmapGrid select_panels(const HeatmapGrid& g, std::vector<int64_t> rows,
+                          std::vector<int64_t> cols) {
+  auto all = [](int64_t n) {
+    std::vector<int64_t> v(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) v[static_cast<size_t>(i)] = i;
+    return v;
+  };
+  if (rows.empty()) rows = all(g.rows);
+  if (cols.empty()) cols = all(g.cols);
+  for (int64_t r : rows)
+    if (r < 0 || r >= g.rows) throw py::index_error("no panel row " + std::to_string(r));
+  for (int64_t c : cols)
+    if (c < 0 || c >= g.cols) throw py::index_error("no panel column " + std::to_string(c));
+  HeatmapGrid out = g;
+  out.rows = static_cast<int64_t>(rows.size());
+  out.cols = static_cast<int64_t>(cols.size());
+  out.panels.clear();
+  out.row_titles.clear();
+  out.col_titles.clear();
+  out.panel_titles.clear();
+  for (int64_t r : rows) {
+    if (!g.row_titles.empty()) out.row_titles.push_back(g.row_titles[static_cast<size_t>(r)]);
+    for (int64_t c : cols) {
+      const auto i = static_cast<size_t>(r * g.cols + c);
+      out.panels.push_back(g.panels[i]);
+      if (!g.panel_titles.empty()) out.panel_titles.push_back(g.panel_titles[i]);
+    }
+  }
+  for (int64_t c : cols)
+    if (!g.col_titles.empty()) out.col_titles.push_back(g.col_titles[static_cast<size_t>(c)]);
+  return out;
+}
+
 py::dict info_dict(const ModelInfo& i) {
   py::dict d;
   d["arch"] = i.arch;
@@ -172,26 +207,33 @@ void register_translation(py::module_& m) {
           py::arg("title"), "The attention.html viewer of the best hypothesis (self-contained).")
       .def(
           "heatmap_png",
-          [](const Translation& t, const std::string& kind) {
+          [](const Translation& t, const std::string& kind, const std::vector<int64_t>& rows,
+             const std::vector<int64_t>& cols) {
+            const AttentionKind k = kind_from_name(kind);
             std::string png;
             {
               py::gil_scoped_release release;
-              png = render_heatmap(attention_heatmap_grid(t, kind_from_name(kind))).encode_png();
+              png = render_heatmap(select_panels(attention_heatmap_grid(t, k), rows, cols))
+                        .encode_png();
             }
             return py::bytes(png);
           },
-          py::arg("kind"))
+          py::arg("kind"), py::arg("rows"), py::arg("cols"),
+          "<kind>.png of `attnscope attention`, or the panels of the given grid rows (layers) "
+          "and columns (heads)")
       .def(
           "heatmap_svg",
-          [](const Translation& t, const std::string& kind) {
+          [](const Translation& t, const std::string& kind, const std::vector<int64_t>& rows,
+             const std::vector<int64_t>& cols) {
+            const AttentionKind k = kind_from_name(kind);
             std::string svg;
             {
               py::gil_scoped_release release;
-              svg = heatmap_svg(attention_heatmap_grid(t, kind_from_name(kind)));
+              svg = heatmap_svg(select_panels(attention_heatmap_grid(t, k), rows, cols));
             }
             return svg;
           },
-          py::arg("kind"));
+          py::arg("kind"), py::arg("rows"), py::arg("cols"));
 }
 
 void register_model(py::module_& m) {

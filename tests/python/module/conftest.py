@@ -1,7 +1,7 @@
 # Tests of the Python module (python/attnscope) over the built extension: ctest runs them as
 # Python.Module with PYTHONPATH=<build>/python and ATTNSCOPE_BINARY=<build>/attnscope (the CLI the
 # arrays are compared with). By hand, from the repository root:
-#   PYTHONPATH=build/python ATTNSCOPE_BINARY=build/attnscope /usr/bin/python3 -m pytest tests/python/attnscope
+#   PYTHONPATH=build/python ATTNSCOPE_BINARY=build/attnscope /usr/bin/python3 -m pytest tests/python/module
 import json
 import os
 import subprocess

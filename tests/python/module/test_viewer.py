@@ -24,6 +24,21 @@ def test_html_and_pictures_equal_the_cli_files(model, tmp_path):
     assert open(saved, encoding="utf-8").read().startswith("<svg") or "<svg" in open(saved).read(500)
 
 
+def test_a_heatmap_of_some_layers_and_heads(model):
+    r = model.translate(SENTENCES[1], attention=True)
+    full = r.heatmap("cross")
+    assert r.heatmap("cross", layers=[0, 1], heads=[0, 1]).png == full.png
+    last = r.heatmap("cross", layers=-1)
+    height = lambda png: int.from_bytes(png[20:24], "big")  # the PNG header's IHDR height
+    assert height(last.png) < height(full.png)
+    assert r.heatmap("cross", layers=-1, heads=1).svg.count('class="cell"') == (
+        r.attention["cross"].shape[2] * r.attention["cross"].shape[3])
+    with pytest.raises(ValueError, match="heads"):
+        r.heatmap("cross", heads=2)
+    with pytest.raises(ValueError, match="layers"):
+        r.heatmap("cross", layers=[])
+
+
 def test_repr_html_is_a_sandboxed_iframe_holding_the_page(model):
     r = model.translate(SENTENCES[0], attention=True)
     frame = r._repr_html_()

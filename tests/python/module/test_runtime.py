@@ -48,3 +48,15 @@ def test_set_num_threads():
         assert attnscope.runtime_info()["threads"] == 1
     finally:
         attnscope.set_num_threads(0)
+
+
+def test_a_python_without_numpy_is_told_what_to_do():
+    """A python3 earlier on PATH (a pyenv, a bare venv) often lacks NumPy: the import says so and
+    names Debian's python3, instead of failing deep inside."""
+    package = os.path.dirname(os.path.dirname(attnscope.__file__))
+    code = ("import sys; sys.path = [p for p in sys.path if 'packages' not in p]; "
+            f"sys.path.insert(0, {package!r}); import attnscope")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert p.returncode != 0
+    assert "ImportError: attnscope needs NumPy" in p.stderr
+    assert "/usr/bin/python3" in p.stderr
