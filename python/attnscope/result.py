@@ -189,9 +189,13 @@ class Result:
         token in position i at the top of the stack (rows sum to 1). residual_share: the share
         each position keeps through the residual path, in [0, 1]. Needs self-attention layers
         (Transformer models); runs one teacher-forced pass."""
-        return self._model._native.rollout(
-            self._native, _args.real("residual_share", residual_share, 0, 1)
-        )
+        m = self._model
+        if not (m.num_layers["encoder_self"] and m.num_layers["decoder_self"]):
+            raise ValueError(
+                f"rollout() needs self-attention layers in the encoder and the decoder: "
+                f"{m.path} is an {m.arch} model without them"
+            )
+        return m._native.rollout(self._native, _args.real("residual_share", residual_share, 0, 1))
 
     def contributions(self):
         """Value-weighted contributions (Kobayashi et al. 2020): how far each key actually moves
@@ -202,7 +206,13 @@ class Result:
                 "summed": [L, Tq, Tk] ‖Σ_h α_ij · v_j W_O‖ (the layer's combined effect),
                 "value_norms": [L, H, Tk] ‖v_j W_O‖, so per_head = weights · value_norms}}.
         Needs value vectors (Transformer models); runs one teacher-forced pass."""
-        return self._model._native.contributions(self._native)
+        m = self._model
+        if not m.info["value_vectors"]:
+            raise ValueError(
+                f"contributions() needs the value vectors of each attention head: {m.path} is an "
+                f"{m.arch} model, which has none"
+            )
+        return m._native.contributions(self._native)
 
 
 def _positions(name, value, count):

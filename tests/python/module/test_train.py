@@ -107,3 +107,26 @@ def test_the_trained_model_translates_like_any_other(corpus, tmp_path):
     result = attnscope.train(data=corpus, out=tmp_path / "m", steps=3, progress=False, **OPTIONS)
     r = result.load().translate("4 5 6", attention=True)
     assert r.attention["cross"].dtype == np.float32
+
+
+def test_an_rnn_model_shows_its_one_attention(corpus, tmp_path):
+    """arch rnn-attention: cross-attention only (one layer, one head); what it lacks is refused
+    with a message, not assumed."""
+    result = attnscope.train(data=corpus, out=tmp_path / "rnn", arch="rnn-attention", steps=2,
+                             progress=False, **OPTIONS)
+    m = result.load()
+    assert m.arch == "rnn-attention"
+    assert m.num_layers == {"encoder_self": 0, "decoder_self": 0, "cross": 1}
+    r = m.translate("1 2 3", attention=True)
+    assert set(r.attention) == {"cross"}
+    assert r.attention["cross"].shape == (1, 1, len(r.target_tokens), len(r.source_tokens))
+    np.testing.assert_allclose(r.attention["cross"].sum(-1), 1.0, atol=2e-6)
+    assert r.align().links
+    with pytest.raises(ValueError, match="no encoder_self"):
+        m.translate("1 2 3", attention="encoder_self")
+    with pytest.raises(ValueError, match="rollout.*rnn-attention"):
+        r.rollout()
+    with pytest.raises(ValueError, match="contributions.*rnn-attention"):
+        r.contributions()
+    out = m.forward(m.encode("1 2 3"), m.encode("3 2 1", side="target"))
+    assert set(out.attention) == {"cross"}
