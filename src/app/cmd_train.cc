@@ -1,13 +1,14 @@
 // attnscope train: a translation model from a parallel corpus.
 #include <fmt/core.h>
 
+#include <cmath>
 #include <memory>
 
 #include "app/commands.h"
 #include "app/flag_checks.h"
 #include "app/model_presets.h"
 #include "app/progress.h"
-#include "app/tsv_columns.h"
+#include "app/train_command.h"
 #include "core/error.h"
 #include "data/corpus.h"
 #include "io/architectures.h"
@@ -18,33 +19,53 @@ namespace attnscope::app {
 
 namespace {
 
-struct TrainArgs {
-  std::string data, src_file, tgt_file, valid, out, config = "small", arch;
-  TsvColumns columns;
-  bool resume = false, separate_vocab = false;
-  int64_t split_dev = 0, steps = 0, epochs = 0;
-  double minutes = 0;
-  int vocab = 8000;
-  std::string spm_type = "unigram", spm, tgt_spm;
-  int64_t batch_tokens = 4096, accumulate = 1, warmup = 4000, valid_every = 500, log_every = 50;
-  int64_t patience = 0, valid_bleu_sentences = 500;
-  float lr = 1e-3f, label_smoothing = 0.1f, clip_norm = 1.0f, dropout = -1, weight_decay = 0;
-  std::string schedule = "inverse_sqrt", norm;
-  uint64_t seed = 1;
-};
-
 std::vector<SentencePair> read_pairs(const TrainArgs& a, const std::string& tsv,
-                                     const CorpusOptions& opt) {
+                                     const CorpusOptions& opt, std::FILE* log) {
   CorpusReport report;
   auto pairs =
       tsv.empty() ? read_parallel(a.src_file, a.tgt_file, opt, report) : read_tsv(tsv, opt, report);
-  fmt::print(stderr, "{}\n", report.summary());
+  fmt::print(log, "{}\n", report.summary());
   return pairs;
 }
 
-void run_train(const TrainArgs& a) {
-  // The rules between flags, before anything is read or written.
-  ATTN_CHECK(!a.data.empty() || !a.src_file.empty(),
+}  // namespace
+
+// The CLI checks each flag as it is parsed (flag_checks.h); callers without the CLI (the Python
+// module) get the same rules here.
+void validate_train_args(const TrainArgs& a) {
+  ATTN_CHECK(!a.out.empty(), "--out is required: the model directory to write");
+  ATTN_CHECK(a.spm_type == "unigram" || a.spm_type == "bpe",
+             "--spm-type must be unigram or bpe, not \"{}\"", a.spm_type);
+  ATTN_CHECK(a.schedule == "inverse_sqrt" || a.schedule == "constant",
+             "--schedule must be inverse_sqrt or constant, not \"{}\"", a.schedule);
+  ATTN_CHECK(a.norm.empty() || a.norm == "post" || a.norm == "pre",
+             "--norm must be post or pre, not \"{}\"", a.norm);
+  ATTN_CHECK(a.steps >= 0 && a.epochs >= 0 && a.minutes >= 0 && std::isfinite(a.minutes),
+             "--steps, --epochs and --minutes must not be negative");
+  ATTN_CHECK(a.steps > 0 || a.epochs > 0 || a.minutes > 0,
+             "training needs a limit: --steps, --epochs or --minutes");
+  ATTN_CHECK(a.vocab >= 8, "--vocab must be at least 8, not {}", a.vocab);
+  ATTN_CHECK(a.batch_tokens >= 1, "--batch-tokens must be ≥ 1, not {}", a.batch_tokens);
+  ATTN_CHECK(a.accumulate >= 1, "--accumulate must be ≥ 1, not {}", a.accumulate);
+  ATTN_CHECK(std::isfinite(a.lr) && a.lr > 0, "--lr must be > 0, not {}", a.lr);
+  ATTN_CHECK(a.warmup >= 0, "--warmup must not be negative, not {}", a.warmup);
+  ATTN_CHECK(a.label_smoothing >= 0 && a.label_smoothing < 1,
+             "--label-smoothing must lie in [0, 1), not {}", a.label_smoothing);
+  ATTN_CHECK(a.dropout < 1, "--dropout must be below 1, not {}", a.dropout);
+  ATTN_CHECK(a.clip_norm >= 0, "--clip-norm must not be negative, not {}", a.clip_norm);
+  ATTN_CHECK(a.weight_decay >= 0, "--weight-decay must not be negative, not {}", a.weight_decay);
+  ATTN_CHECK(a.valid_every >= 0 && a.log_every >= 1,
+             "--valid-every must be ≥ 0 (0: only at the end) and --log-every ≥ 1");
+  ATTN_CHECK(a.patience >= 0 && a.valid_bleu_sentences >= 0 && a.split_dev >= 0,
+             "--patience, --valid-bleu-sentences and --split-dev must not be negative");
+  ATTN_CHECK(a.columns.src_col >= 0 && a.columns.tgt_col >= 0,
+             "--src-col and --tgt-col must not be negative");
+}
+
+TrainerState run_train(const TrainArgs& a,
+                       const std::function<void(const TrainProgress&)>& progress, std::FILE* log) {
+  validate_train_args(a);
+  ATTN_CHECK(!a.data.empty() || (!a.src_file.empty() && !a.tgt_file.empty()),
              "give the training data: --data FILE.tsv, or --src-file and --tgt-file");
   ATTN_CHECK(a.steps > 0 || a.epochs > 0 || a.minutes > 0,
              "training needs a limit: --steps, --epochs or --minutes");
@@ -53,16 +74,16 @@ void run_train(const TrainArgs& a) {
   TrainRecipe r;
   r.out_dir = a.out;
   r.resume = a.resume;
-  r.train = read_pairs(a, a.data, copt);
+  r.train = read_pairs(a, a.data, copt, log);
   if (!a.valid.empty()) {
     CorpusReport report;
     r.valid = read_tsv(a.valid, copt, report);
-    fmt::print(stderr, "{}\n", report.summary());
+    fmt::print(log, "{}\n", report.summary());
   } else if (a.split_dev > 0) {
     CorpusSplit split = split_corpus(r.train, a.split_dev, 0, a.seed);
     r.train = std::move(split.train);
     r.valid = std::move(split.dev);
-    fmt::print(stderr, "held out {} pairs for validation (--split-dev)\n", r.valid.size());
+    fmt::print(log, "held out {} pairs for validation (--split-dev)\n", r.valid.size());
   }
   const std::string arch = resolve_arch(a.arch, a.config);
   std::unique_ptr<ArchConfig> model = model_preset(arch, a.config);
@@ -101,12 +122,8 @@ void run_train(const TrainArgs& a) {
   t.valid_every = a.valid_every;
   t.patience = a.patience;
   t.seed = a.seed;
-  TrainingProgress progress(stderr, a.out);
-  const TrainerState s = run_training(r, progress, stderr);
-  fmt::print(stderr, "best model (step {}) in {}\n", s.best_step, a.out);
+  return run_training(r, progress, log);
 }
-
-}  // namespace
 
 void register_train(CLI::App& app) {
   auto a = std::make_shared<TrainArgs>();
@@ -206,7 +223,10 @@ void register_train(CLI::App& app) {
                   "Stop after N validations without improvement (0 = never)")
       ->capture_default_str()
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 20));
-  cmd->callback([a] { run_train(*a); });
+  cmd->callback([a] {
+    const TrainerState s = run_train(*a, TrainingProgress(stderr, a->out), stderr);
+    fmt::print(stderr, "best model (step {}) in {}\n", s.best_step, a->out);
+  });
 }
 
 }  // namespace attnscope::app
