@@ -8,6 +8,7 @@
 #include "app/commands.h"
 #include "app/decode_args.h"
 #include "app/device_args.h"
+#include "app/flag_checks.h"
 #include "app/text_lines.h"
 #include "core/atomic_file.h"
 #include "core/error.h"
@@ -39,6 +40,7 @@ std::vector<std::string> read_sentences(const AttentionArgs& a) {
     ATTN_CHECK(is_valid_utf8(line), "{}:{}: not valid UTF-8", in.name(), in.line_number());
     if (!line.empty()) out.push_back(line);
   }
+  if (!in.cut_note().empty()) fmt::print(stderr, "attnscope: {}\n", in.cut_note());
   ATTN_CHECK(!out.empty(),
              "no sentence to translate (give one as an argument, --input FILE, "
              "or lines on stdin)");
@@ -46,8 +48,16 @@ std::vector<std::string> read_sentences(const AttentionArgs& a) {
 }
 
 void run_attention(const AttentionArgs& a) {
+  // The flags first: nothing is loaded, translated or written before they are all usable.
+  check_decode_flags(a.decode);
+  CaptureSpec spec;
+  if (!a.kinds.empty()) spec.kinds = parse_kinds(a.kinds);
+  if (!a.layers.empty()) spec.layers = parse_indices(a.layers, "--layers");
+  if (!a.heads.empty()) spec.heads = parse_indices(a.heads, "--heads");
+  spec.reduction = parse_reduction(a.reduce);
   auto model = load_model_on(a.model, a.device);
   TranslateOptions opt = a.decode.options_for(model->info());
+  opt.decode.capture = spec;
   AnalysisOptions aopt;
   aopt.rollout = a.rollout;
   aopt.contributions = a.contributions;
@@ -55,11 +65,6 @@ void run_attention(const AttentionArgs& a) {
   aopt.residual_share = a.residual_share;
   check_analysis_supported(*model, aopt, a.model);  // before any decoding
   const TokenizerPair tok = load_tokenizers(a.model);
-  CaptureSpec& spec = opt.decode.capture.emplace();
-  if (!a.kinds.empty()) spec.kinds = parse_kinds(a.kinds);
-  if (!a.layers.empty()) spec.layers = parse_indices(a.layers, "--layers");
-  if (!a.heads.empty()) spec.heads = parse_indices(a.heads, "--heads");
-  spec.reduction = parse_reduction(a.reduce);
   const auto sentences = read_sentences(a);
   const auto translations = translate_sentences(*model, *tok.src, *tok.tgt, sentences, opt);
   AttentionFileOptions fopt;
@@ -112,7 +117,8 @@ void register_attention(CLI::App& app) {
   cmd->add_option("--layers", a->layers, "Which layers, e.g. 0,2 (default all)");
   cmd->add_option("--heads", a->heads, "Which heads, e.g. 1,3 (default all)");
   cmd->add_option("--reduce", a->reduce, "none, mean or max over heads, or last (query row)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::IsMember({"none", "mean", "max", "last"}));
   cmd->add_flag("--npy", a->npy, "Also write each map as a NumPy .npy file");
   cmd->add_flag("--no-pictures", a->no_pictures, "Skip the PNG and SVG heatmaps");
   cmd->add_flag("--rollout", a->rollout,
@@ -121,7 +127,7 @@ void register_attention(CLI::App& app) {
   cmd->add_option("--residual-share", a->residual_share,
                   "Rollout: the share each position keeps through the residual path, in [0, 1]")
       ->capture_default_str()
-      ->check(CLI::Range(0.0f, 1.0f));
+      ->check(finite_range(0, 1));
   cmd->add_flag("--contributions", a->contributions,
                 "Also write value-weighted contributions ‖α·v·W_O‖ per layer and head (how far "
                 "each key moves each query's output): contributions.json, "

@@ -28,6 +28,8 @@ struct EvalArgs {
 };
 
 void run_eval(const EvalArgs& a) {
+  a.columns.check();
+  check_decode_flags(a.decode);
   auto model = load_model_on(a.model, a.device);
   const TranslateOptions opt = a.decode.options_for(model->info());
   const TokenizerPair tok = load_tokenizers(a.model);

@@ -8,6 +8,7 @@
 #include "app/commands.h"
 #include "app/decode_args.h"
 #include "app/device_args.h"
+#include "app/stdout_check.h"
 #include "app/text_lines.h"
 #include "core/atomic_file.h"
 #include "core/error.h"
@@ -25,6 +26,7 @@ struct TranslateArgs {
 };
 
 void run_translate(const TranslateArgs& a) {
+  check_decode_flags(a.decode);
   auto model = load_model_on(a.model, a.device);
   const TranslateOptions opt = a.decode.options_for(model->info());
   const TokenizerPair tok = load_tokenizers(a.model);
@@ -39,6 +41,7 @@ void run_translate(const TranslateArgs& a) {
     }
     lines.push_back(line);
   }
+  if (!in.cut_note().empty()) fmt::print(stderr, "attnscope: {}\n", in.cut_note());
   if (!bad.empty()) {
     fmt::print(stderr,
                "attnscope: {} line(s) of {} are not valid UTF-8 and were left "
@@ -58,8 +61,8 @@ void run_translate(const TranslateArgs& a) {
       out << i << " ||| " << tok.tgt->decode(h.tokens) << " ||| " << h.score << "\n";
   }
   if (a.output.empty()) {
-    std::cout << out.str() << std::flush;
-    ATTN_CHECK(std::cout.good(), "cannot write the translations to stdout");
+    std::cout << out.str();
+    check_stdout("the translations");
   } else {
     write_file_atomically(a.output, out.str());
   }

@@ -5,6 +5,9 @@
 
 #include <CLI/CLI.hpp>
 
+#include "app/flag_checks.h"
+#include "core/error.h"
+#include "decode/beam_search.h"
 #include "decode/generation.h"
 #include "decode/translate.h"
 
@@ -37,23 +40,38 @@ struct DecodeFlags {
 
 inline void add_decode_options(CLI::App* cmd, DecodeFlags& f) {
   f.beam_opt = cmd->add_option("--beam", f.beam,
-                               "Beam size (1 = greedy; default: 1, or the model's num_beams)");
-  f.nbest_opt = cmd->add_option(
-      "--nbest", f.nbest, "Hypotheses per sentence (≤ beam; default: 1, or num_return_sequences)");
-  f.length_penalty_opt = cmd->add_option(
-      "--length-penalty", f.length_penalty,
-      "Score = log P / length^α (0 = none; default: 1, or the model's length_penalty)");
+                               "Beam size (1 = greedy; default: 1, or the model's num_beams)")
+                   ->check(CLI::Range(int64_t{1}, kMaxBeamSize));
+  f.nbest_opt =
+      cmd->add_option("--nbest", f.nbest,
+                      "Hypotheses per sentence (≤ beam; default: 1, or num_return_sequences)")
+          ->check(CLI::Range(int64_t{1}, kMaxBeamSize));
+  f.length_penalty_opt =
+      cmd->add_option(
+             "--length-penalty", f.length_penalty,
+             "Score = log P / length^α (0 = none; default: 1, or the model's length_penalty)")
+          ->check(finite_range(-10, 10));
   f.max_len_ratio_opt =
       cmd->add_option("--max-len-ratio", f.max_len_ratio,
                       "Output at most ratio · source length + 10 tokens (default: 2; attnscope's "
-                      "own models)");
+                      "own models)")
+          ->check(finite_range(0, 1000, /*below_hi=*/false));
   f.max_new_tokens_opt =
       cmd->add_option("--max-new-tokens", f.max_new_tokens,
                       "At most N output tokens per sentence, </s> included (Hugging Face's name; "
-                      "for a Hugging Face model it replaces max_length)");
+                      "for a Hugging Face model it replaces max_length)")
+          ->check(CLI::Range(int64_t{1}, kMaxSizeFlag));
   cmd->add_option("--batch", f.batch, "Sentences per batch")
       ->capture_default_str()
-      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
+      ->check(CLI::Range(int64_t{1}, kMaxSizeFlag));
+}
+
+// The rules between decoding flags that need no model, checked first thing in the command (the
+// rest, which depend on the model's generation config, when the model is loaded, before work).
+inline void check_decode_flags(const DecodeFlags& f) {
+  ATTN_CHECK(f.nbest_opt->count() == 0 || f.beam_opt->count() == 0 || f.nbest <= f.beam,
+             "--nbest {} is larger than --beam {}: a beam of k keeps k hypotheses", f.nbest,
+             f.beam);
 }
 
 }  // namespace attnscope::app

@@ -82,7 +82,8 @@ std::vector<std::vector<Hypothesis>> beam_search(Seq2SeqModel& model, const Toke
                                                  const DecodeOptions& opt) {
   const ModelInfo cfg = model.info();
   const int64_t B = src.rows, Ts = src.cols, K = opt.beam, V = cfg.tgt_vocab;
-  ATTN_CHECK(K >= 1 && K <= 64, "beam size must be between 1 and 64, got {}", K);
+  ATTN_CHECK(K >= 1 && K <= kMaxBeamSize, "beam size must be between 1 and {}, got {}",
+             kMaxBeamSize, K);
   ATTN_CHECK(opt.nbest >= 1 && opt.nbest <= K,
              "nbest ({}) must be between 1 and the beam size ({})", opt.nbest, K);
   ATTN_CHECK(B >= 1 && Ts >= 1, "nothing to translate: source batch [{}, {}]", B, Ts);

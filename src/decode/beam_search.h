@@ -16,6 +16,9 @@
 
 namespace attnscope {
 
+// The widest beam beam_search takes (the CLI's --beam is checked against it while parsing).
+inline constexpr int64_t kMaxBeamSize = 64;
+
 struct DecodeOptions {
   int64_t beam = 1;
   int64_t nbest = 1;            // hypotheses returned per sentence (≤ beam)

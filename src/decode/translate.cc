@@ -4,13 +4,19 @@
 #include <cstdint>
 #include <numeric>
 
+#include <fmt/format.h>
+
+#include "core/checked_math.h"
 #include "core/error.h"
+#include "core/memory_limit.h"
+#include "data/sentence_cut.h"
 
 namespace attnscope {
 
 std::vector<int32_t> encode_source(const TextTokenizer& tok, const std::string& sentence,
                                    int64_t max_len, int32_t eos_id) {
-  std::vector<int32_t> ids = tok.encode(sentence);
+  // Cut first: a line of megabytes is not tokenized whole to keep max_len tokens of it.
+  std::vector<int32_t> ids = tok.encode(std::string(text_for_tokens(sentence, max_len)));
   if (static_cast<int64_t>(ids.size()) > max_len - 1) ids.resize(static_cast<size_t>(max_len - 1));
   ids.push_back(eos_id);
   return ids;
@@ -51,6 +57,15 @@ std::vector<Translation> translate_sentences(Seq2SeqModel& model, const TextToke
     for (size_t i = start; i < end; ++i)
       std::copy(ids[order[i]].begin(), ids[order[i]].end(),
                 src.ids.begin() + static_cast<int64_t>(i - start) * src.cols);
+    // The batch's beams at every step: their logits, log-probabilities and scores [rows, V],
+    // beside what is held already (the model).
+    const char* what = "the memory of decoding";
+    const int64_t rows = checked_mul(src.rows, std::max<int64_t>(opt.decode.beam, 1), what);
+    check_memory_plan(
+        fmt::format("decoding {} sentence(s) with beam {}", src.rows, opt.decode.beam),
+        checked_add(tensor_bytes_live(),
+                    checked_mul(checked_mul(rows, cfg.tgt_vocab, what), 12, what), what),
+        "lower --batch or --beam");
     auto hyps = beam_search(model, src, opt.decode);
     for (size_t i = start; i < end; ++i) {
       Translation& t = out[order[i]];

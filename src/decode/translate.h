@@ -24,7 +24,8 @@ struct Translation {
   std::vector<Hypothesis> hypotheses;   // nbest, best first (attention inside when captured)
 };
 
-// Source ids of a sentence as the model sees them: pieces + eos, truncated to max_len.
+// Source ids of a sentence as the model sees them: pieces + eos, truncated to max_len. A long
+// sentence is cut before it is tokenized (data/sentence_cut.h), with the same result.
 std::vector<int32_t> encode_source(const TextTokenizer& tok, const std::string& sentence,
                                    int64_t max_len, int32_t eos_id);
 

@@ -1,5 +1,6 @@
 #include "io/model_dir.h"
 
+#include <cmath>
 #include <filesystem>
 #include <set>
 #include <vector>
@@ -37,6 +38,20 @@ const Architecture* foreign_layout(const std::string& dir) {
 
 }  // namespace
 
+void check_finite(const std::string& file, const std::string& name, const Tensor& t) {
+  const float* v = t.data();
+  const int64_t n = t.numel();
+  int64_t i = 0;
+  while (i < n && std::isfinite(v[i])) ++i;
+  if (i == n) return;
+  int64_t count = 0;
+  for (int64_t j = i; j < n; ++j) count += !std::isfinite(v[j]);
+  fail(
+      "{}: tensor \"{}\" holds {} at index {} ({} of its {} values are not finite): the file is "
+      "corrupt or comes from a run that diverged",
+      file, name, v[i], i, count, n);
+}
+
 std::unique_ptr<Seq2SeqModel> load_model(const std::string& dir) {
   const std::string config_path = checked_config_path(dir);
   if (const Architecture* a = foreign_layout(dir)) return a->load_model(dir);
@@ -60,6 +75,7 @@ void load_params(Seq2SeqModel& model, std::map<std::string, Tensor>& tensors,
     ATTN_CHECK(it->second.shape() == p.value.shape(),
                "{}: tensor \"{}\" has shape {}, the config needs {}", source, p.name,
                it->second.shape_str(), p.value.shape_str());
+    check_finite(source, p.name, it->second);
     p.value = std::move(it->second);
     used.insert(p.name);
   });

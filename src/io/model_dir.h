@@ -37,13 +37,17 @@ TokenizerPair load_tokenizers(const std::string& dir);
 std::unique_ptr<Seq2SeqModel> load_model(const std::string& dir);
 
 // Fills the model's parameters from a safetensors file (every parameter must be there with its
-// shape; a tensor the model does not have is an error too, so a typo cannot pass silently,
-// unless the model accepts it: Seq2SeqModel::check_extra_tensor).
+// shape and finite values; a tensor the model does not have is an error too, so a typo cannot
+// pass silently, unless the model accepts it: Seq2SeqModel::check_extra_tensor).
 void load_weights(Seq2SeqModel& model, const std::string& path);
 // The same from tensors already read (and renamed: io/marian_weights.h); `source` names them in
 // messages. Takes the tensors it uses out of `tensors`.
 void load_params(Seq2SeqModel& model, std::map<std::string, Tensor>& tensors,
                  const std::string& source);
+
+// Throws attnscope::Error naming the file, the tensor and the index of its first value that is
+// NaN or infinite: such weights would translate to garbage (or nothing) without a word.
+void check_finite(const std::string& file, const std::string& name, const Tensor& t);
 
 // Writes DIR/config.json (from model.config()) and DIR/model.safetensors, each atomically,
 // creating DIR if needed.

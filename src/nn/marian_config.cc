@@ -11,8 +11,8 @@ std::unique_ptr<ArchConfig> MarianConfig::clone() const {
   return std::make_unique<MarianConfig>(*this);
 }
 
-void MarianConfig::validate() const {
-  ModelConfig::validate();
+void MarianConfig::check_rules() const {
+  ModelConfig::check_rules();
   const GenerationConfig& g = generation;
   const auto in_vocab = [&](int32_t id) { return id >= 0 && id < tgt_vocab; };
   ATTN_CHECK(in_vocab(g.eos_token_id) && g.eos_token_id == eos_id,
@@ -33,8 +33,8 @@ void MarianConfig::validate() const {
              g.effective_max_length());
 }
 
-std::unique_ptr<Seq2SeqModel> MarianConfig::make_model() const {
-  return std::make_unique<MarianModel>(*this);  // the constructor validates
+std::unique_ptr<Seq2SeqModel> MarianConfig::build_model() const {
+  return std::make_unique<MarianModel>(*this);
 }
 
 std::string MarianConfig::summary() const {

@@ -19,12 +19,15 @@ struct MarianConfig : ModelConfig {
 
   std::string arch() const override { return "marian"; }
   std::unique_ptr<ArchConfig> clone() const override;
-  // The network as ModelConfig validates it, then the generation ids against the vocabulary.
-  void validate() const override;
-  std::unique_ptr<Seq2SeqModel> make_model() const override;  // a MarianModel
   std::string summary() const override;
   // A Marian model's vocabularies are those of its files: attnscope does not train them.
   void set_vocabularies(int64_t src, int64_t tgt) override;
+
+ protected:
+  // The network's rules as ModelConfig checks them, then the generation ids against the
+  // vocabulary.
+  void check_rules() const override;
+  std::unique_ptr<Seq2SeqModel> build_model() const override;  // a MarianModel
 };
 
 }  // namespace attnscope

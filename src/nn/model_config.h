@@ -66,13 +66,16 @@ struct ModelConfig : ArchConfig {
   // "relu" | "gelu" | "gelu_tanh" | "silu", "positions" "sinusoid" | "sinusoid_halves" |
   // "table", "padding_mask" "pad_ids" | "source_tail".
   void visit_fields(ConfigFields& f) override;
-  // Throws attnscope::Error naming the key when a value is impossible
-  // (heads not dividing d_model, vocab smaller than the special ids, …).
-  void validate() const override;
-  std::unique_ptr<Seq2SeqModel> make_model() const override;  // a Transformer
+  int64_t parameter_count() const override;
   std::string summary() const override;
   // Also drops share_embeddings when the two vocabularies differ.
   void set_vocabularies(int64_t src, int64_t tgt) override;
+
+ protected:
+  // heads dividing d_model, the special ids distinct and inside both vocabularies, equal
+  // vocabularies for share_embeddings, dropout below 1.
+  void check_rules() const override;
+  std::unique_ptr<Seq2SeqModel> build_model() const override;  // a Transformer
 };
 
 }  // namespace attnscope

@@ -4,8 +4,7 @@
 
 namespace attnscope {
 
-std::unique_ptr<Seq2SeqModel> RnnConfig::make_model() const {
-  validate();
+std::unique_ptr<Seq2SeqModel> RnnConfig::build_model() const {
   return std::make_unique<RnnSeq2SeqModel>(*this);
 }
 

@@ -10,7 +10,9 @@
 #include <sstream>
 
 #include "core/atomic_file.h"
+#include "core/checked_math.h"
 #include "core/error.h"
+#include "core/memory_limit.h"
 #include "decode/translate.h"
 #include "eval/bleu.h"
 #include "eval/chrf.h"
@@ -18,6 +20,7 @@
 #include "io/config_json.h"
 #include "io/model_dir.h"
 #include "train/loss.h"
+#include "train/run_dir.h"
 
 namespace attnscope {
 
@@ -91,9 +94,8 @@ void copy_tokenizer(const std::string& from, const fs::path& to) {
   write_file_atomically(to.string(), bytes.str());
 }
 
-TokenizerPair prepare_tokenizers(const TrainRecipe& r, std::FILE* log) {
-  if (r.resume) return load_tokenizers(r.out_dir);
-  fs::create_directories(r.out_dir);
+TokenizerPair prepare_tokenizers(const TrainRecipe& r, bool resume, std::FILE* log) {
+  if (resume) return load_tokenizers(r.out_dir);
   if (!r.source_spm.empty()) {
     const std::string tgt_path = r.target_spm.empty() ? r.source_spm : r.target_spm;
     if (tgt_path == r.source_spm) {
@@ -127,20 +129,77 @@ TokenizerPair prepare_tokenizers(const TrainRecipe& r, std::FILE* log) {
   return {src, tgt};
 }
 
+// The memory a training run plans, checked against the cap (core/memory_limit.h) before anything
+// is written: the weights with their gradients and Adam's two moments (16 bytes a parameter), and
+// the largest batch's logits with their gradient and probabilities.
+void check_training_memory(const ArchConfig& config, int64_t tgt_vocab, int64_t max_tokens) {
+  config.validate();
+  const char* what = "the memory of a training run";
+  const int64_t params = config.parameter_count();
+  const int64_t bytes =
+      checked_add(checked_mul(params, 16, what),
+                  checked_mul(checked_mul(max_tokens, tgt_vocab, what), 12, what), what);
+  check_memory_plan(fmt::format("training a {} model of {} parameters ({}) on batches of {} tokens",
+                                config.arch(), params, config.summary(), max_tokens),
+                    bytes, "choose a smaller --config or --batch-tokens");
+}
+
+// The config a new run will train, with the largest vocabularies its tokenizers can have.
+std::unique_ptr<ArchConfig> planned_config(const TrainRecipe& r, int64_t& tgt_vocab) {
+  ATTN_CHECK(r.model != nullptr, "no model config to train (TrainRecipe::model is empty)");
+  int64_t src_vocab = r.tokenizer.vocab_size;
+  tgt_vocab = r.tokenizer.vocab_size;
+  if (!r.source_spm.empty()) {
+    src_vocab = Tokenizer::load(r.source_spm).vocab_size();
+    tgt_vocab = r.target_spm.empty() ? src_vocab : Tokenizer::load(r.target_spm).vocab_size();
+  }
+  std::unique_ptr<ArchConfig> c = r.model->clone();
+  c->set_vocabularies(src_vocab, tgt_vocab);
+  return c;
+}
+
 }  // namespace
 
 TrainerState run_training(const TrainRecipe& r,
                           const std::function<void(const TrainProgress&)>& progress,
                           std::FILE* log) {
   const std::string config_path = (fs::path(r.out_dir) / kConfigFile).string();
-  ATTN_CHECK(r.resume || (!fs::exists(fs::path(r.out_dir) / "checkpoint") &&
-                          !fs::exists(fs::path(r.out_dir) / kConfigFile)),
-             "{} already holds a training run: add --resume to continue it, or choose another "
-             "--out",
-             r.out_dir);
-  TokenizerPair tok = prepare_tokenizers(r, log);
+  // What a kill may have left in out_dir decides whether this run continues or starts
+  // (train/run_dir.h).
+  const RunDirState dir = inspect_run_dir(r.out_dir);
+  const bool resume = dir.checkpoint;
+  if (dir.checkpoint) {
+    ATTN_CHECK(r.resume,
+               "{} already holds a training run (its checkpoint is at step {}): add --resume to "
+               "continue it, or choose another --out",
+               r.out_dir, dir.checkpoint_step);
+    const auto c = read_config(config_path);
+    const nlohmann::json j = config_to_json(*c);  // the target vocabulary, where it has one
+    const int64_t tgt_vocab = j.value("tgt_vocab", int64_t{0});
+    check_training_memory(*c, tgt_vocab, r.max_tokens);
+  } else {
+    int64_t tgt_vocab = 0;
+    check_training_memory(*planned_config(r, tgt_vocab), tgt_vocab, r.max_tokens);
+  }
+  if (dir.checkpoint) {
+    // Resumed below.
+  } else if (dir.marker) {
+    fmt::print(log, "{}: a run that stopped before its first checkpoint: starting it again\n",
+               r.out_dir);
+    clear_unfinished_run(r.out_dir);
+  } else {
+    ATTN_CHECK(!dir.model,
+               "{} holds a model that is not a training run of attnscope train ({} but no "
+               "checkpoint): choose another --out",
+               r.out_dir, kConfigFile);
+    if (r.resume) fmt::print(log, "{}: nothing to resume yet: starting a new run\n", r.out_dir);
+    start_run_dir(r.out_dir);
+  }
+  // Temporary files of atomic writes a kill interrupted.
+  remove_stale_temp_files(r.out_dir);
+  TokenizerPair tok = prepare_tokenizers(r, resume, log);
   std::unique_ptr<ArchConfig> config;
-  if (r.resume) {
+  if (resume) {
     config = read_config(config_path);
     const Architecture* arch = find_architecture(config->arch());
     if (arch == nullptr || arch->preset == nullptr) {
@@ -154,10 +213,11 @@ TrainerState run_training(const TrainRecipe& r,
     ATTN_CHECK(r.model != nullptr, "no model config to train (TrainRecipe::model is empty)");
     config = r.model->clone();
     config->set_vocabularies(tok.src->vocab_size(), tok.tgt->vocab_size());
+    check_training_memory(*config, tok.tgt->vocab_size(), r.max_tokens);
   }
   std::unique_ptr<Seq2SeqModel> model_ptr = config->make_model();
   Seq2SeqModel& model = *model_ptr;
-  if (!r.resume) {
+  if (!resume) {
     model.init_weights(r.trainer.seed);
     save_model(model, r.out_dir);
   }
@@ -198,7 +258,7 @@ TrainerState run_training(const TrainRecipe& r,
       return v;
     });
   }
-  if (r.resume) {
+  if (resume) {
     ATTN_CHECK(trainer.resume(), "{} has no checkpoint to resume", r.out_dir);
     fmt::print(log, "resumed at step {} (epoch {}, batch {})\n", trainer.state().step,
                trainer.state().epoch, trainer.state().batch_index);

@@ -30,7 +30,9 @@ struct TrainRecipe {
   TrainerOptions trainer;
   int64_t valid_bleu_sentences = 500;  // 0: validation loss only
   DecodeOptions valid_decode;
-  bool resume = false;  // continue the checkpoint in out_dir
+  // Continue the checkpoint in out_dir, or start when there is none yet (train/run_dir.h: what
+  // each state of out_dir leads to).
+  bool resume = false;
 };
 
 // Encodes pairs for training: src = pieces + eos, tgt = bos + pieces + eos. Pairs longer than

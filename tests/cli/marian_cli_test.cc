@@ -155,6 +155,10 @@ TEST_F(MarianCli, FlagsAreValidatedForTheModel) {
   auto r =
       run_attnscope("translate --model " + model + " --max-new-tokens 0 --input " + path("in.txt"));
   EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.out.find("--max-new-tokens: Value 0 not in range"), std::string::npos) << r.out;
+  r = run_attnscope("translate --model " + model + " --max-new-tokens 500 --input " +
+                    path("in.txt"));
+  EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.out.find("max_new_tokens must be between 1 and the model's 128"), std::string::npos)
       << r.out;
   r = run_attnscope("translate --model " + model + " --max-len-ratio 3 --input " + path("in.txt"));

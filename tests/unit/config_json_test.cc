@@ -219,8 +219,10 @@ TEST_F(ConfigJsonTest, UnknownKeysAreErrors) {
 TEST_F(ConfigJsonTest, ValidationErrorsArePrefixedWithTheSource) {
   const std::string msg = error_of(json{{"d_model", 10}, {"heads", 4}});
   EXPECT_EQ(msg.rfind("config.json: heads (4) must divide d_model (10)", 0), 0u) << msg;
-  EXPECT_EQ(error_of(json{{"decoder_layers", 0}}).rfind("config.json: encoder_layers", 0), 0u);
-  EXPECT_EQ(error_of(json{{"src_vocab", 2}}).rfind("config.json: special id 2", 0), 0u);
+  EXPECT_EQ(error_of(json{{"decoder_layers", 0}}),
+            "config.json: \"decoder_layers\" is 0; it must be from 1 to 1024");
+  EXPECT_EQ(error_of(json{{"src_vocab", 2}}),
+            "config.json: \"eos_id\" is 2, outside the source vocabulary (src_vocab 2)");
   EXPECT_EQ(error_of(json{{"arch", "rnn"}}).rfind("config.json: arch: \"rnn\"", 0), 0u);
 }
 

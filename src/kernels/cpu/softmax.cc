@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "kernels/cpu/fast_exp.h"
+#include "kernels/cpu/row_max.h"
 
 namespace attnscope::cpu {
 
@@ -29,9 +30,7 @@ void softmax_forward(const float* x, const float* mask, float* y, int64_t rows, 
     } else if (yr != xr) {
       std::copy(xr, xr + n, yr);
     }
-    float m = kNegInf;
-#pragma omp simd reduction(max : m)
-    for (int64_t j = 0; j < n; ++j) m = std::max(m, yr[j]);
+    const float m = row_max(yr, n);
     if (m == kNegInf) {  // every column masked
       std::fill(yr, yr + n, 0.0f);
       continue;
