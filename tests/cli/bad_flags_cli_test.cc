@@ -33,6 +33,19 @@ const std::vector<Bad>& table() {
     const std::string al = "align --model MODEL ";
     const std::string sv = "serve --model MODEL ";
     return std::vector<Bad>{
+        {tr + "--mask-heads crossx:0:0 < /dev/null", "--mask-heads"},
+        {tr + "--mask-heads cross:0 < /dev/null", "--mask-heads"},
+        {tr + "--mask-heads cross:-1:0 < /dev/null", "--mask-heads"},
+        {tr + "--mask-heads cross:9:0 < /dev/null", "--mask-heads: cross:9:0: no layer 9"},
+        {tr + "--mask-heads encoder_self:0:7 < /dev/null",
+         "--mask-heads: encoder_self:0:7: no head 7"},
+        {at + "--mask-heads decoder_self:5:*", "--mask-heads"},
+        {al + "--mask-heads cross:*:2 < /dev/null", "--mask-heads"},
+        {sv + "--mask-heads cross:*:x", "--mask-heads"},
+        {"attribute --model MODEL 'o gato' --out attr --method grad", "--method"},
+        {"attribute --model MODEL 'o gato' --out attr --steps 0", "--steps"},
+        {"attribute --model MODEL 'o gato' --out attr --baseline one", "--baseline"},
+        {"attribute --model MODEL 'o gato' --out attr --mask-heads cross:3:0", "--mask-heads"},
         {train + "--log-every 0", "--log-every"},
         {train + "--log-every -1", "--log-every"},
         {train + "--steps -1", "--steps"},
