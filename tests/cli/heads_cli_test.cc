@@ -123,5 +123,39 @@ TEST(HeadsCli, HeadsPrintsTheTableAndWritesItsFiles) {
   fs::remove_all(d);
 }
 
+// The RNN model has one additive-attention head: removing it removes attention, and its backward
+// gives no input gradients. Each command says so instead of running.
+TEST(HeadsCli, TheRnnModelRefusesSayingWhy) {
+  const fs::path d = temp_dir("rnn");
+  {
+    std::ofstream tsv(d / "train.tsv");
+    tsv << "9 de outubro de 1993\t1993-10-09\n12 de março de 2001\t2001-03-12\n";
+  }
+  std::ofstream(d / "in.txt") << "9 de outubro\n";
+  const std::string rnn = (d / "rnn").string();
+  const auto t =
+      test::run_attnscope("train --arch rnn-attention --data " + (d / "train.tsv").string() +
+                          " --out " + rnn + " --config tiny --steps 2");
+  ASSERT_EQ(t.exit_code, 0) << t.out;
+  const auto m = test::run_attnscope("translate --model " + rnn + " --mask-heads cross:0:0 < " +
+                                     (d / "in.txt").string());
+  EXPECT_EQ(m.exit_code, 1) << m.out;
+  EXPECT_NE(m.out.find("--mask-heads: an rnn-attention model has no head gates: it has one "
+                       "attention head"),
+            std::string::npos)
+      << m.out;
+  const auto h = test::run_attnscope("heads --model " + rnn + " --data " +
+                                     (d / "train.tsv").string() + " --out " + (d / "h").string());
+  EXPECT_EQ(h.exit_code, 1) << h.out;
+  EXPECT_NE(h.out.find("one attention head"), std::string::npos) << h.out;
+  const auto a = test::run_attnscope("attribute --model " + rnn + " '9 de outubro' --out " +
+                                     (d / "a").string());
+  EXPECT_EQ(a.exit_code, 1) << a.out;
+  EXPECT_NE(a.out.find("rnn-attention model, which has none"), std::string::npos) << a.out;
+  EXPECT_FALSE(fs::exists(d / "a"));
+  EXPECT_FALSE(fs::exists(d / "h"));
+  fs::remove_all(d);
+}
+
 }  // namespace
 }  // namespace attnscope
