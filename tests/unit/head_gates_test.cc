@@ -237,6 +237,33 @@ TEST(HeadMask, TheRnnModelSaysItHasOneHead) {
   EXPECT_NE(e.find("one attention head"), std::string::npos) << e;
 }
 
+// A model on a device has no gates (nn/cuda/ runs its own kernels): the refusal says where the
+// model is and what to do. The base class's refusal, as the CUDA Transformer inherits it.
+class DeviceLikeModel : public Transformer {
+ public:
+  using Transformer::Transformer;
+  ModelInfo info() const override {
+    ModelInfo i = Transformer::info();
+    i.on_device = true;
+    i.device = "cuda (a test device)";
+    i.head_gates = false;
+    return i;
+  }
+  std::vector<float> head_gates(AttentionKind kind, int64_t layer) const override {
+    return Seq2SeqModel::head_gates(kind, layer);
+  }
+};
+
+TEST(HeadMask, AModelOnADeviceSaysToRunOnTheCpu) {
+  DeviceLikeModel m(tiny());
+  const std::string e = error_of(
+      [&] { apply_head_masks(m, parse_head_masks("cross:0:0", "--mask-heads"), "--mask-heads"); });
+  EXPECT_NE(e.find("--mask-heads: a model on cuda (a test device) has no head gates: run it on "
+                   "the CPU"),
+            std::string::npos)
+      << e;
+}
+
 TEST(HeadMask, AMarianModelMasksLikeATransformer) {
   const std::string dir = std::string(ATTNSCOPE_TEST_DATA) + "/marian/separate_gelu/model";
   auto gated = load_model(dir), zeroed = load_model(dir), plain = load_model(dir);
