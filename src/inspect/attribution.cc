@@ -4,7 +4,9 @@
 #include <cmath>
 #include <utility>
 
+#include "core/checked_math.h"
 #include "core/error.h"
+#include "core/memory_limit.h"
 
 namespace attnscope {
 
@@ -142,7 +144,14 @@ Attribution attribute_tokens(Seq2SeqModel& model, const std::vector<int32_t>& sr
         InputSide::kTarget, TokenBatch{1, N, std::vector<int32_t>(tgt_in.size(), info.pad_id)});
   }
 
-  // Σ_k w_k ∂ log p(y_i) / ∂e at α_k, per output i: [N, Ts, D] and [N, N, D] (in double).
+  // Σ_k w_k ∂ log p(y_i) / ∂e at α_k, per output i: [N, Ts, D] and [N, N, D] (in double),
+  // planned against the memory cap first (N and Ts are bounded by max_len, D by the model).
+  const std::string what = "attribution";
+  check_memory_plan(
+      "attribution's gradient sums",
+      checked_add(tensor_bytes_live(),
+                  checked_mul(8, checked_mul(N, checked_mul(Ts + N, D, what), what), what), what),
+      "attribute a shorter sentence");
   std::vector<double> g_src(static_cast<size_t>(N * Ts * D), 0.0);
   std::vector<double> g_tgt(static_cast<size_t>(N * N * D), 0.0);
   Attribution out;
