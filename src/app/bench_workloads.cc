@@ -355,7 +355,7 @@ W2Result run_w2(const Sizes& s, const RunOptions& o) {
   return r;
 }
 
-W3Result run_w3(const Sizes& s, const RunOptions& o) {
+W3Result run_w3(const Sizes& s, int64_t beam, const RunOptions& o) {
   const int warmup = or_default(o.warmup, 1), repeat = or_default(o.repeat, 3);
   const ModelConfig cfg = w2_config(s);
   Transformer model(cfg);
@@ -366,12 +366,14 @@ W3Result run_w3(const Sizes& s, const RunOptions& o) {
   for (int64_t done = 0; done < s.sentences; done += s.decode_batch)
     batches.push_back(random_tokens(rng, std::min(s.decode_batch, s.sentences - done), s.src_len,
                                     s.vocab, -1, cfg.eos_id));
-  DecodeOptions opt;  // greedy, exactly out_len tokens per sentence: no stop at eos
-  opt.beam = 1;
+  DecodeOptions opt;  // exactly out_len tokens per sentence: no stop at eos
+  opt.beam = beam;
+  opt.length_penalty = 0.0f;  // the best hypothesis: the highest Σ log p, as the peer's
   opt.stop_at_eos = false;
   opt.max_len_ratio = 0.0f;
   opt.max_len_extra = s.out_len;
   W3Result r;
+  r.beam = beam;
   int64_t tokens = 0;
   // Warm-up: the first batch (the caches and buffers grow once).
   for (int i = 0; i < warmup; ++i) beam_search(model, batches.front(), opt);
@@ -382,8 +384,8 @@ W3Result run_w3(const Sizes& s, const RunOptions& o) {
         tokens += static_cast<int64_t>(hyps.front().tokens.size());
   });
   ATTN_CHECK(tokens == s.sentences * s.out_len,
-             "bench W3: decoded {} tokens, expected {} sentences × {} tokens", tokens, s.sentences,
-             s.out_len);
+             "bench W3 (beam {}): decoded {} tokens, expected {} sentences × {} tokens", beam,
+             tokens, s.sentences, s.out_len);
   r.tokens = tokens;
   r.tokens_per_s = static_cast<double>(tokens) / (r.run.median_ms * 1e-3);
   return r;
