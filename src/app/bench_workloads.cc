@@ -360,6 +360,7 @@ W3Result run_w3(const Sizes& s, int64_t beam, const RunOptions& o) {
   const ModelConfig cfg = w2_config(s);
   Transformer model(cfg);
   model.init_weights(o.seed);
+  model.set_step_weights(o.step_weights);
   Rng rng(o.seed + 2);
   // Sentences of src_len tokens, the last one eos, in batches of decode_batch.
   std::vector<TokenBatch> batches;
@@ -430,6 +431,7 @@ W3mResult run_w3m(const Sizes& s, int64_t beam, const RunOptions& o) {
   const MarianConfig cfg = w3m_config(s);
   MarianModel model(cfg);
   model.init_weights(o.seed);
+  model.set_step_weights(o.step_weights);
   Rng rng(o.seed + 3);
   // Sources of m_src_len tokens ending in eos (never the pad id), in batches of m_batch.
   std::vector<TokenBatch> batches;

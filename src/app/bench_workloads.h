@@ -10,6 +10,7 @@
 #include <functional>
 #include <string>
 
+#include "kernels/cpu/quantized_linear.h"
 #include "nn/device.h"
 #include "nn/marian_config.h"
 #include "nn/model_config.h"
@@ -43,6 +44,8 @@ struct RunOptions {
   int repeat = 0;  // timed repetitions; 0 = the workload's default
   int warmup = 0;  // untimed repetitions first; 0 = the workload's default
   uint64_t seed = 1234;
+  // W3, W3b, W3m: the decode steps' weights (--precision on the CPU).
+  cpu::WeightFormat step_weights = cpu::WeightFormat::kF32;
 };
 
 // Median and minimum of the timed repetitions, in milliseconds.

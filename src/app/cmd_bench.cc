@@ -65,6 +65,10 @@ class Report {
     j["omp_wait_policy"] = env_.omp_wait_policy;
     j["blas_thread_timeout"] = env_.blas_thread_timeout;
     if (small_) j["small"] = true;
+    if (step_weights_ != cpu::WeightFormat::kF32) {
+      j["precision"] = cpu::weight_format_name(step_weights_);
+      j["step_isa"] = cpu::quantized_linear_isa(step_weights_);
+    }
     std::cout << j.dump() << std::endl;
   }
 
@@ -206,6 +210,15 @@ class Report {
  private:
   bench::Environment env_;
   bool json_, small_;
+  cpu::WeightFormat step_weights_ = cpu::WeightFormat::kF32;
+
+ public:
+  void set_step_weights(cpu::WeightFormat f) {
+    step_weights_ = f;
+    if (!json_ && f != cpu::WeightFormat::kF32)
+      fmt::print("decode steps: {} weights ({})\n", cpu::weight_format_name(f),
+                 cpu::quantized_linear_isa(f));
+  }
 };
 
 // Workload names are matched without regard to case ("w1w" is W1w).
@@ -229,12 +242,24 @@ void run_bench(const BenchArgs& a) {
                "bench: {} is a CPU workload; --device cuda runs W6 (GPU translation)", w);
     ATTN_CHECK(gpu || !gpu_workload, "bench: {} runs on the GPU: add --device cuda", w);
   }
+  const bool reduced = !gpu && device.precision && *device.precision != Precision::kF32;
+  if (reduced) {
+    ATTN_CHECK(!a.workloads.empty(),
+               "bench --precision {} on the CPU applies to decoding: name W3, W3b or W3m",
+               precision_name(*device.precision));
+    for (const std::string& w : a.workloads)
+      ATTN_CHECK(wants({w}, "W3") || wants({w}, "W3b") || wants({w}, "W3m"),
+                 "bench --precision {} on the CPU applies to decoding (W3, W3b, W3m), not {}",
+                 precision_name(*device.precision), w);
+  }
   const bench::Environment env = bench::setup_environment(a.threads);
   const bench::Sizes sizes = a.small ? bench::Sizes::small() : bench::Sizes{};
   bench::RunOptions opt;
   opt.repeat = a.repeat;
   opt.warmup = a.warmup;
-  const Report report(env, a.json, a.small);
+  if (reduced) opt.step_weights = step_weight_format(*device.precision);
+  Report report(env, a.json, a.small);
+  report.set_step_weights(opt.step_weights);
   if (gpu) {
     report.w6(sizes, bench::run_w6(sizes, opt, device));
     return;

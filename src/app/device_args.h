@@ -1,5 +1,5 @@
-// `--device cpu|cuda` and `--precision bf16|fp32`, shared by translate, eval, attention, serve,
-// forward and bench: where the model computes (nn/device.h).
+// `--device cpu|cuda` and `--precision fp32|bf16|int8`, shared by translate, eval, attention,
+// serve, forward and bench: where the model computes (nn/device.h).
 #pragma once
 
 #include <CLI/CLI.hpp>

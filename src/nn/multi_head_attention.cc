@@ -124,11 +124,11 @@ void MultiHeadAttention::backward_cross(const float* x, const float* memory, con
                        2 * D);
 }
 
-void MultiHeadAttention::pack_step(bool cross, PackedStep& p) const {
+void MultiHeadAttention::pack_step(bool cross, PackedStep& p, cpu::WeightFormat format) const {
   const int64_t D = d_model_;
   // Cross-attention's step projects only Q (rows 0..D of in_proj); K|V come from the memory.
-  cpu::pack_weight(in_proj_weight.value.data(), cross ? D : 3 * D, D, p.in);
-  cpu::pack_weight(out_proj.weight.value.data(), D, D, p.out);
+  cpu::pack_weight(in_proj_weight.value.data(), cross ? D : 3 * D, D, p.in, format);
+  cpu::pack_weight(out_proj.weight.value.data(), D, D, p.out, format);
 }
 
 namespace {

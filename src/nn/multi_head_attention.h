@@ -61,7 +61,8 @@ class MultiHeadAttention {
     cpu::PackedWeight in, out;
   };
   // Packs them for forward_self_step (cross = false) or forward_cross_step (cross = true).
-  void pack_step(bool cross, PackedStep& p) const;
+  void pack_step(bool cross, PackedStep& p,
+                 cpu::WeightFormat format = cpu::WeightFormat::kF32) const;
 
   // Incremental decoding. kv_cache [B, capacity, 2·D] holds K|V of the positions before t;
   // x [B, D] is position t of each row: its K, V are written at row t of the cache and it

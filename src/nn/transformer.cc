@@ -322,11 +322,14 @@ std::unique_ptr<DecoderState> Transformer::start_decoding(const TokenBatch& src,
              "decoding {} steps exceeds the model's max_len {}", max_steps, cfg_.max_len);
   encode(src, ForwardOptions{});
   const int64_t B = src.rows, Ts = src.cols, D = cfg_.d_model;
-  // The weights cannot change while this state decodes: pack the output layer once for it.
-  if (B * expand <= kPackedStepRows) {
-    cpu::pack_weight(generator_weight().value.data(), cfg_.tgt_vocab, D, packed_generator_);
+  // The weights cannot change while this state decodes: pack the output layer once for it. bf16
+  // and int8 steps always run packed (that is where the format lives).
+  if (B * expand <= kPackedStepRows || step_format_ != cpu::WeightFormat::kF32) {
+    cpu::pack_weight(generator_weight().value.data(), cfg_.tgt_vocab, D, packed_generator_,
+                     step_format_);
     packed_layers_.resize(decoder_.size());
-    for (size_t l = 0; l < decoder_.size(); ++l) decoder_[l].pack_step(packed_layers_[l]);
+    for (size_t l = 0; l < decoder_.size(); ++l)
+      decoder_[l].pack_step(packed_layers_[l], step_format_);
   } else {
     packed_generator_ = cpu::PackedWeight{};  // never a packing of older weights
     packed_layers_.clear();
@@ -374,7 +377,8 @@ const Tensor& Transformer::decode_step(DecoderState& state, const std::vector<in
     cpu::axpy(1.0f, tgt_positions().data() + t * D, act_.step_embedded.data() + r * D, D);
   act_.decoder.resize(decoder_.size());
   // Packed weights when start_decoding packed them for this many rows (or more).
-  const bool packed = R <= kPackedStepRows && packed_layers_.size() == decoder_.size();
+  const bool packed = (R <= kPackedStepRows || step_format_ != cpu::WeightFormat::kF32) &&
+                      packed_layers_.size() == decoder_.size();
   const float* x = act_.step_embedded.data();
   for (size_t l = 0; l < decoder_.size(); ++l) {
     decoder_[l].forward_step(x, R, t, cache.self_kv[l], cache.cross_kv[l],

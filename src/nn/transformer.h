@@ -90,6 +90,10 @@ class Transformer : public Seq2SeqModel {
                                                int64_t max_steps) override;
   // Feeds tokens[r] at position cache.steps of every row → logits [rows, V].
   const Tensor& decode_step(DecoderState& state, const std::vector<int32_t>& tokens) override;
+  // bf16 / int8 decode steps: every step packs the projections and the output layer in that
+  // format, whatever the number of rows.
+  void set_step_weights(cpu::WeightFormat format) override { step_format_ = format; }
+  cpu::WeightFormat step_weights() const override { return step_format_; }
 
   // The weights [B, H, Tq, Tk] of `layer` from the last forward.
   const Tensor& attention(AttentionKind kind, int64_t layer) const override;
@@ -130,6 +134,7 @@ class Transformer : public Seq2SeqModel {
   // The decode steps' weights, packed by start_decoding (empty when its batch is too large).
   cpu::PackedWeight packed_generator_;
   std::vector<DecoderLayer::PackedStep> packed_layers_;
+  cpu::WeightFormat step_format_ = cpu::WeightFormat::kF32;
   TokenBatch src_, tgt_;  // the last forward's batch, for backward
   ForwardOptions last_;
 };
