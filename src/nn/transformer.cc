@@ -40,6 +40,7 @@ Transformer::Transformer(const ModelConfig& cfg) : cfg_(cfg) {
 }
 
 void Transformer::visit_params(const ParamVisitor& f) {
+  packed_valid_ = false;  // f may change any weight: pack again before the next decode step
   if (!cfg_.share_embeddings) f(src_embed_.weight);
   f(tgt_embed_.weight);
   if (cfg_.positions == Positions::kTable) {
@@ -322,18 +323,6 @@ std::unique_ptr<DecoderState> Transformer::start_decoding(const TokenBatch& src,
              "decoding {} steps exceeds the model's max_len {}", max_steps, cfg_.max_len);
   encode(src, ForwardOptions{});
   const int64_t B = src.rows, Ts = src.cols, D = cfg_.d_model;
-  // The weights cannot change while this state decodes: pack the output layer once for it. bf16
-  // and int8 steps always run packed (that is where the format lives).
-  if (B * expand <= kPackedStepRows || step_format_ != cpu::WeightFormat::kF32) {
-    cpu::pack_weight(generator_weight().value.data(), cfg_.tgt_vocab, D, packed_generator_,
-                     step_format_);
-    packed_layers_.resize(decoder_.size());
-    for (size_t l = 0; l < decoder_.size(); ++l)
-      decoder_[l].pack_step(packed_layers_[l], step_format_);
-  } else {
-    packed_generator_ = cpu::PackedWeight{};  // never a packing of older weights
-    packed_layers_.clear();
-  }
   auto state = std::make_unique<DecoderCache>();
   DecoderCache& cache = *state;
   cache.rows = B * expand;
@@ -376,9 +365,18 @@ const Tensor& Transformer::decode_step(DecoderState& state, const std::vector<in
   for (int64_t r = 0; r < R; ++r)
     cpu::axpy(1.0f, tgt_positions().data() + t * D, act_.step_embedded.data() + r * D, D);
   act_.decoder.resize(decoder_.size());
-  // Packed weights when start_decoding packed them for this many rows (or more).
-  const bool packed = (R <= kPackedStepRows || step_format_ != cpu::WeightFormat::kF32) &&
-                      packed_layers_.size() == decoder_.size();
+  // Packed weights for few rows, and always for bf16 and int8 steps (that is where the format
+  // lives). They are packed once and kept across decodings until a weight may have changed
+  // (visit_params: training, loading) or the format changes.
+  const bool packed = R <= kPackedStepRows || step_format_ != cpu::WeightFormat::kF32;
+  if (packed && (!packed_valid_ || packed_format_ != step_format_)) {
+    cpu::pack_weight(generator_weight().value.data(), V, D, packed_generator_, step_format_);
+    packed_layers_.resize(decoder_.size());
+    for (size_t l = 0; l < decoder_.size(); ++l)
+      decoder_[l].pack_step(packed_layers_[l], step_format_);
+    packed_valid_ = true;
+    packed_format_ = step_format_;
+  }
   const float* x = act_.step_embedded.data();
   for (size_t l = 0; l < decoder_.size(); ++l) {
     decoder_[l].forward_step(x, R, t, cache.self_kv[l], cache.cross_kv[l],
@@ -394,7 +392,7 @@ const Tensor& Transformer::decode_step(DecoderState& state, const std::vector<in
   }
   act_.logits.resize({R, V});
   const float* bias = cfg_.generator_bias ? generator_.bias.value.data() : nullptr;
-  if (packed && packed_generator_.out == V && packed_generator_.in == D)
+  if (packed)
     cpu::packed_linear_forward(act_.decoded.data(), packed_generator_, bias, act_.logits.data(), R);
   else
     cpu::linear_forward(act_.decoded.data(), generator_weight().value.data(), bias,

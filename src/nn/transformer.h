@@ -82,10 +82,10 @@ class Transformer : public Seq2SeqModel {
   // batch and options).
   void backward(const Tensor& d_logits) override;
 
-  // Incremental decoding (see Seq2SeqModel): the state is a DecoderCache. Also packs the weights
-  // the decode steps multiply by (kernels/cpu/packed_linear.h): a step has few rows, and
-  // cblas_sgemm would pack each weight again on every call (the output layer is most of a step's
-  // work when the vocabulary is large).
+  // Incremental decoding (see Seq2SeqModel): the state is a DecoderCache. The steps multiply by
+  // weights packed once (kernels/cpu/packed_linear.h) and kept across decodings: a step has few
+  // rows, and cblas_sgemm would pack each weight again on every call (the output layer is most of
+  // a step's work when the vocabulary is large).
   std::unique_ptr<DecoderState> start_decoding(const TokenBatch& src, int64_t expand,
                                                int64_t max_steps) override;
   // Feeds tokens[r] at position cache.steps of every row → logits [rows, V].
@@ -131,9 +131,13 @@ class Transformer : public Seq2SeqModel {
   Linear generator_;  // weight unused (and not visited) when tie_output
 
   Activations act_;
-  // The decode steps' weights, packed by start_decoding (empty when its batch is too large).
+  // The decode steps' weights, packed by the first decode_step that needs them in format
+  // packed_format_, kept while packed_valid_ (visit_params, which may change any weight, clears
+  // it).
   cpu::PackedWeight packed_generator_;
   std::vector<DecoderLayer::PackedStep> packed_layers_;
+  bool packed_valid_ = false;
+  cpu::WeightFormat packed_format_ = cpu::WeightFormat::kF32;
   cpu::WeightFormat step_format_ = cpu::WeightFormat::kF32;
   TokenBatch src_, tgt_;  // the last forward's batch, for backward
   ForwardOptions last_;
