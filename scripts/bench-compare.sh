@@ -6,13 +6,16 @@
 # attnscope/PyTorch for each metric (> 1: attnscope is faster, or for memory: uses less).
 #
 #   scripts/bench-compare.sh [--rounds R] [--repeat N] [--w3-repeat N] [--threads T]
-#                            [--build DIR] [--out FILE.jsonl] [W1 W1w W2 W3 W3b W3m]
+#                            [--build DIR] [--out FILE.jsonl] [--precision P]
+#                            [W1 W1w W2 W3 W3b W3m]
 #
 # Defaults: W1 W1w W2 W3 (W3b and W3m when named), 3 rounds, each program's own repetitions (W1
 # 20, W2 5) except W3, W3b and W3m, which run once a round (--w3-repeat 1: PyTorch's W3 takes
 # about a minute a run, W3m half a minute per beam size), 2 threads, build/ or build-bench/.
 # attnscope's W3 is compared with two peers: PyTorch's uncached nn.Transformer loop (W3) and its
-# KV-cached decoder over the same weights (W3c); W3b (beam 4) with the cached peer's beam 4. The raw JSON lines
+# KV-cached decoder over the same weights (W3c); W3b (beam 4) with the cached peer's beam 4.
+# --precision bf16|int8 runs attnscope's W3, W3b and W3m with those decode-step weights (the peer
+# stays fp32: the ratio is then what the reduced precision buys on top). The raw JSON lines
 # go to FILE.jsonl (default: a temporary file, named at the end).
 # PyTorch's OpenMP keeps its default wait policy (spinning) unless PEER_OMP_WAIT_POLICY is set;
 # attnscope runs with passive waiting unless OMP_WAIT_POLICY is set (see docs/architecture.md).
@@ -20,6 +23,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+precision=()
 rounds=3 repeat="" w3_repeat=1 threads=2 small="" build="" out="" workloads=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -30,7 +34,8 @@ while [ $# -gt 0 ]; do
     --threads) threads="$2"; shift 2 ;;
     --build) build="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
-    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    --precision) precision=(--precision "$2"); shift 2 ;;
+    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
     W1|W1w|W2|W3|W3b|W3m) workloads+=("$1"); shift ;;
     *) echo "bench-compare.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
@@ -59,7 +64,9 @@ reps() {
 
 run_ours() {
   # shellcheck disable=SC2046
-  "$bin" bench "$1" --json --threads "$threads" $(reps "$1") | sed "s/^{/{\"round\": $2, /" >> "$out"
+  local extra=()
+  case "$1" in W3*) extra=("${precision[@]}") ;; esac
+  "$bin" bench "$1" --json --threads "$threads" $(reps "$1") "${extra[@]}" | sed "s/^{/{\"round\": $2, /" >> "$out"
 }
 run_peer() {
   # shellcheck disable=SC2046

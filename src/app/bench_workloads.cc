@@ -371,10 +371,12 @@ W3Result run_w3(const Sizes& s, int64_t beam, const RunOptions& o) {
   opt.beam = beam;
   opt.length_penalty = 0.0f;  // the best hypothesis: the highest Σ log p, as the peer's
   opt.stop_at_eos = false;
+  if (o.capture) opt.capture.emplace();  // every map of every kind, layer and head
   opt.max_len_ratio = 0.0f;
   opt.max_len_extra = s.out_len;
   W3Result r;
   r.beam = beam;
+  r.capture = o.capture;
   int64_t tokens = 0;
   // Warm-up: the first batch (the caches and buffers grow once).
   for (int i = 0; i < warmup; ++i) beam_search(model, batches.front(), opt);

@@ -46,6 +46,9 @@ struct RunOptions {
   uint64_t seed = 1234;
   // W3, W3b, W3m: the decode steps' weights (--precision on the CPU).
   cpu::WeightFormat step_weights = cpu::WeightFormat::kF32;
+  // W3, W3b: also capture every attention map of the hypotheses (what `attnscope attention`
+  // keeps), to measure what capturing costs.
+  bool capture = false;
 };
 
 // Median and minimum of the timed repetitions, in milliseconds.
@@ -89,7 +92,8 @@ struct W2Result {
 W2Result run_w2(const Sizes& s, const RunOptions& o);
 
 struct W3Result {
-  int64_t beam = 1;    // W3: 1 (greedy); W3b: 4
+  int64_t beam = 1;  // W3: 1 (greedy); W3b: 4
+  bool capture = false;
   Timing run;          // all sentences
   int64_t tokens = 0;  // output tokens per run
   double tokens_per_s = 0;

@@ -30,6 +30,7 @@ struct BenchArgs {
   int warmup = 0;
   int threads = 0;
   bool small = false;
+  bool capture = false;
   DeviceArgs device;
 };
 
@@ -146,11 +147,14 @@ class Report {
           fmt::format("{} {}×{}→{}, batch {}",
                       r.beam == 1 ? std::string("greedy") : fmt::format("beam {}", r.beam),
                       s.sentences, s.src_len, s.out_len, s.decode_batch),
-          r.run, fmt::format("{:.0f} tokens/s", r.tokens_per_s));
+          r.run,
+          fmt::format("{:.0f} tokens/s{}", r.tokens_per_s,
+                      r.capture ? ", every map captured" : ""));
       return;
     }
     json_line({{"workload", id},
                {"beam", r.beam},
+               {"capture", r.capture},
                {"tokens_per_s", round3(r.tokens_per_s)},
                {"run_ms", round3(r.run.median_ms)},
                {"run_min_ms", round3(r.run.min_ms)},
@@ -257,6 +261,7 @@ void run_bench(const BenchArgs& a) {
   bench::RunOptions opt;
   opt.repeat = a.repeat;
   opt.warmup = a.warmup;
+  opt.capture = a.capture;
   if (reduced) opt.step_weights = step_weight_format(*device.precision);
   Report report(env, a.json, a.small);
   report.set_step_weights(opt.step_weights);
@@ -298,6 +303,9 @@ void register_bench(CLI::App& app) {
                   "Workloads to run: W1 W1w W2 W3 W3b W3m (default: all), or W6 with --device cuda")
       ->check(CLI::IsMember({"W1", "W1w", "W2", "W3", "W3b", "W3m", "W6"}, CLI::ignore_case));
   cmd->add_flag("--json", args->json, "One JSON object per line and workload");
+  cmd->add_flag("--capture", args->capture,
+                "W3, W3b: also capture every attention map of the output (as `attnscope "
+                "attention` does), to measure its cost");
   cmd->add_option("--repeat", args->repeat,
                   "Timed repetitions (default: W1 20, W2 5, W3, W3b, W3m and W6 3 full runs)")
       ->check(CLI::Range(1, 100000));

@@ -84,6 +84,21 @@ TEST(BenchCli, W3bRunsBeamFourToFullLength) {
   expect_environment(lines[0]);
 }
 
+// --capture keeps every map while decoding; --precision bf16|int8 reduces the decode steps'
+// weights and is refused for workloads that do not decode.
+TEST(BenchCli, W3WithCaptureAndReducedPrecision) {
+  Result r = run("bench W3 --json --repeat 1 --warmup 1 --small --capture --precision int8");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  auto lines = json_lines(r.out);
+  ASSERT_EQ(lines.size(), 1u) << r.out;
+  EXPECT_EQ(lines[0].at("capture").get<bool>(), true);
+  EXPECT_EQ(lines[0].at("precision"), "int8");
+  EXPECT_EQ(lines[0].at("tokens").get<int>(), 6 * 4);
+  r = run("bench W2 --small --precision bf16 2>&1");
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_NE(r.out.find("applies to decoding (W3, W3b, W3m), not W2"), std::string::npos) << r.out;
+}
+
 TEST(BenchCli, W3mRunsGreedyAndBeamFourOfAMarianShapedModel) {
   const Result r = run("bench W3m --json --repeat 1 --warmup 1 --small");
   ASSERT_EQ(r.exit_code, 0) << r.out;
