@@ -42,8 +42,11 @@ class MultiHeadAttention {
   MultiHeadAttention() = default;
   MultiHeadAttention(const std::string& prefix, int64_t d_model, int64_t heads, bool scale_scores);
 
-  // x [B, T, D] → y [B, T, D]
-  void forward_self(const float* x, float* y, const AttentionCall& c, Activations& a) const;
+  struct PackedStep;
+  // x [B, T, D] → y [B, T, D]. With `packed` (pack_step(false, …): bf16 or int8 weights for a
+  // decoding's encoder) the two projections read the packed weights.
+  void forward_self(const float* x, float* y, const AttentionCall& c, Activations& a,
+                    const PackedStep* packed = nullptr) const;
   // Accumulates dx [B, T, D].
   void backward_self(const float* x, const float* dy, float* dx, const AttentionCall& c,
                      Activations& a);

@@ -41,6 +41,7 @@ Transformer::Transformer(const ModelConfig& cfg) : cfg_(cfg) {
 
 void Transformer::visit_params(const ParamVisitor& f) {
   packed_valid_ = false;  // f may change any weight: pack again before the next decode step
+  packed_encoder_valid_ = false;
   if (!cfg_.share_embeddings) f(src_embed_.weight);
   f(tgt_embed_.weight);
   if (cfg_.positions == Positions::kTable) {
@@ -153,7 +154,7 @@ void copy(const Tensor& from, Tensor& to) {
 }
 }  // namespace
 
-void Transformer::encode(const TokenBatch& src, const ForwardOptions& o) {
+void Transformer::encode(const TokenBatch& src, const ForwardOptions& o, bool reduced) {
   ATTN_CHECK(static_cast<int64_t>(src.ids.size()) == src.rows * src.cols,
              "source batch holds {} ids for shape [{}, {}]", src.ids.size(), src.rows, src.cols);
   src_ = src;
@@ -166,7 +167,7 @@ void Transformer::encode(const TokenBatch& src, const ForwardOptions& o) {
   act_.encoder.resize(encoder_.size());
   const float* x = act_.src_embedded.data();
   for (size_t l = 0; l < encoder_.size(); ++l) {
-    encoder_[l].forward(x, c, act_.encoder[l]);
+    encoder_[l].forward(x, c, act_.encoder[l], reduced ? &packed_encoder_[l] : nullptr);
     x = act_.encoder[l].out().data();
   }
   const Tensor& last = encoder_.empty() ? act_.src_embedded : act_.encoder.back().out();
@@ -321,7 +322,16 @@ std::unique_ptr<DecoderState> Transformer::start_decoding(const TokenBatch& src,
   ATTN_CHECK(expand >= 1, "decoding needs at least one row per sentence");
   ATTN_CHECK(max_steps >= 1 && max_steps <= cfg_.max_len,
              "decoding {} steps exceeds the model's max_len {}", max_steps, cfg_.max_len);
-  encode(src, ForwardOptions{});
+  // bf16 / int8 decoding runs the encoder's projections in that format too (packed once, kept
+  // like the decode steps' weights).
+  const bool reduced = step_format_ != cpu::WeightFormat::kF32;
+  if (reduced && (!packed_encoder_valid_ || packed_encoder_format_ != step_format_)) {
+    packed_encoder_.resize(encoder_.size());
+    for (size_t l = 0; l < encoder_.size(); ++l) encoder_[l].pack(packed_encoder_[l], step_format_);
+    packed_encoder_valid_ = true;
+    packed_encoder_format_ = step_format_;
+  }
+  encode(src, ForwardOptions{}, reduced);
   const int64_t B = src.rows, Ts = src.cols, D = cfg_.d_model;
   auto state = std::make_unique<DecoderCache>();
   DecoderCache& cache = *state;
