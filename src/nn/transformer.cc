@@ -290,24 +290,29 @@ void DecoderCache::reorder(const std::vector<int64_t>& from) {
   if (identity) return;
   for (int64_t f : from)
     ATTN_CHECK(f >= 0 && f < rows, "cache reorder: row {} of a cache of {}", f, rows);
-  // tensors [rows, positions, ·] → [n, positions, ·]; only the first `used` positions are copied.
-  auto gather = [&](std::vector<Tensor>& tensors, int64_t used_positions) {
-    for (Tensor& t : tensors) {
+  // tensors [rows, positions, ·] → [n, positions, ·]; only the first `used` positions are copied,
+  // into the spare buffer, which then takes the tensor's place.
+  auto gather = [&](std::vector<Tensor>& tensors, std::vector<Tensor>& spares,
+                    int64_t used_positions) {
+    spares.resize(tensors.size());
+    for (size_t i = 0; i < tensors.size(); ++i) {
+      Tensor& t = tensors[i];
+      Tensor& out = spares[i];
       const int64_t row = t.numel() / rows;  // floats per row
       const int64_t used = row / t.dim(1) * used_positions;
-      Tensor out({n, t.dim(1), t.dim(2)});
+      out.resize({n, t.dim(1), t.dim(2)});
       for (int64_t r = 0; r < n; ++r)
         std::memcpy(out.data() + r * row, t.data() + from[static_cast<size_t>(r)] * row,
                     static_cast<size_t>(used) * sizeof(float));
-      t = std::move(out);
+      std::swap(t, out);
     }
   };
-  gather(self_kv, steps);
+  gather(self_kv, spare_self, steps);
   // With as many rows as before, beam search moves beams only within a sentence: the rows of one
   // sentence share its memory, so the cross-attention K|V and the memory padding stay. With fewer
   // (finished sentences dropped from the batch), rows move between sentences: gather those too.
   if (n != rows) {
-    gather(cross_kv, src_len);
+    gather(cross_kv, spare_cross, src_len);
     std::vector<uint8_t> padding(static_cast<size_t>(n * src_len));
     for (int64_t r = 0; r < n; ++r)
       std::copy_n(memory_padding.begin() + from[static_cast<size_t>(r)] * src_len, src_len,

@@ -36,6 +36,10 @@ struct DecoderCache : DecoderState {
   std::vector<Tensor> self_kv;          // per layer [rows, capacity, 2·D]
   std::vector<Tensor> cross_kv;         // per layer [rows, Ts, 2·D]
   std::vector<uint8_t> memory_padding;  // [rows, Ts] 1 = padded source position
+  // reorder's destination buffers, swapped with the tensors they replace: a step that moves
+  // rows allocates (and zero-fills) nothing once they have their size. Positions ≥ steps of a
+  // row hold stale values there; a step writes its position before attending to it.
+  std::vector<Tensor> spare_self, spare_cross;
   // The cache becomes from.size() rows, row r being old row from[r]: beam search follows its
   // backpointers (as many rows, each within its sentence) and drops finished sentences (fewer).
   void reorder(const std::vector<int64_t>& from) override;

@@ -37,38 +37,39 @@ int64_t lanes_per_group(WeightFormat f) {
 struct PackedRows {
   std::vector<uint32_t> x;
   std::vector<float> scale;
-  std::vector<int8_t> q;
 };
 
 void pack_rows(const float* x, int64_t N, const QuantizedWeight& W, PackedRows& p) {
   const int64_t in = W.in, kg = W.k_groups;
   p.x.resize(static_cast<size_t>(N * kg));
-  if (W.format == WeightFormat::kBf16) {
-    for (int64_t r = 0; r < N; ++r)
+  if (W.format == WeightFormat::kInt8) p.scale.resize(static_cast<size_t>(N));
+  const bool int8 = W.format == WeightFormat::kInt8;
+#pragma omp parallel for schedule(static) if (N * in > (1 << 15))
+  for (int64_t r = 0; r < N; ++r) {
+    const float* xr = x + r * in;
+    uint32_t* lanes = p.x.data() + r * kg;
+    if (!int8) {
       for (int64_t g = 0; g < kg; ++g) {
         const int64_t k = 2 * g;
-        const uint32_t lo = ref::bf16_round(x[r * in + k]);
-        const uint32_t hi = k + 1 < in ? ref::bf16_round(x[r * in + k + 1]) : 0u;
-        p.x[static_cast<size_t>(r * kg + g)] = lo | (hi << 16);
+        const uint32_t lo = ref::bf16_round(xr[k]);
+        const uint32_t hi = k + 1 < in ? ref::bf16_round(xr[k + 1]) : 0u;
+        lanes[g] = lo | (hi << 16);
       }
-    return;
-  }
-  p.scale.resize(static_cast<size_t>(N));
-  p.q.resize(static_cast<size_t>(kg * 4));
-  for (int64_t r = 0; r < N; ++r) {
-    const float s = ref::int8_scale(x + r * in, in);
+      continue;
+    }
+    const float s = ref::int8_scale(xr, in);
     p.scale[static_cast<size_t>(r)] = s;
-    std::fill(p.q.begin(), p.q.end(), int8_t{0});
-    ref::int8_quantize(x + r * in, in, s, p.q.data());
-    // Unsigned for vpdpbusd: q + 128 (the padding past `in` is 128, i.e. q = 0).
+    const float inv = 1.0f / s;
+    // Unsigned for vpdpbusd: q + 128, byte i of lane g holding input 4g + i (the padding past
+    // `in` is 128, i.e. q = 0).
     for (int64_t g = 0; g < kg; ++g) {
       uint32_t lane = 0;
-      for (int i = 0; i < 4; ++i) {
-        const auto u =
-            static_cast<uint32_t>(static_cast<int32_t>(p.q[static_cast<size_t>(4 * g + i)]) + 128);
-        lane |= u << (8 * i);
+      for (int64_t i = 0; i < 4; ++i) {
+        const int64_t k = 4 * g + i;
+        const int32_t q = k < in ? ref::int8_round(xr[k], inv) : 0;
+        lane |= static_cast<uint32_t>(q + 128) << (8 * i);
       }
-      p.x[static_cast<size_t>(r * kg + g)] = lane;
+      lanes[g] = lane;
     }
   }
 }

@@ -42,13 +42,15 @@ inline float int8_scale(const float* v, int64_t n) {
 // q[i] = round(v[i] / scale), clamped to [−127, 127], round half to even. |v / scale| ≤ 127 (up
 // to rounding), so adding and taking away 1.5·2²³ rounds it exactly as nearbyint would, without a
 // libm call on a baseline x86-64 build.
+inline int32_t int8_round(float v, float inv_scale) {
+  constexpr float kRound = 12582912.0f;  // 1.5 · 2^23
+  const float c = std::clamp(v * inv_scale, -127.0f, 127.0f);
+  return static_cast<int32_t>((c + kRound) - kRound);
+}
+
 inline void int8_quantize(const float* v, int64_t n, float scale, int8_t* q) {
   const float inv = 1.0f / scale;
-  constexpr float kRound = 12582912.0f;  // 1.5 · 2^23
-  for (int64_t i = 0; i < n; ++i) {
-    const float c = std::clamp(v[i] * inv, -127.0f, 127.0f);
-    q[i] = static_cast<int8_t>((c + kRound) - kRound);
-  }
+  for (int64_t i = 0; i < n; ++i) q[i] = static_cast<int8_t>(int8_round(v[i], inv));
 }
 
 // y[N, out] = bf16(x) · bf16(W)ᵀ + b, W [out, in], b [out] or null.
