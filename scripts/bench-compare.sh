@@ -6,11 +6,16 @@
 # attnscope/PyTorch for each metric (> 1: attnscope is faster, or for memory: uses less).
 #
 #   scripts/bench-compare.sh [--rounds R] [--repeat N] [--w3-repeat N] [--threads T]
-#                            [--build DIR] [--out FILE.jsonl] [W1 W1w W2 W3 W3m]
+#                            [--build DIR] [--out FILE.jsonl] [--precision P]
+#                            [W1 W1w W2 W3 W3b W3m]
 #
-# Defaults: W1 W1w W2 W3 (W3m when named), 3 rounds, each program's own repetitions (W1 20, W2 5)
-# except W3 and W3m, which run once a round (--w3-repeat 1: PyTorch's W3 takes about a minute a
-# run, W3m half a minute per beam size), 2 threads, build/ or build-bench/. The raw JSON lines
+# Defaults: W1 W1w W2 W3 (W3b and W3m when named), 3 rounds, each program's own repetitions (W1
+# 20, W2 5) except W3, W3b and W3m, which run once a round (--w3-repeat 1: PyTorch's W3 takes
+# about a minute a run, W3m half a minute per beam size), 2 threads, build/ or build-bench/.
+# attnscope's W3 is compared with two peers: PyTorch's uncached nn.Transformer loop (W3) and its
+# KV-cached decoder over the same weights (W3c); W3b (beam 4) with the cached peer's beam 4.
+# --precision bf16|int8 runs attnscope's W3, W3b and W3m with those decode-step weights (the peer
+# stays fp32: the ratio is then what the reduced precision buys on top). The raw JSON lines
 # go to FILE.jsonl (default: a temporary file, named at the end).
 # PyTorch's OpenMP keeps its default wait policy (spinning) unless PEER_OMP_WAIT_POLICY is set;
 # attnscope runs with passive waiting unless OMP_WAIT_POLICY is set (see docs/architecture.md).
@@ -18,6 +23,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+precision=()
 rounds=3 repeat="" w3_repeat=1 threads=2 small="" build="" out="" workloads=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -28,8 +34,9 @@ while [ $# -gt 0 ]; do
     --threads) threads="$2"; shift 2 ;;
     --build) build="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
-    W1|W1w|W2|W3|W3m) workloads+=("$1"); shift ;;
+    --precision) precision=(--precision "$2"); shift 2 ;;
+    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    W1|W1w|W2|W3|W3b|W3m) workloads+=("$1"); shift ;;
     *) echo "bench-compare.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -49,13 +56,17 @@ py=/usr/bin/python3
 # Repetitions for workload $1 (both programs get the same).
 reps() {
   echo $small
-  if [ "$1" = W3 ] || [ "$1" = W3m ]; then echo --repeat "${repeat:-$w3_repeat}"
-  elif [ -n "$repeat" ]; then echo --repeat "$repeat"; fi
+  case "$1" in
+    W3*) echo --repeat "${repeat:-$w3_repeat}" ;;
+    *) [ -z "$repeat" ] || echo --repeat "$repeat" ;;
+  esac
 }
 
 run_ours() {
   # shellcheck disable=SC2046
-  "$bin" bench "$1" --json --threads "$threads" $(reps "$1") | sed "s/^{/{\"round\": $2, /" >> "$out"
+  local extra=()
+  case "$1" in W3*) extra=("${precision[@]}") ;; esac
+  "$bin" bench "$1" --json --threads "$threads" $(reps "$1") "${extra[@]}" | sed "s/^{/{\"round\": $2, /" >> "$out"
 }
 run_peer() {
   # shellcheck disable=SC2046
@@ -71,8 +82,10 @@ echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 for ((r = 1; r <= rounds; ++r)); do
   for w in "${workloads[@]}"; do
     echo "round $r/$rounds: $w" >&2
-    if (( r % 2 )); then run_ours "$w" "$r"; run_peer "$w" "$r"
-    else run_peer "$w" "$r"; run_ours "$w" "$r"; fi
+    # W3 has two peers: the uncached loop and the KV-cached decoder (W3c).
+    peers=("$w"); [ "$w" = W3 ] && peers=(W3 W3c)
+    if (( r % 2 )); then run_ours "$w" "$r"; for p in "${peers[@]}"; do run_peer "$p" "$r"; done
+    else for p in "${peers[@]}"; do run_peer "$p" "$r"; done; run_ours "$w" "$r"; fi
   done
 done
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
@@ -116,7 +129,9 @@ for causal in (False, True):
 metrics += [
     ("W2 tgt tokens/s", "W2", "tgt_tokens_per_s", None, True, 3.0),
     ("W2 peak RSS MiB", "W2", "peak_rss_mb", None, False, 1.0),
-    ("W3 tokens/s", "W3", "tokens_per_s", None, True, 10.0),
+    ("W3 tokens/s (uncached peer)", "W3", "tokens_per_s", None, True, 10.0),
+    ("W3 tokens/s (KV-cached W3c)", ("W3", "W3c"), "tokens_per_s", None, True, 3.0),
+    ("W3b beam 4 tokens/s (KV-cached)", "W3b", "tokens_per_s", None, True, 3.0),
     ("W3m greedy tokens/s", "W3m", "tokens_per_s", None, True, 2.0, 1),
     ("W3m beam 4 tokens/s", "W3m", "tokens_per_s", None, True, 2.0, 4),
 ]
@@ -128,8 +143,9 @@ print(f"{'metric':<32} {'attnscope':>10} {'PyTorch':>10} {'speedup':>8} {'(range
 for name, w, key, causal, higher, target, *beam in metrics:
     best = max if higher else min
     beam = beam[0] if beam else None
-    ours = per_round("attnscope", w, key, causal, best, beam)
-    peer = per_round("pytorch", w, key, causal, best, beam)
+    w_ours, w_peer = w if isinstance(w, tuple) else (w, w)  # W3 against W3c: another peer
+    ours = per_round("attnscope", w_ours, key, causal, best, beam)
+    peer = per_round("pytorch", w_peer, key, causal, best, beam)
     common = sorted(set(ours) & set(peer))
     if not common:
         continue
@@ -161,7 +177,8 @@ if first and peer:
 print("speedup: PyTorch time / attnscope time, attnscope rate / PyTorch rate, PyTorch memory / "
       "attnscope memory (> 1: attnscope is better); medians over rounds, range over rounds.")
 print("W1 PyTorch = its fastest variant each round (matmul-softmax-matmul, or SDPA where it "
-      "exists); W3 PyTorch: nn.Transformer has no KV cache; W3m PyTorch: a KV-cached Marian "
+      "exists); W3 PyTorch: nn.Transformer has no KV cache; W3c and W3b PyTorch: a KV cache "
+      "written in PyTorch over nn.Transformer's weights; W3m PyTorch: a KV-cached Marian "
       "twin with Hugging Face's greedy and beam search.")
 PY
 echo "raw JSON lines: $out" >&2

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""The PyTorch peer of `attnscope bench`: the CPU workloads W1, W1w, W2, W3 and W3m of
+"""The PyTorch peer of `attnscope bench`: the CPU workloads W1, W1w, W2, W3, W3c, W3b and W3m of
 docs/benchmarks.md, printed as the same JSON lines (one object per line and workload,
 "impl": "pytorch").
 
@@ -15,6 +15,10 @@ token ids, seeded; warm-up runs, then medians (and minima) of timed repetitions.
        label-smoothed F.cross_entropy, torch.optim.Adam: one training step
   W3   greedy decoding with nn.Transformer. nn.Transformer has no KV cache: each step runs the
        decoder over the whole prefix again (that is how PyTorch users decode with it)
+  W3c  W3 with a key/value cache written in PyTorch over nn.Transformer's own decoder weights
+       (checked, before timing, to pick exactly the tokens of the uncached loop)
+  W3b  beam-4 decoding of W3's sentences with the same cache (the best 4 of beam score + log p
+       per sentence each step, index_select reorders), 32 tokens each
   W3m  Hugging Face MarianMTModel's eval path written in plain PyTorch (no transformers) with a
        key/value cache, at an OPUS-MT base shape with random weights: greedy (_sample) and beam
        search (the vectorised _beam_search of transformers 4.50+), batched, eos and pad banned
@@ -301,15 +305,157 @@ def greedy(model, src, out_len):
     return ys[:, 1:]
 
 
-def run_w3(env, s, warmup, repeat, seed):
-    torch.manual_seed(seed)
-    model = Seq2Seq(s)
-    model.eval()
+class CachedDecoder:
+    """Incremental decoding over an nn.Transformer's own decoder weights, with a key/value cache
+    written in plain PyTorch (nn.Transformer has none): per decoder layer the self-attention K, V
+    of every position fed (preallocated [rows, H, max_len, d_head], written in place) and the
+    cross-attention K, V of the memory (projected once per batch); beams reordered by
+    index_select. Each step computes what nn.TransformerDecoderLayer (post-norm, ReLU) computes
+    for the last position, then decoder.norm and the generator."""
+
+    def __init__(self, model):
+        self.m = model
+        self.layers = model.transformer.decoder.layers
+        self.norm = model.transformer.decoder.norm
+        self.D = model.d_model
+        self.H = self.layers[0].self_attn.num_heads
+        self.dh = self.D // self.H
+
+    def heads(self, x):  # [R, T, D] -> [R, H, T, dh]
+        return x.view(x.shape[0], x.shape[1], self.H, self.dh).transpose(1, 2)
+
+    def start(self, memory, rows, max_len):
+        D = self.D
+        self.t = 0
+        self.cross, self.self_kv = [], []
+        for layer in self.layers:
+            w, b = layer.multihead_attn.in_proj_weight, layer.multihead_attn.in_proj_bias
+            k = self.heads(F.linear(memory, w[D:2 * D], b[D:2 * D]))
+            v = self.heads(F.linear(memory, w[2 * D:], b[2 * D:]))
+            self.cross.append((k, v))
+            self.self_kv.append((torch.empty(rows, self.H, max_len, self.dh),
+                                 torch.empty(rows, self.H, max_len, self.dh)))
+
+    def attend(self, q, k, v, out_proj):
+        s = torch.matmul(q, k.transpose(2, 3)) * self.dh ** -0.5
+        o = torch.matmul(torch.softmax(s, dim=-1), v).transpose(1, 2).reshape(
+            q.shape[0], 1, self.D)
+        return out_proj(o)
+
+    def step(self, tokens):
+        """tokens [R] at position t → logits [R, V]."""
+        D, t = self.D, self.t
+        x = self.m.tgt_embed(tokens[:, None]) * math.sqrt(D) + self.m.pe[t:t + 1]
+        for layer, (ck, cv), (sk, sv) in zip(self.layers, self.cross, self.self_kv):
+            sa = layer.self_attn
+            q, k, v = F.linear(x, sa.in_proj_weight, sa.in_proj_bias).chunk(3, dim=-1)
+            sk[:, :, t:t + 1] = self.heads(k)
+            sv[:, :, t:t + 1] = self.heads(v)
+            x = layer.norm1(x + self.attend(self.heads(q), sk[:, :, :t + 1], sv[:, :, :t + 1],
+                                            sa.out_proj))
+            ca = layer.multihead_attn
+            q = F.linear(x, ca.in_proj_weight[:D], ca.in_proj_bias[:D])
+            x = layer.norm2(x + self.attend(self.heads(q), ck, cv, ca.out_proj))
+            x = layer.norm3(x + layer.linear2(F.relu(layer.linear1(x))))
+        self.t = t + 1
+        return self.m.generator(self.norm(x[:, 0]))
+
+    def reorder(self, index):
+        self.self_kv = [(k.index_select(0, index), v.index_select(0, index))
+                        for k, v in self.self_kv]
+        self.cross = [(k.index_select(0, index), v.index_select(0, index)) for k, v in self.cross]
+
+
+def greedy_cached(model, src, out_len):
+    """greedy() with the key/value cache: the same tokens, one position per step."""
+    dec = CachedDecoder(model)
+    dec.start(model.encode(src), src.shape[0], out_len)
+    y = torch.full((src.shape[0],), BOS, dtype=torch.long)
+    out = []
+    for _ in range(out_len):
+        logits = dec.step(y)
+        logits[:, [PAD, BOS, EOS]] = float("-inf")
+        y = logits.argmax(dim=-1)
+        out.append(y)
+    return torch.stack(out, dim=1)
+
+
+def beam_cached(model, src, nb, out_len):
+    """Beam search with the key/value cache as attnscope bench's W3b runs it: nb beams per
+    sentence (only the first live at the start), each step the best nb of beam score + log p over
+    every (beam, token) of the sentence, pad, bos and eos never chosen, so every hypothesis has
+    out_len tokens and the best is the highest sum of log-probabilities."""
+    B, V = src.shape[0], model.generator.out_features
+    dec = CachedDecoder(model)
+    dec.start(model.encode(src).repeat_interleave(nb, dim=0), B * nb, out_len)
+    scores = torch.zeros(B, nb)
+    scores[:, 1:] = float("-inf")
+    seqs = torch.empty(B, nb, 0, dtype=torch.long)
+    y = torch.full((B * nb,), BOS, dtype=torch.long)
+    offset = (torch.arange(B) * nb)[:, None]
+    for _ in range(out_len):
+        logp = torch.log_softmax(dec.step(y), dim=-1)
+        logp[:, [PAD, BOS, EOS]] = float("-inf")
+        cand = (logp.view(B, nb, V) + scores[:, :, None]).view(B, nb * V)
+        scores, idx = torch.topk(cand, nb, dim=1)
+        beam = torch.div(idx, V, rounding_mode="floor")
+        y = (idx % V).view(-1)
+        seqs = torch.cat([torch.gather(seqs, 1, beam[:, :, None].expand(-1, -1, seqs.shape[2])),
+                          y.view(B, nb, 1)], dim=2)
+        dec.reorder((beam + offset).view(-1))
+    return seqs[:, 0]
+
+
+def w3_batches(s, seed):
     g = torch.Generator().manual_seed(seed + 2)
     batches = []
     for done in range(0, s["sentences"], s["decode_batch"]):
         rows = min(s["decode_batch"], s["sentences"] - done)
         batches.append(random_tokens(g, rows, s["src_len"], s["vocab"], EOS))
+    return batches
+
+
+def run_w3c(env, s, beam, warmup, repeat, seed):
+    """W3c (greedy) and W3b (beam 4) with the key/value cache. Before timing, the cached greedy
+    decoding of the first batch must pick exactly the tokens of the uncached loop (greedy)."""
+    torch.manual_seed(seed)
+    model = Seq2Seq(s)
+    model.eval()
+    batches = w3_batches(s, seed)
+    with torch.no_grad():
+        want = greedy(model, batches[0], s["out_len"])
+        got = greedy_cached(model, batches[0], s["out_len"])
+        if not torch.equal(want, got):
+            sys.exit("bench-pytorch.py: the KV-cached decoder picks other tokens than the "
+                     f"uncached nn.Transformer loop ({int((want != got).sum())} of {want.numel()})")
+
+    def decode(b):
+        return greedy_cached(model, b, s["out_len"]) if beam == 1 else beam_cached(
+            model, b, beam, s["out_len"])
+
+    count = {}
+
+    def run():
+        count["tokens"] = sum(decode(b).numel() for b in batches)
+
+    with torch.no_grad():
+        for _ in range(warmup):
+            decode(batches[0])
+        t = time_runs(run, 0, repeat)
+    tokens = count["tokens"]
+    assert tokens == s["sentences"] * s["out_len"], tokens
+    env.emit({"workload": "W3c" if beam == 1 else "W3b", "beam": beam,
+              "tokens_per_s": r3(tokens / (t["median_ms"] * 1e-3)),
+              "run_ms": r3(t["median_ms"]), "run_min_ms": r3(t["min_ms"]), "tokens": tokens,
+              "sentences": s["sentences"], "batch": s["decode_batch"], "kv_cache": True,
+              "cache_checked_against_uncached": True, "repeat": t["repeat"]})
+
+
+def run_w3(env, s, warmup, repeat, seed):
+    torch.manual_seed(seed)
+    model = Seq2Seq(s)
+    model.eval()
+    batches = w3_batches(s, seed)
     count = {}
 
     def run():
@@ -549,21 +695,21 @@ def run_w3m(env, s, beam, warmup, repeat, seed):
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("workloads", nargs="*", help="W1 W1w W2 W3 W3m (default: all)")
+    ap.add_argument("workloads", nargs="*", help="W1 W1w W2 W3 W3c W3b W3m (default: all)")
     ap.add_argument("--json", action="store_true", help="accepted for symmetry; always JSON")
     ap.add_argument("--repeat", type=int, default=0,
-                    help="timed repetitions (default: W1 20, W2 5, W3 and W3m 3 full runs)")
+                    help="timed repetitions (default: W1 20, W2 5, W3* 3 full runs)")
     ap.add_argument("--warmup", type=int, default=0,
                     help="untimed repetitions first (default: W1 3, W2 2, W3 1 batch)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--small", action="store_true", help="tiny shapes (smoke test)")
     ap.add_argument("--seed", type=int, default=1234)
     a = ap.parse_args()
-    names = {"w1": "W1", "w1w": "W1w", "w2": "W2", "w3": "W3", "w3m": "W3m"}
+    names = {w.lower(): w for w in ("W1", "W1w", "W2", "W3", "W3c", "W3b", "W3m")}
     wanted = []
-    for w in a.workloads or ["W1", "W1w", "W2", "W3", "W3m"]:
+    for w in a.workloads or list(names.values()):
         if w.lower() not in names:
-            sys.exit(f"bench-pytorch.py: unknown workload {w!r} (W1 W1w W2 W3 W3m)")
+            sys.exit(f"bench-pytorch.py: unknown workload {w!r} ({' '.join(names.values())})")
         wanted.append(names[w.lower()])
     s = SMALL if a.small else FULL
     env = Env(a.threads, a.small)
@@ -587,6 +733,10 @@ def main():
         run_w2(env, s, warm(2), rep(5), a.seed)
     if "W3" in wanted:
         run_w3(env, s, warm(1), rep(3), a.seed)
+    if "W3c" in wanted:
+        run_w3c(env, s, 1, warm(1), rep(3), a.seed)
+    if "W3b" in wanted:
+        run_w3c(env, s, 4, warm(1), rep(3), a.seed)
     if "W3m" in wanted:
         for beam in (1, 4):
             run_w3m(env, s, beam, warm(1), rep(3), a.seed)

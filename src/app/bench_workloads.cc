@@ -355,23 +355,28 @@ W2Result run_w2(const Sizes& s, const RunOptions& o) {
   return r;
 }
 
-W3Result run_w3(const Sizes& s, const RunOptions& o) {
+W3Result run_w3(const Sizes& s, int64_t beam, const RunOptions& o) {
   const int warmup = or_default(o.warmup, 1), repeat = or_default(o.repeat, 3);
   const ModelConfig cfg = w2_config(s);
   Transformer model(cfg);
   model.init_weights(o.seed);
+  model.set_step_weights(o.step_weights);
   Rng rng(o.seed + 2);
   // Sentences of src_len tokens, the last one eos, in batches of decode_batch.
   std::vector<TokenBatch> batches;
   for (int64_t done = 0; done < s.sentences; done += s.decode_batch)
     batches.push_back(random_tokens(rng, std::min(s.decode_batch, s.sentences - done), s.src_len,
                                     s.vocab, -1, cfg.eos_id));
-  DecodeOptions opt;  // greedy, exactly out_len tokens per sentence: no stop at eos
-  opt.beam = 1;
+  DecodeOptions opt;  // exactly out_len tokens per sentence: no stop at eos
+  opt.beam = beam;
+  opt.length_penalty = 0.0f;  // the best hypothesis: the highest Σ log p, as the peer's
   opt.stop_at_eos = false;
+  if (o.capture) opt.capture.emplace();  // every map of every kind, layer and head
   opt.max_len_ratio = 0.0f;
   opt.max_len_extra = s.out_len;
   W3Result r;
+  r.beam = beam;
+  r.capture = o.capture;
   int64_t tokens = 0;
   // Warm-up: the first batch (the caches and buffers grow once).
   for (int i = 0; i < warmup; ++i) beam_search(model, batches.front(), opt);
@@ -382,8 +387,8 @@ W3Result run_w3(const Sizes& s, const RunOptions& o) {
         tokens += static_cast<int64_t>(hyps.front().tokens.size());
   });
   ATTN_CHECK(tokens == s.sentences * s.out_len,
-             "bench W3: decoded {} tokens, expected {} sentences × {} tokens", tokens, s.sentences,
-             s.out_len);
+             "bench W3 (beam {}): decoded {} tokens, expected {} sentences × {} tokens", beam,
+             tokens, s.sentences, s.out_len);
   r.tokens = tokens;
   r.tokens_per_s = static_cast<double>(tokens) / (r.run.median_ms * 1e-3);
   return r;
@@ -428,6 +433,7 @@ W3mResult run_w3m(const Sizes& s, int64_t beam, const RunOptions& o) {
   const MarianConfig cfg = w3m_config(s);
   MarianModel model(cfg);
   model.init_weights(o.seed);
+  model.set_step_weights(o.step_weights);
   Rng rng(o.seed + 3);
   // Sources of m_src_len tokens ending in eos (never the pad id), in batches of m_batch.
   std::vector<TokenBatch> batches;

@@ -1,4 +1,4 @@
-// The benchmark workloads of docs/benchmarks.md (W1, W1w, W2, W3, W3m) as attnscope runs them,
+// The benchmark workloads of docs/benchmarks.md (W1, W1w, W2, W3, W3b, W3m) as attnscope runs them,
 // shared by `attnscope bench` and its test; their shapes (Sizes) are also the shapes the kernel
 // microbenchmarks of bench/ time, so each workload is defined here once. Each returns medians and
 // minima over timed repetitions after warm-up runs; the machines are noisy, so only the ratio to a
@@ -10,6 +10,7 @@
 #include <functional>
 #include <string>
 
+#include "kernels/cpu/quantized_linear.h"
 #include "nn/device.h"
 #include "nn/marian_config.h"
 #include "nn/model_config.h"
@@ -43,6 +44,11 @@ struct RunOptions {
   int repeat = 0;  // timed repetitions; 0 = the workload's default
   int warmup = 0;  // untimed repetitions first; 0 = the workload's default
   uint64_t seed = 1234;
+  // W3, W3b, W3m: the decode steps' weights (--precision on the CPU).
+  cpu::WeightFormat step_weights = cpu::WeightFormat::kF32;
+  // W3, W3b: also capture every attention map of the hypotheses (what `attnscope attention`
+  // keeps), to measure what capturing costs.
+  bool capture = false;
 };
 
 // Median and minimum of the timed repetitions, in milliseconds.
@@ -86,11 +92,16 @@ struct W2Result {
 W2Result run_w2(const Sizes& s, const RunOptions& o);
 
 struct W3Result {
+  int64_t beam = 1;  // W3: 1 (greedy); W3b: 4
+  bool capture = false;
   Timing run;          // all sentences
   int64_t tokens = 0;  // output tokens per run
   double tokens_per_s = 0;
 };
-W3Result run_w3(const Sizes& s, const RunOptions& o);
+// W3 (beam 1) and W3b (beam 4): sentences random sources of src_len tokens in batches of
+// decode_batch, out_len output tokens each (pad, bos and eos never chosen, so no hypothesis ends
+// early) — the work of scripts/bench-pytorch.py's W3, W3c and W3b.
+W3Result run_w3(const Sizes& s, int64_t beam, const RunOptions& o);
 
 struct W6Result {
   Timing run;          // all sentences

@@ -1,7 +1,7 @@
 // attnscope bench: docs/benchmarks.md's CPU workloads (W1 attention, W1w attention with its
-// weights, W2 a training step, W3 greedy translation, W3m a Marian-shaped model's greedy and
-// beam-4 translation) and, with --device cuda, the GPU translation workload W6, medians and
-// minima over repetitions, as a table or one JSON object per line (the format
+// weights, W2 a training step, W3 greedy and W3b beam-4 translation, W3m a Marian-shaped model's
+// greedy and beam-4 translation) and, with --device cuda, the GPU translation workload W6, medians
+// and minima over repetitions, as a table or one JSON object per line (the format
 // scripts/bench-pytorch.py and scripts/bench-pytorch-cuda.py print for the peers).
 #include <fmt/core.h>
 
@@ -30,6 +30,7 @@ struct BenchArgs {
   int warmup = 0;
   int threads = 0;
   bool small = false;
+  bool capture = false;
   DeviceArgs device;
 };
 
@@ -65,6 +66,10 @@ class Report {
     j["omp_wait_policy"] = env_.omp_wait_policy;
     j["blas_thread_timeout"] = env_.blas_thread_timeout;
     if (small_) j["small"] = true;
+    if (step_weights_ != cpu::WeightFormat::kF32) {
+      j["precision"] = cpu::weight_format_name(step_weights_);
+      j["step_isa"] = cpu::quantized_linear_isa(step_weights_);
+    }
     std::cout << j.dump() << std::endl;
   }
 
@@ -136,14 +141,20 @@ class Report {
   }
 
   void w3(const bench::Sizes& s, const bench::W3Result& r) const {
+    const char* id = r.beam == 1 ? "W3" : "W3b";
     if (!json_) {
-      row("W3",
-          fmt::format("greedy {}×{}→{}, batch {}", s.sentences, s.src_len, s.out_len,
-                      s.decode_batch),
-          r.run, fmt::format("{:.0f} tokens/s", r.tokens_per_s));
+      row(id,
+          fmt::format("{} {}×{}→{}, batch {}",
+                      r.beam == 1 ? std::string("greedy") : fmt::format("beam {}", r.beam),
+                      s.sentences, s.src_len, s.out_len, s.decode_batch),
+          r.run,
+          fmt::format("{:.0f} tokens/s{}", r.tokens_per_s,
+                      r.capture ? ", every map captured" : ""));
       return;
     }
-    json_line({{"workload", "W3"},
+    json_line({{"workload", id},
+               {"beam", r.beam},
+               {"capture", r.capture},
                {"tokens_per_s", round3(r.tokens_per_s)},
                {"run_ms", round3(r.run.median_ms)},
                {"run_min_ms", round3(r.run.min_ms)},
@@ -203,6 +214,15 @@ class Report {
  private:
   bench::Environment env_;
   bool json_, small_;
+  cpu::WeightFormat step_weights_ = cpu::WeightFormat::kF32;
+
+ public:
+  void set_step_weights(cpu::WeightFormat f) {
+    step_weights_ = f;
+    if (!json_ && f != cpu::WeightFormat::kF32)
+      fmt::print("decode steps: {} weights ({})\n", cpu::weight_format_name(f),
+                 cpu::quantized_linear_isa(f));
+  }
 };
 
 // Workload names are matched without regard to case ("w1w" is W1w).
@@ -226,12 +246,25 @@ void run_bench(const BenchArgs& a) {
                "bench: {} is a CPU workload; --device cuda runs W6 (GPU translation)", w);
     ATTN_CHECK(gpu || !gpu_workload, "bench: {} runs on the GPU: add --device cuda", w);
   }
+  const bool reduced = !gpu && device.precision && *device.precision != Precision::kF32;
+  if (reduced) {
+    ATTN_CHECK(!a.workloads.empty(),
+               "bench --precision {} on the CPU applies to decoding: name W3, W3b or W3m",
+               precision_name(*device.precision));
+    for (const std::string& w : a.workloads)
+      ATTN_CHECK(wants({w}, "W3") || wants({w}, "W3b") || wants({w}, "W3m"),
+                 "bench --precision {} on the CPU applies to decoding (W3, W3b, W3m), not {}",
+                 precision_name(*device.precision), w);
+  }
   const bench::Environment env = bench::setup_environment(a.threads);
   const bench::Sizes sizes = a.small ? bench::Sizes::small() : bench::Sizes{};
   bench::RunOptions opt;
   opt.repeat = a.repeat;
   opt.warmup = a.warmup;
-  const Report report(env, a.json, a.small);
+  opt.capture = a.capture;
+  if (reduced) opt.step_weights = step_weight_format(*device.precision);
+  Report report(env, a.json, a.small);
+  report.set_step_weights(opt.step_weights);
   if (gpu) {
     report.w6(sizes, bench::run_w6(sizes, opt, device));
     return;
@@ -241,7 +274,8 @@ void run_bench(const BenchArgs& a) {
   if (wants(a.workloads, "W1w"))
     for (bool causal : {false, true}) report.w1w(bench::run_w1w(sizes, causal, opt));
   if (wants(a.workloads, "W2")) report.w2(sizes, bench::run_w2(sizes, opt));
-  if (wants(a.workloads, "W3")) report.w3(sizes, bench::run_w3(sizes, opt));
+  if (wants(a.workloads, "W3")) report.w3(sizes, bench::run_w3(sizes, 1, opt));
+  if (wants(a.workloads, "W3b")) report.w3(sizes, bench::run_w3(sizes, 4, opt));
   if (wants(a.workloads, "W3m"))
     for (int64_t beam : {1, 4}) report.w3m(sizes, bench::run_w3m(sizes, beam, opt));
 }
@@ -257,6 +291,7 @@ void register_bench(CLI::App& app) {
       "  W1w  W1 forward with every weight returned, and its ratio to W1 forward\n"
       "  W2   one training step of the small model (batch 64 × 32 → 32 tokens, Adam)\n"
       "  W3   greedy translation of 256 sentences × 32 tokens, batch 32, 32 output tokens\n"
+      "  W3b  W3 with beam 4\n"
       "  W3m  a Marian (OPUS-MT) base-shape model, d 512, 6+6 layers, vocabulary 58101, SiLU:\n"
       "       greedy and beam-4 translation (Hugging Face's rules) of 64 sentences × 24 tokens,\n"
       "       batch 16, 24 output tokens\n"
@@ -265,11 +300,14 @@ void register_bench(CLI::App& app) {
       "Medians (and minima) of repeated runs after warm-up; compare with a peer measured in the\n"
       "same run (scripts/bench-compare.sh), not with figures from another day.");
   cmd->add_option("workloads", args->workloads,
-                  "Workloads to run: W1 W1w W2 W3 W3m (default: all), or W6 with --device cuda")
-      ->check(CLI::IsMember({"W1", "W1w", "W2", "W3", "W3m", "W6"}, CLI::ignore_case));
+                  "Workloads to run: W1 W1w W2 W3 W3b W3m (default: all), or W6 with --device cuda")
+      ->check(CLI::IsMember({"W1", "W1w", "W2", "W3", "W3b", "W3m", "W6"}, CLI::ignore_case));
   cmd->add_flag("--json", args->json, "One JSON object per line and workload");
+  cmd->add_flag("--capture", args->capture,
+                "W3, W3b: also capture every attention map of the output (as `attnscope "
+                "attention` does), to measure its cost");
   cmd->add_option("--repeat", args->repeat,
-                  "Timed repetitions (default: W1 20, W2 5, W3, W3m and W6 3 full runs)")
+                  "Timed repetitions (default: W1 20, W2 5, W3, W3b, W3m and W6 3 full runs)")
       ->check(CLI::Range(1, 100000));
   cmd->add_option("--warmup", args->warmup,
                   "Untimed repetitions first (default: W1 3, W2 2, W3 and W6 1 batch)")

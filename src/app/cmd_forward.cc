@@ -40,6 +40,11 @@ std::string attention_json(const Seq2SeqModel& model) {
 }
 
 void run_forward(const ForwardArgs& a) {
+  const DeviceOptions d = device_options(a.device);
+  ATTN_CHECK(d.device == Device::kCuda || !d.precision || *d.precision == Precision::kF32,
+             "forward --precision {}: on the CPU, bf16 and int8 weights are for decoding "
+             "(translate, eval, attention, serve); forward computes in fp32",
+             precision_name(*d.precision));
   std::unique_ptr<Seq2SeqModel> model = load_model_on(a.model_dir, a.device);
   const ModelInfo cfg = model->info();
   TokenBatch src = parse_token_rows(a.src, cfg.pad_id, "--src");

@@ -13,9 +13,11 @@ void add_device_options(CLI::App* cmd, DeviceArgs& d) {
       ->capture_default_str()
       ->check(CLI::IsMember({"cpu", "cuda"}));
   cmd->add_option("--precision", d.precision,
-                  "With --device cuda: bf16 (the default: bf16 weights, fp32 accumulation) or "
-                  "fp32 (the CPU's results up to rounding)")
-      ->check(CLI::IsMember({"bf16", "fp32"}));
+                  "Weights of the products: on the CPU fp32 (the default), or bf16 or int8 for "
+                  "the decoder's steps and the output layer (bf16: AVX512-BF16 dot products, "
+                  "int8: per-channel weights and per-row activations, AVX512-VNNI, where the CPU "
+                  "has them; fp32 accumulation); with --device cuda bf16 (the default) or fp32")
+      ->check(CLI::IsMember({"fp32", "bf16", "int8"}));
 }
 
 void add_mask_heads_option(CLI::App* cmd, std::string& mask_heads) {

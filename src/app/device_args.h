@@ -1,6 +1,7 @@
-// `--device cpu|cuda` and `--precision bf16|fp32`, shared by translate, eval, attention, serve,
-// forward and bench: where the model computes (nn/device.h). `--mask-heads kind:layer:head,...`
-// (nn/head_mask.h), shared by every command that runs a model: heads switched off.
+// `--device cpu|cuda` and `--precision fp32|bf16|int8`, shared by translate, eval, attention,
+// serve, forward and bench: where the model computes (nn/device.h). `--mask-heads
+// kind:layer:head,...` (nn/head_mask.h), shared by every command that runs a model: heads
+// switched off.
 #pragma once
 
 #include <CLI/CLI.hpp>

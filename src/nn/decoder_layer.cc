@@ -83,10 +83,10 @@ void DecoderLayer::backward(const float* x, const float* memory, const float* d_
                       });
 }
 
-void DecoderLayer::pack_step(PackedStep& p) const {
-  self_attn.pack_step(false, p.self_attn);
-  cross_attn.pack_step(true, p.cross_attn);
-  ffn.pack_step(p.ffn);
+void DecoderLayer::pack_step(PackedStep& p, cpu::WeightFormat format) const {
+  self_attn.pack_step(false, p.self_attn, format);
+  cross_attn.pack_step(true, p.cross_attn, format);
+  ffn.pack_step(p.ffn, format);
 }
 
 void DecoderLayer::forward_step(const float* x, int64_t B, int64_t t, Tensor& self_kv,

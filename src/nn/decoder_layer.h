@@ -31,7 +31,7 @@ class DecoderLayer {
     MultiHeadAttention::PackedStep self_attn, cross_attn;
     FeedForward::PackedStep ffn;
   };
-  void pack_step(PackedStep& p) const;
+  void pack_step(PackedStep& p, cpu::WeightFormat format = cpu::WeightFormat::kF32) const;
   // Incremental decoding of position t for B rows: x [B, D] → a.out() [B, D]. self_kv
   // [B, capacity, 2·D] is this layer's self-attention cache, cross_kv [B, Ts, 2·D] the
   // projected memory. No dropout, no backward. With `packed` the projections read it.

@@ -22,7 +22,8 @@ Device parse_device(const std::string& s) {
 Precision parse_precision(const std::string& s) {
   if (s == "bf16") return Precision::kBf16;
   if (s == "fp32") return Precision::kF32;
-  fail("unknown precision \"{}\": use bf16 or fp32", s);
+  if (s == "int8") return Precision::kInt8;
+  fail("unknown precision \"{}\": use fp32, bf16 or int8", s);
 }
 
 const char* device_name(Device d) {
@@ -30,7 +31,27 @@ const char* device_name(Device d) {
 }
 
 const char* precision_name(Precision p) {
-  return p == Precision::kBf16 ? "bf16" : "fp32";
+  switch (p) {
+    case Precision::kBf16:
+      return "bf16";
+    case Precision::kInt8:
+      return "int8";
+    case Precision::kF32:
+      break;
+  }
+  return "fp32";
+}
+
+cpu::WeightFormat step_weight_format(Precision p) {
+  switch (p) {
+    case Precision::kBf16:
+      return cpu::WeightFormat::kBf16;
+    case Precision::kInt8:
+      return cpu::WeightFormat::kInt8;
+    case Precision::kF32:
+      break;
+  }
+  return cpu::WeightFormat::kF32;
 }
 
 bool built_with_cuda() {
@@ -38,12 +59,9 @@ bool built_with_cuda() {
 }
 
 void check_device_options(const DeviceOptions& o) {
-  if (o.device == Device::kCpu) {
-    ATTN_CHECK(!o.precision || *o.precision == Precision::kF32,
-               "--precision {} needs --device cuda: the CPU computes in fp32",
-               precision_name(*o.precision));
-    return;
-  }
+  if (o.device == Device::kCpu) return;  // fp32, bf16 and int8 all run on any CPU
+  ATTN_CHECK(!o.precision || *o.precision != Precision::kInt8,
+             "--precision int8 is for --device cpu: the CUDA model computes in bf16 or fp32");
 #if ATTNSCOPE_WITH_CUDA
   std::string why;
   ATTN_CHECK(cuda_device_usable(&why), "--device cuda: no usable CUDA device here ({})", why);
@@ -57,7 +75,10 @@ void check_device_options(const DeviceOptions& o) {
 std::unique_ptr<Seq2SeqModel> to_device(std::unique_ptr<Seq2SeqModel> model,
                                         const DeviceOptions& o) {
   check_device_options(o);
-  if (o.device == Device::kCpu) return model;
+  if (o.device == Device::kCpu) {
+    if (o.precision) model->set_step_weights(step_weight_format(*o.precision));
+    return model;
+  }
 #if ATTNSCOPE_WITH_CUDA
   return make_cuda_transformer(std::move(model), o.precision.value_or(Precision::kBf16));
 #else

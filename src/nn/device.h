@@ -1,6 +1,7 @@
-// Where a model computes: on the CPU (the engine of nn/, fp32), or on an NVIDIA GPU (nn/cuda/:
+// Where a model computes: on the CPU (the engine of nn/, fp32; on request bf16 or int8 weights for
+// the decode steps' products, kernels/cpu/quantized_linear.h), or on an NVIDIA GPU (nn/cuda/:
 // the same Transformer on the device, bf16 weights with fp32 accumulation by default, fp32 on
-// request). The commands take `--device cpu|cuda` and `--precision bf16|fp32` and call
+// request). The commands take `--device cpu|cuda` and `--precision fp32|bf16|int8` and call
 // to_device() after load_model(): everything after that goes through the Seq2SeqModel interface
 // and is the same on both.
 //
@@ -18,19 +19,23 @@
 namespace attnscope {
 
 enum class Device { kCpu, kCuda };
-enum class Precision { kF32, kBf16 };
+enum class Precision { kF32, kBf16, kInt8 };
 
 struct DeviceOptions {
   Device device = Device::kCpu;
-  // Unset: the device's default (CPU fp32, CUDA bf16). The CPU computes in fp32 only.
+  // Unset: the device's default (CPU fp32, CUDA bf16). On the CPU, bf16 and int8 apply to the
+  // decode steps' weights (Seq2SeqModel::set_step_weights); CUDA has no int8.
   std::optional<Precision> precision;
 };
 
-// "cpu" | "cuda"; "bf16" | "fp32". Throw attnscope::Error naming the choices for anything else.
+// "cpu" | "cuda"; "bf16" | "fp32" | "int8". Throw attnscope::Error naming the choices for anything
+// else.
 Device parse_device(const std::string& s);
 Precision parse_precision(const std::string& s);
 const char* device_name(Device d);
 const char* precision_name(Precision p);
+// The CPU's format for the decode steps' weights at precision p.
+cpu::WeightFormat step_weight_format(Precision p);
 
 // Whether this attnscope was built with CUDA (-DATTNSCOPE_CUDA=ON).
 bool built_with_cuda();

@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "core/error.h"
 #include "nn/dropout_sites.h"
 
 namespace attnscope {
@@ -25,17 +26,31 @@ AttentionCall EncoderLayer::self_call(const StackCall& c) const {
   return call;
 }
 
-void EncoderLayer::forward(const float* x, const StackCall& c, Activations& a) const {
+void EncoderLayer::pack(Packed& p, cpu::WeightFormat format) const {
+  self_attn.pack_step(false, p.self_attn, format);
+  ffn.pack_step(p.ffn, format);
+}
+
+void EncoderLayer::forward(const float* x, const StackCall& c, Activations& a,
+                           const Packed* packed) const {
+  ATTN_CHECK(packed == nullptr || c.dropout == 0.0f,
+             "encoder layer {}: packed weights are for inference (no dropout)", index_);
   const int64_t N = c.B * c.T;
   const AttentionCall call = self_call(c);
   attn_block.forward(
       x, N, c.dropout, site_seed(c.step_seed, encoder_site(index_, DropoutSite::kSelfAttnResidual)),
-      a.attn_block, [&](const float* u, float* y) { self_attn.forward_self(u, y, call, a.attn); });
+      a.attn_block, [&](const float* u, float* y) {
+        self_attn.forward_self(u, y, call, a.attn, packed ? &packed->self_attn : nullptr);
+      });
   const uint64_t ffn_seed = site_seed(c.step_seed, encoder_site(index_, DropoutSite::kFfnHidden));
-  ffn_block.forward(
-      a.attn_block.out.data(), N, c.dropout,
-      site_seed(c.step_seed, encoder_site(index_, DropoutSite::kFfnResidual)), a.ffn_block,
-      [&](const float* u, float* y) { ffn.forward(u, y, N, c.dropout, ffn_seed, a.ffn); });
+  ffn_block.forward(a.attn_block.out.data(), N, c.dropout,
+                    site_seed(c.step_seed, encoder_site(index_, DropoutSite::kFfnResidual)),
+                    a.ffn_block, [&](const float* u, float* y) {
+                      if (packed != nullptr)
+                        ffn.forward_step(u, y, N, packed->ffn, a.ffn);
+                      else
+                        ffn.forward(u, y, N, c.dropout, ffn_seed, a.ffn);
+                    });
 }
 
 void EncoderLayer::backward(const float* x, const float* d_out, float* dx, const StackCall& c,

@@ -31,8 +31,15 @@ class EncoderLayer {
   EncoderLayer() = default;
   EncoderLayer(const ModelConfig& cfg, int64_t index);
 
-  // x [B, T, D] → a.out() [B, T, D]
-  void forward(const float* x, const StackCall& c, Activations& a) const;
+  // The layer's projections packed in bf16 or int8 for a decoding's encoder (--precision).
+  struct Packed {
+    MultiHeadAttention::PackedStep self_attn;
+    FeedForward::PackedStep ffn;
+  };
+  void pack(Packed& p, cpu::WeightFormat format) const;
+  // x [B, T, D] → a.out() [B, T, D]; with `packed` (no dropout) through those weights.
+  void forward(const float* x, const StackCall& c, Activations& a,
+               const Packed* packed = nullptr) const;
   // Accumulates dx [B, T, D] from d_out [B, T, D].
   void backward(const float* x, const float* d_out, float* dx, const StackCall& c, Activations& a);
   void visit_params(const ParamVisitor& f);

@@ -37,9 +37,9 @@ void FeedForward::backward(const float* x, const float* dy, float* dx, int64_t N
   linear1.backward(x, a.d_pre.data(), dx, N);
 }
 
-void FeedForward::pack_step(PackedStep& p) const {
-  cpu::pack_weight(linear1.weight.value.data(), linear1.out(), linear1.in(), p.w1);
-  cpu::pack_weight(linear2.weight.value.data(), linear2.out(), linear2.in(), p.w2);
+void FeedForward::pack_step(PackedStep& p, cpu::WeightFormat format) const {
+  cpu::pack_weight(linear1.weight.value.data(), linear1.out(), linear1.in(), p.w1, format);
+  cpu::pack_weight(linear2.weight.value.data(), linear2.out(), linear2.in(), p.w2, format);
 }
 
 void FeedForward::forward_step(const float* x, float* y, int64_t N, const PackedStep& p,

@@ -31,7 +31,7 @@ class FeedForward {
   struct PackedStep {
     cpu::PackedWeight w1, w2;
   };
-  void pack_step(PackedStep& p) const;
+  void pack_step(PackedStep& p, cpu::WeightFormat format = cpu::WeightFormat::kF32) const;
   // x [N, D] → y [N, D] without dropout, through the packed weights.
   void forward_step(const float* x, float* y, int64_t N, const PackedStep& p, Activations& a) const;
   void visit_params(const ParamVisitor& f);

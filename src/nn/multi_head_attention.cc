@@ -43,21 +43,28 @@ cpu::AttentionShape shape_of(const AttentionCall& c, int64_t heads, int64_t d_he
 }  // namespace
 
 void MultiHeadAttention::forward_self(const float* x, float* y, const AttentionCall& c,
-                                      Activations& a) const {
+                                      Activations& a, const PackedStep* packed) const {
   const int64_t D = d_model_, dh = D / heads_, N = c.B * c.Tq;
   a.qkv.resize({c.B, c.Tq, 3 * D});
   a.probs.resize({c.B, heads_, c.Tq, c.Tk});
   a.ctx.resize({c.B, c.Tq, D});
   // qkv [B, T, 3D] = x [B, T, D] · in_projᵀ + b
-  cpu::linear_forward(x, in_proj_weight.value.data(), in_proj_bias.value.data(), a.qkv.data(), N, D,
-                      3 * D);
+  if (packed != nullptr)
+    cpu::packed_linear_forward(x, packed->in, in_proj_bias.value.data(), a.qkv.data(), N);
+  else
+    cpu::linear_forward(x, in_proj_weight.value.data(), in_proj_bias.value.data(), a.qkv.data(), N,
+                        D, 3 * D);
   float* qkv = a.qkv.data();
   const auto s = shape_of(c, heads_, dh, scale());
   cpu::attention_forward(s, cpu::interleaved_heads(qkv, c.Tq, 3 * D, dh, 0),
                          cpu::interleaved_heads(qkv, c.Tk, 3 * D, dh, D),
                          cpu::interleaved_heads(qkv, c.Tk, 3 * D, dh, 2 * D),
                          cpu::interleaved_heads(a.ctx.data(), c.Tq, D, dh), a.probs.data());
-  out_proj.forward(gated_input(a.ctx, N, a.gated), y, N);
+  const float* ctx = gated_input(a.ctx, N, a.gated);  // heads masked by their gates
+  if (packed != nullptr)
+    cpu::packed_linear_forward(ctx, packed->out, out_proj.bias.value.data(), y, N);
+  else
+    out_proj.forward(ctx, y, N);
 }
 
 void MultiHeadAttention::backward_self(const float* x, const float* dy, float* dx,
@@ -126,11 +133,11 @@ void MultiHeadAttention::backward_cross(const float* x, const float* memory, con
                        2 * D);
 }
 
-void MultiHeadAttention::pack_step(bool cross, PackedStep& p) const {
+void MultiHeadAttention::pack_step(bool cross, PackedStep& p, cpu::WeightFormat format) const {
   const int64_t D = d_model_;
   // Cross-attention's step projects only Q (rows 0..D of in_proj); K|V come from the memory.
-  cpu::pack_weight(in_proj_weight.value.data(), cross ? D : 3 * D, D, p.in);
-  cpu::pack_weight(out_proj.weight.value.data(), D, D, p.out);
+  cpu::pack_weight(in_proj_weight.value.data(), cross ? D : 3 * D, D, p.in, format);
+  cpu::pack_weight(out_proj.weight.value.data(), D, D, p.out, format);
 }
 
 namespace {

@@ -50,8 +50,11 @@ class MultiHeadAttention {
   MultiHeadAttention() = default;
   MultiHeadAttention(const std::string& prefix, int64_t d_model, int64_t heads, bool scale_scores);
 
-  // x [B, T, D] → y [B, T, D]
-  void forward_self(const float* x, float* y, const AttentionCall& c, Activations& a) const;
+  struct PackedStep;
+  // x [B, T, D] → y [B, T, D]. With `packed` (pack_step(false, …): bf16 or int8 weights for a
+  // decoding's encoder) the two projections read the packed weights.
+  void forward_self(const float* x, float* y, const AttentionCall& c, Activations& a,
+                    const PackedStep* packed = nullptr) const;
   // Accumulates dx [B, T, D].
   void backward_self(const float* x, const float* dy, float* dx, const AttentionCall& c,
                      Activations& a);
@@ -69,7 +72,8 @@ class MultiHeadAttention {
     cpu::PackedWeight in, out;
   };
   // Packs them for forward_self_step (cross = false) or forward_cross_step (cross = true).
-  void pack_step(bool cross, PackedStep& p) const;
+  void pack_step(bool cross, PackedStep& p,
+                 cpu::WeightFormat format = cpu::WeightFormat::kF32) const;
 
   // Incremental decoding. kv_cache [B, capacity, 2·D] holds K|V of the positions before t;
   // x [B, D] is position t of each row: its K, V are written at row t of the cache and it

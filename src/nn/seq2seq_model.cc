@@ -67,6 +67,13 @@ void Seq2SeqModel::check_extra_tensor(const std::string& file, const std::string
        hint.empty() ? "" : " (" + hint + ")");
 }
 
+void Seq2SeqModel::set_step_weights(cpu::WeightFormat format) {
+  ATTN_CHECK(format == cpu::WeightFormat::kF32,
+             "--precision {}: the {} architecture decodes in fp32 only (bf16 and int8 weights are "
+             "for Transformer models)",
+             cpu::weight_format_name(format), config().arch());
+}
+
 std::string Seq2SeqModel::unexpected_tensor_hint(const std::string&) const {
   return {};
 }

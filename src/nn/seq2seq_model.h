@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "core/tensor.h"
+#include "kernels/cpu/quantized_linear.h"
 #include "nn/arch_config.h"
 #include "nn/attention_kind.h"
 #include "nn/generation_config.h"
@@ -180,6 +181,12 @@ class Seq2SeqModel {
   // as beam search does itself), so both ways give the same hypotheses.
   virtual void decode_step_topk(DecoderState& state, const std::vector<int32_t>& tokens,
                                 const StepTopKRequest& request, StepTopK& out);
+  // The format of the weights decode steps multiply by on the CPU (`--precision`): fp32 (the
+  // default), or bf16 / int8 (kernels/cpu/quantized_linear.h) for the decoder's projections and
+  // the output layer; the encoder and the attention itself stay fp32. Takes effect at the next
+  // start_decoding. The default refuses anything but fp32 (an architecture without packed steps).
+  virtual void set_step_weights(cpu::WeightFormat format);
+  virtual cpu::WeightFormat step_weights() const { return cpu::WeightFormat::kF32; }
 
  protected:
   // The error of an architecture without value vectors (the defaults above).

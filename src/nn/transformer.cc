@@ -40,6 +40,8 @@ Transformer::Transformer(const ModelConfig& cfg) : cfg_(cfg) {
 }
 
 void Transformer::visit_params(const ParamVisitor& f) {
+  packed_valid_ = false;  // f may change any weight: pack again before the next decode step
+  packed_encoder_valid_ = false;
   if (!cfg_.share_embeddings) f(src_embed_.weight);
   f(tgt_embed_.weight);
   if (cfg_.positions == Positions::kTable) {
@@ -152,7 +154,7 @@ void copy(const Tensor& from, Tensor& to) {
 }
 }  // namespace
 
-void Transformer::encode(const TokenBatch& src, const ForwardOptions& o) {
+void Transformer::encode(const TokenBatch& src, const ForwardOptions& o, bool reduced) {
   ATTN_CHECK(static_cast<int64_t>(src.ids.size()) == src.rows * src.cols,
              "source batch holds {} ids for shape [{}, {}]", src.ids.size(), src.rows, src.cols);
   src_ = src;
@@ -169,7 +171,7 @@ void Transformer::encode(const TokenBatch& src, const ForwardOptions& o) {
   act_.encoder.resize(encoder_.size());
   const float* x = act_.src_embedded.data();
   for (size_t l = 0; l < encoder_.size(); ++l) {
-    encoder_[l].forward(x, c, act_.encoder[l]);
+    encoder_[l].forward(x, c, act_.encoder[l], reduced ? &packed_encoder_[l] : nullptr);
     x = act_.encoder[l].out().data();
   }
   const Tensor& last = encoder_.empty() ? act_.src_embedded : act_.encoder.back().out();
@@ -303,24 +305,29 @@ void DecoderCache::reorder(const std::vector<int64_t>& from) {
   if (identity) return;
   for (int64_t f : from)
     ATTN_CHECK(f >= 0 && f < rows, "cache reorder: row {} of a cache of {}", f, rows);
-  // tensors [rows, positions, ·] → [n, positions, ·]; only the first `used` positions are copied.
-  auto gather = [&](std::vector<Tensor>& tensors, int64_t used_positions) {
-    for (Tensor& t : tensors) {
+  // tensors [rows, positions, ·] → [n, positions, ·]; only the first `used` positions are copied,
+  // into the spare buffer, which then takes the tensor's place.
+  auto gather = [&](std::vector<Tensor>& tensors, std::vector<Tensor>& spares,
+                    int64_t used_positions) {
+    spares.resize(tensors.size());
+    for (size_t i = 0; i < tensors.size(); ++i) {
+      Tensor& t = tensors[i];
+      Tensor& out = spares[i];
       const int64_t row = t.numel() / rows;  // floats per row
       const int64_t used = row / t.dim(1) * used_positions;
-      Tensor out({n, t.dim(1), t.dim(2)});
+      out.resize({n, t.dim(1), t.dim(2)});
       for (int64_t r = 0; r < n; ++r)
         std::memcpy(out.data() + r * row, t.data() + from[static_cast<size_t>(r)] * row,
                     static_cast<size_t>(used) * sizeof(float));
-      t = std::move(out);
+      std::swap(t, out);
     }
   };
-  gather(self_kv, steps);
+  gather(self_kv, spare_self, steps);
   // With as many rows as before, beam search moves beams only within a sentence: the rows of one
   // sentence share its memory, so the cross-attention K|V and the memory padding stay. With fewer
   // (finished sentences dropped from the batch), rows move between sentences: gather those too.
   if (n != rows) {
-    gather(cross_kv, src_len);
+    gather(cross_kv, spare_cross, src_len);
     std::vector<uint8_t> padding(static_cast<size_t>(n * src_len));
     for (int64_t r = 0; r < n; ++r)
       std::copy_n(memory_padding.begin() + from[static_cast<size_t>(r)] * src_len, src_len,
@@ -335,17 +342,17 @@ std::unique_ptr<DecoderState> Transformer::start_decoding(const TokenBatch& src,
   ATTN_CHECK(expand >= 1, "decoding needs at least one row per sentence");
   ATTN_CHECK(max_steps >= 1 && max_steps <= cfg_.max_len,
              "decoding {} steps exceeds the model's max_len {}", max_steps, cfg_.max_len);
-  encode(src, ForwardOptions{});
-  const int64_t B = src.rows, Ts = src.cols, D = cfg_.d_model;
-  // The weights cannot change while this state decodes: pack the output layer once for it.
-  if (B * expand <= kPackedStepRows) {
-    cpu::pack_weight(generator_weight().value.data(), cfg_.tgt_vocab, D, packed_generator_);
-    packed_layers_.resize(decoder_.size());
-    for (size_t l = 0; l < decoder_.size(); ++l) decoder_[l].pack_step(packed_layers_[l]);
-  } else {
-    packed_generator_ = cpu::PackedWeight{};  // never a packing of older weights
-    packed_layers_.clear();
+  // bf16 / int8 decoding runs the encoder's projections in that format too (packed once, kept
+  // like the decode steps' weights).
+  const bool reduced = step_format_ != cpu::WeightFormat::kF32;
+  if (reduced && (!packed_encoder_valid_ || packed_encoder_format_ != step_format_)) {
+    packed_encoder_.resize(encoder_.size());
+    for (size_t l = 0; l < encoder_.size(); ++l) encoder_[l].pack(packed_encoder_[l], step_format_);
+    packed_encoder_valid_ = true;
+    packed_encoder_format_ = step_format_;
   }
+  encode(src, ForwardOptions{}, reduced);
+  const int64_t B = src.rows, Ts = src.cols, D = cfg_.d_model;
   auto state = std::make_unique<DecoderCache>();
   DecoderCache& cache = *state;
   cache.rows = B * expand;
@@ -388,8 +395,18 @@ const Tensor& Transformer::decode_step(DecoderState& state, const std::vector<in
   for (int64_t r = 0; r < R; ++r)
     cpu::axpy(1.0f, tgt_positions().data() + t * D, act_.step_embedded.data() + r * D, D);
   act_.decoder.resize(decoder_.size());
-  // Packed weights when start_decoding packed them for this many rows (or more).
-  const bool packed = R <= kPackedStepRows && packed_layers_.size() == decoder_.size();
+  // Packed weights for few rows, and always for bf16 and int8 steps (that is where the format
+  // lives). They are packed once and kept across decodings until a weight may have changed
+  // (visit_params: training, loading) or the format changes.
+  const bool packed = R <= kPackedStepRows || step_format_ != cpu::WeightFormat::kF32;
+  if (packed && (!packed_valid_ || packed_format_ != step_format_)) {
+    cpu::pack_weight(generator_weight().value.data(), V, D, packed_generator_, step_format_);
+    packed_layers_.resize(decoder_.size());
+    for (size_t l = 0; l < decoder_.size(); ++l)
+      decoder_[l].pack_step(packed_layers_[l], step_format_);
+    packed_valid_ = true;
+    packed_format_ = step_format_;
+  }
   const float* x = act_.step_embedded.data();
   for (size_t l = 0; l < decoder_.size(); ++l) {
     decoder_[l].forward_step(x, R, t, cache.self_kv[l], cache.cross_kv[l],
@@ -405,7 +422,7 @@ const Tensor& Transformer::decode_step(DecoderState& state, const std::vector<in
   }
   act_.logits.resize({R, V});
   const float* bias = cfg_.generator_bias ? generator_.bias.value.data() : nullptr;
-  if (packed && packed_generator_.out == V && packed_generator_.in == D)
+  if (packed)
     cpu::packed_linear_forward(act_.decoded.data(), packed_generator_, bias, act_.logits.data(), R);
   else
     cpu::linear_forward(act_.decoded.data(), generator_weight().value.data(), bias,

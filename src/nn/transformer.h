@@ -36,6 +36,10 @@ struct DecoderCache : DecoderState {
   std::vector<Tensor> self_kv;          // per layer [rows, capacity, 2·D]
   std::vector<Tensor> cross_kv;         // per layer [rows, Ts, 2·D]
   std::vector<uint8_t> memory_padding;  // [rows, Ts] 1 = padded source position
+  // reorder's destination buffers, swapped with the tensors they replace: a step that moves
+  // rows allocates (and zero-fills) nothing once they have their size. Positions ≥ steps of a
+  // row hold stale values there; a step writes its position before attending to it.
+  std::vector<Tensor> spare_self, spare_cross;
   // The cache becomes from.size() rows, row r being old row from[r]: beam search follows its
   // backpointers (as many rows, each within its sentence) and drops finished sentences (fewer).
   void reorder(const std::vector<int64_t>& from) override;
@@ -84,14 +88,18 @@ class Transformer : public Seq2SeqModel {
   // batch and options).
   void backward(const Tensor& d_logits) override;
 
-  // Incremental decoding (see Seq2SeqModel): the state is a DecoderCache. Also packs the weights
-  // the decode steps multiply by (kernels/cpu/packed_linear.h): a step has few rows, and
-  // cblas_sgemm would pack each weight again on every call (the output layer is most of a step's
-  // work when the vocabulary is large).
+  // Incremental decoding (see Seq2SeqModel): the state is a DecoderCache. The steps multiply by
+  // weights packed once (kernels/cpu/packed_linear.h) and kept across decodings: a step has few
+  // rows, and cblas_sgemm would pack each weight again on every call (the output layer is most of
+  // a step's work when the vocabulary is large).
   std::unique_ptr<DecoderState> start_decoding(const TokenBatch& src, int64_t expand,
                                                int64_t max_steps) override;
   // Feeds tokens[r] at position cache.steps of every row → logits [rows, V].
   const Tensor& decode_step(DecoderState& state, const std::vector<int32_t>& tokens) override;
+  // bf16 / int8 decode steps: every step packs the projections and the output layer in that
+  // format, whatever the number of rows.
+  void set_step_weights(cpu::WeightFormat format) override { step_format_ = format; }
+  cpu::WeightFormat step_weights() const override { return step_format_; }
 
   // The weights [B, H, Tq, Tk] of `layer` from the last forward.
   const Tensor& attention(AttentionKind kind, int64_t layer) const override;
@@ -115,7 +123,8 @@ class Transformer : public Seq2SeqModel {
   const ModelConfig& transformer_config() const { return cfg_; }
 
  private:
-  void encode(const TokenBatch& src, const ForwardOptions& o);
+  // With `reduced`, the encoder's projections read packed_encoder_ (bf16 / int8 decoding).
+  void encode(const TokenBatch& src, const ForwardOptions& o, bool reduced = false);
   void decode(const TokenBatch& tgt_in, const ForwardOptions& o);
   StackCall encoder_call() const;
   StackCall decoder_call() const;
@@ -144,9 +153,18 @@ class Transformer : public Seq2SeqModel {
   Linear generator_;  // weight unused (and not visited) when tie_output
 
   Activations act_;
-  // The decode steps' weights, packed by start_decoding (empty when its batch is too large).
+  // The decode steps' weights, packed by the first decode_step that needs them in format
+  // packed_format_, kept while packed_valid_ (visit_params, which may change any weight, clears
+  // it).
   cpu::PackedWeight packed_generator_;
   std::vector<DecoderLayer::PackedStep> packed_layers_;
+  bool packed_valid_ = false;
+  // The encoder's projections in step_format_ when that is bf16 or int8 (start_decoding).
+  std::vector<EncoderLayer::Packed> packed_encoder_;
+  bool packed_encoder_valid_ = false;
+  cpu::WeightFormat packed_encoder_format_ = cpu::WeightFormat::kF32;
+  cpu::WeightFormat packed_format_ = cpu::WeightFormat::kF32;
+  cpu::WeightFormat step_format_ = cpu::WeightFormat::kF32;
   TokenBatch src_, tgt_;  // the last forward's batch, for backward
   ForwardOptions last_;
 };

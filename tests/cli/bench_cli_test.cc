@@ -66,9 +66,37 @@ TEST(BenchCli, EveryWorkloadPrintsItsMetric) {
   EXPECT_GE(lines[2].at("peak_rss_mb").get<double>(), lines[2].at("base_rss_mb").get<double>());
   EXPECT_EQ(lines[2].at("tgt_tokens").get<int>(), 4 * 8);
   EXPECT_EQ(lines[3].at("workload"), "W3");
+  EXPECT_EQ(lines[3].at("beam").get<int>(), 1);
   EXPECT_GT(lines[3].at("tokens_per_s").get<double>(), 0.0);
   EXPECT_EQ(lines[3].at("tokens").get<int>(), 6 * 4);  // every sentence decoded to full length
   for (const auto& j : lines) expect_environment(j);
+}
+
+TEST(BenchCli, W3bRunsBeamFourToFullLength) {
+  const Result r = run("bench W3b --json --repeat 1 --warmup 1 --small");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  const auto lines = json_lines(r.out);
+  ASSERT_EQ(lines.size(), 1u) << r.out;
+  EXPECT_EQ(lines[0].at("workload"), "W3b");
+  EXPECT_EQ(lines[0].at("beam").get<int>(), 4);
+  EXPECT_GT(lines[0].at("tokens_per_s").get<double>(), 0.0);
+  EXPECT_EQ(lines[0].at("tokens").get<int>(), 6 * 4);  // every best hypothesis to full length
+  expect_environment(lines[0]);
+}
+
+// --capture keeps every map while decoding; --precision bf16|int8 reduces the decode steps'
+// weights and is refused for workloads that do not decode.
+TEST(BenchCli, W3WithCaptureAndReducedPrecision) {
+  Result r = run("bench W3 --json --repeat 1 --warmup 1 --small --capture --precision int8");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  auto lines = json_lines(r.out);
+  ASSERT_EQ(lines.size(), 1u) << r.out;
+  EXPECT_EQ(lines[0].at("capture").get<bool>(), true);
+  EXPECT_EQ(lines[0].at("precision"), "int8");
+  EXPECT_EQ(lines[0].at("tokens").get<int>(), 6 * 4);
+  r = run("bench W2 --small --precision bf16 2>&1");
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_NE(r.out.find("applies to decoding (W3, W3b, W3m), not W2"), std::string::npos) << r.out;
 }
 
 TEST(BenchCli, W3mRunsGreedyAndBeamFourOfAMarianShapedModel) {

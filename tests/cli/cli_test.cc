@@ -106,11 +106,15 @@ TEST(CliDevice, CudaWithoutCudaSaysWhyBeforeReadingTheModel) {
                                                                                    << r.out;
     }
   }
-  Result r = run("translate --model " + dates + " --precision bf16 < /dev/null");
+  // int8 is the CPU's only; forward (no decode steps) computes in fp32 and says so.
+  Result r = run("translate --model " + dates + " --device cuda --precision int8 < /dev/null");
   EXPECT_EQ(r.exit_code, 1) << r.out;
-  EXPECT_NE(r.out.find("--precision bf16 needs --device cuda: the CPU computes in fp32"),
-            std::string::npos)
-      << r.out;
+  EXPECT_NE(r.out.find("--precision int8 is for --device cpu"), std::string::npos) << r.out;
+  r = run("forward --model " + dates + " --src \"5\" --tgt \"1\" --precision int8");
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_NE(r.out.find("bf16 and int8 weights are for decoding"), std::string::npos) << r.out;
+  r = run("translate --model " + dates + " --precision fp16 < /dev/null");
+  EXPECT_NE(r.exit_code, 0) << r.out;
   r = run("translate --model " + dates + " --device tpu < /dev/null");
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.out.find("--device"), std::string::npos) << r.out;
@@ -236,6 +240,20 @@ TEST(CliDemo, CompareWritesBothModelsFiguresAndPage) {
   EXPECT_NE(page.find("attention-rnn-attention/cross.png"), std::string::npos);
   EXPECT_NE(page.find("s/epoch"), std::string::npos);
   std::filesystem::remove_all(out);
+}
+
+// --precision bf16 | int8 on the CPU: the decode steps' weights in that format; the dates model
+// still translates its sentences (dates are easy), as fp32 does.
+TEST(CliDevice, CpuBf16AndInt8Translate) {
+  const std::string dates = std::string(ATTNSCOPE_TEST_DATA) + "/tiny_dates_model";
+  const std::string in = write_temp("precision_in.txt", "march 3 , 1999\n12/25/2001\n");
+  const Result plain = run("translate --model " + dates + " --input " + in);
+  ASSERT_EQ(plain.exit_code, 0) << plain.out;
+  for (const std::string p : {"bf16", "int8"}) {
+    const Result r = run("translate --model " + dates + " --precision " + p + " --input " + in);
+    ASSERT_EQ(r.exit_code, 0) << p << "\n" << r.out;
+    EXPECT_EQ(r.out, plain.out) << p;
+  }
 }
 
 }  // namespace

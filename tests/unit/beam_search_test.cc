@@ -76,6 +76,63 @@ TEST(DecodeStep, MatchesTeacherForcedForward) {
   }
 }
 
+// bf16 and int8 decode steps (Seq2SeqModel::set_step_weights): the same steps through reduced-
+// precision projections and output layer, near the fp32 logits but not equal to them (the
+// reduced path really runs), and back to fp32 exactly when asked.
+TEST(DecodeStep, Bf16AndInt8WeightsStayNearTheFp32Logits) {
+  auto model = model_with_seed(5, NormPlacement::kPost);
+  const TokenBatch src = sources();
+  const std::vector<std::vector<int32_t>> feeds = {{1, 1, 1}, {4, 9, 10}, {5, 3, 9}, {6, 4, 8}};
+  auto run = [&](cpu::WeightFormat f) {
+    model->set_step_weights(f);
+    EXPECT_EQ(model->step_weights(), f);
+    auto cache = model->start_decoding(src, 1, 4);
+    std::vector<float> all;
+    for (const auto& feed : feeds) {
+      const Tensor& step = model->decode_step(*cache, feed);
+      all.insert(all.end(), step.data(), step.data() + step.numel());
+    }
+    return all;
+  };
+  const std::vector<float> fp32 = run(cpu::WeightFormat::kF32);
+  float scale = 0;
+  for (float v : fp32) scale = std::max(scale, std::fabs(v));
+  for (const auto& [f, tol] :
+       {std::pair{cpu::WeightFormat::kBf16, 0.02f}, std::pair{cpu::WeightFormat::kInt8, 0.05f}}) {
+    const std::vector<float> got = run(f);
+    ASSERT_EQ(got.size(), fp32.size());
+    float worst = 0;
+    for (size_t i = 0; i < got.size(); ++i) worst = std::max(worst, std::fabs(got[i] - fp32[i]));
+    EXPECT_LE(worst, tol * scale) << cpu::weight_format_name(f);
+    EXPECT_GT(worst, 0.0f) << cpu::weight_format_name(f) << ": the reduced path did not run";
+  }
+  EXPECT_EQ(run(cpu::WeightFormat::kF32), fp32);
+}
+
+// The encoder of a bf16 / int8 decoding runs its projections in that format too: its maps move a
+// little; a teacher-forced forward (training, scoring) stays fp32 whatever the decode format.
+TEST(DecodeStep, ReducedEncoderMapsStayNearAndForwardStaysFp32) {
+  auto model = model_with_seed(7, NormPlacement::kPost);
+  const TokenBatch src = sources();
+  const TokenBatch tgt{3, 2, {1, 4, 1, 9, 1, 10}};
+  const Tensor forward32 = model->forward(src, tgt, {}).clone();
+  model->start_decoding(src, 1, 2);
+  const Tensor enc32 = model->attention(AttentionKind::kEncoderSelf, 1).clone();
+  for (const cpu::WeightFormat f : {cpu::WeightFormat::kBf16, cpu::WeightFormat::kInt8}) {
+    model->set_step_weights(f);
+    model->start_decoding(src, 1, 2);
+    const Tensor& enc = model->attention(AttentionKind::kEncoderSelf, 1);
+    ASSERT_EQ(enc.numel(), enc32.numel());
+    float worst = 0;
+    for (int64_t i = 0; i < enc.numel(); ++i) worst = std::max(worst, std::fabs(enc[i] - enc32[i]));
+    EXPECT_GT(worst, 0.0f) << cpu::weight_format_name(f);
+    EXPECT_LT(worst, 0.05f) << cpu::weight_format_name(f);
+    const Tensor& again = model->forward(src, tgt, {});
+    for (int64_t i = 0; i < again.numel(); ++i)
+      ASSERT_EQ(again[i], forward32[i]) << cpu::weight_format_name(f) << " logit " << i;
+  }
+}
+
 TEST(BeamSearch, MaxNewTokensCapsEveryHypothesis) {
   // attnscope's rules: at most N output tokens (eos included), on top of the length ratio; the
   // capped hypotheses are the uncapped search's first N tokens (greedy).

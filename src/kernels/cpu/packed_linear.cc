@@ -138,11 +138,18 @@ namespace attnscope::cpu {
 HWY_EXPORT(PackedLinearForward);
 HWY_EXPORT(PackedLinearTarget);
 
-void pack_weight(const float* W, int64_t out, int64_t in, PackedWeight& p) {
+void pack_weight(const float* W, int64_t out, int64_t in, PackedWeight& p, WeightFormat format) {
   ATTN_CHECK(out > 0 && in > 0, "pack_weight: empty weight [{}, {}]", out, in);
   const int64_t num_panels = (out + kPackedPanel - 1) / kPackedPanel;
   p.out = out;
   p.in = in;
+  p.format = format;
+  if (format != WeightFormat::kF32) {
+    p.panels = std::vector<float>{};  // one copy of the weights at a time
+    quantize_weight(W, out, in, format, p.q);
+    return;
+  }
+  p.q = QuantizedWeight{};
   p.panels.assign(static_cast<size_t>(num_panels * in * kPackedPanel), 0.0f);
 #pragma omp parallel for schedule(static) if (out * in > (1 << 18))
   for (int64_t q = 0; q < num_panels; ++q) {
@@ -159,6 +166,10 @@ void packed_linear_forward(const float* x, const PackedWeight& W, const float* b
                            int64_t N) {
   ATTN_CHECK(N >= 0 && W.out > 0 && W.in > 0, "packed_linear_forward: [{}, {}] · [{}, {}]ᵀ", N,
              W.in, W.out, W.in);
+  if (W.format != WeightFormat::kF32) {
+    quantized_linear_forward(x, W.q, b, y, N);
+    return;
+  }
   ATTN_CHECK(static_cast<int64_t>(W.panels.size()) ==
                  (W.out + kPackedPanel - 1) / kPackedPanel * W.in * kPackedPanel,
              "packed_linear_forward: the weight is not packed");

@@ -11,19 +11,25 @@
 #include <cstdint>
 #include <vector>
 
+#include "kernels/cpu/quantized_linear.h"
+
 namespace attnscope::cpu {
 
 inline constexpr int64_t kPackedPanel = 16;  // output columns per panel (AVX-512: one vector)
 
-// W [out, in] packed: panels[p][k][j] = W[p·16 + j][k], zero past `out`.
+// W [out, in] packed: panels[p][k][j] = W[p·16 + j][k], zero past `out` (fp32); or, in reduced
+// precision (bf16, int8: quantized_linear.h), q.
 struct PackedWeight {
   int64_t out = 0, in = 0;
-  std::vector<float> panels;  // [⌈out/16⌉ · in · 16]
+  WeightFormat format = WeightFormat::kF32;
+  std::vector<float> panels;  // fp32: [⌈out/16⌉ · in · 16]
+  QuantizedWeight q;          // bf16, int8
 };
 
-// Packs W [out, in] into p (its storage reused when large enough).
-void pack_weight(const float* W, int64_t out, int64_t in, PackedWeight& p);
-// y[N, out] = x[N, in] · Wᵀ + b (b [out] or null), W as packed by pack_weight.
+// Packs W [out, in] into p in the given format (its storage reused when large enough).
+void pack_weight(const float* W, int64_t out, int64_t in, PackedWeight& p,
+                 WeightFormat format = WeightFormat::kF32);
+// y[N, out] = x[N, in] · Wᵀ + b (b [out] or null), W as packed by pack_weight (in its format).
 void packed_linear_forward(const float* x, const PackedWeight& W, const float* b, float* y,
                            int64_t N);
 // The instruction set the kernel dispatches to ("AVX3", "AVX2", …), for reports.

@@ -1,0 +1,407 @@
+// The reduced-precision packed products of quantized_linear.h. This file is compiled for the
+// baseline x86-64 (like packed_linear.cc); the AVX-512 kernels carry their own target attributes
+// and run only when cpuid says the CPU (and the OS) has them. Tile: kRows rows × kPanels panels of
+// 16 columns, 24 zmm accumulators; per 32-bit group of the input (2 bf16 or 4 int8 values), each
+// panel's 64 bytes are loaded once and each row's group is broadcast against them.
+#include "kernels/cpu/quantized_linear.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+
+#include "core/error.h"
+#include "kernels/ref/quantized_linear.h"
+
+#if defined(__x86_64__) || defined(_M_X64)
+#define ATTNSCOPE_QUANT_X86 1
+#include <cpuid.h>
+#include <immintrin.h>
+#else
+#define ATTNSCOPE_QUANT_X86 0
+#endif
+
+namespace attnscope::cpu {
+
+namespace {
+
+constexpr int64_t kPanel = 16;
+constexpr int kRows = 6;
+constexpr int kPanels = 4;
+
+int64_t lanes_per_group(WeightFormat f) {
+  return f == WeightFormat::kInt8 ? 4 : 2;
+}
+
+// The call's activations, packed like the weights' groups: [N][k_groups] 32-bit lanes, and for
+// int8 the per-row scales. Per thread, reused from call to call (no allocation per step).
+struct PackedRows {
+  std::vector<uint32_t> x;
+  std::vector<float> scale;
+};
+
+void pack_rows(const float* x, int64_t N, const QuantizedWeight& W, PackedRows& p) {
+  const int64_t in = W.in, kg = W.k_groups;
+  p.x.resize(static_cast<size_t>(N * kg));
+  if (W.format == WeightFormat::kInt8) p.scale.resize(static_cast<size_t>(N));
+  const bool int8 = W.format == WeightFormat::kInt8;
+#pragma omp parallel for schedule(static) if (N * in > (1 << 15))
+  for (int64_t r = 0; r < N; ++r) {
+    const float* xr = x + r * in;
+    uint32_t* lanes = p.x.data() + r * kg;
+    if (!int8) {
+      for (int64_t g = 0; g < kg; ++g) {
+        const int64_t k = 2 * g;
+        const uint32_t lo = ref::bf16_round(xr[k]);
+        const uint32_t hi = k + 1 < in ? ref::bf16_round(xr[k + 1]) : 0u;
+        lanes[g] = lo | (hi << 16);
+      }
+      continue;
+    }
+    const float s = ref::int8_scale(xr, in);
+    p.scale[static_cast<size_t>(r)] = s;
+    const float inv = 1.0f / s;
+    // Unsigned for vpdpbusd: q + 128, byte i of lane g holding input 4g + i (the padding past
+    // `in` is 128, i.e. q = 0).
+    for (int64_t g = 0; g < kg; ++g) {
+      uint32_t lane = 0;
+      for (int64_t i = 0; i < 4; ++i) {
+        const int64_t k = 4 * g + i;
+        const int32_t q = k < in ? ref::int8_round(xr[k], inv) : 0;
+        lane |= static_cast<uint32_t>(q + 128) << (8 * i);
+      }
+      lanes[g] = lane;
+    }
+  }
+}
+
+// What one group of panels [p0, p0 + np) computes for all N rows; cols = its output columns.
+struct Group {
+  const uint32_t* panels;  // the group's first panel
+  int64_t np, col0, cols;
+};
+
+// ---- scalar: the same arithmetic, any CPU ------------------------------------------------------
+
+void scalar_group(const PackedRows& xr, int64_t N, const QuantizedWeight& W, const float* b,
+                  float* y, const Group& g) {
+  const int64_t kg = W.k_groups, stride = kg * kPanel;
+  for (int64_t p = 0; p < g.np; ++p) {
+    const uint32_t* panel = g.panels + p * stride;
+    const int64_t c0 = g.col0 + p * kPanel, n = std::min(kPanel, W.out - c0);
+    for (int64_t r = 0; r < N; ++r) {
+      const uint32_t* xs = xr.x.data() + r * kg;
+      if (W.format == WeightFormat::kBf16) {
+        float acc[kPanel] = {};
+        for (int64_t q = 0; q < kg; ++q) {
+          const float x0 = ref::bf16_to_float(static_cast<uint16_t>(xs[q] & 0xffffu));
+          const float x1 = ref::bf16_to_float(static_cast<uint16_t>(xs[q] >> 16));
+          for (int64_t j = 0; j < kPanel; ++j) {
+            const uint32_t w = panel[q * kPanel + j];
+            acc[j] += x0 * ref::bf16_to_float(static_cast<uint16_t>(w & 0xffffu));
+            acc[j] += x1 * ref::bf16_to_float(static_cast<uint16_t>(w >> 16));
+          }
+        }
+        for (int64_t j = 0; j < n; ++j)
+          y[r * W.out + c0 + j] = acc[j] + (b != nullptr ? b[c0 + j] : 0.0f);
+      } else {
+        int32_t acc[kPanel] = {};
+        for (int64_t q = 0; q < kg; ++q) {
+          const uint32_t xv = xs[q];
+          for (int64_t j = 0; j < kPanel; ++j) {
+            const uint32_t w = panel[q * kPanel + j];
+            int32_t s = 0;
+            for (int i = 0; i < 4; ++i)
+              s += static_cast<int32_t>((xv >> (8 * i)) & 0xffu) *
+                   static_cast<int32_t>(static_cast<int8_t>((w >> (8 * i)) & 0xffu));
+            acc[j] += s;
+          }
+        }
+        const float sx = xr.scale[static_cast<size_t>(r)];
+        for (int64_t j = 0; j < n; ++j) {
+          const int64_t c = c0 + j;
+          const float v = static_cast<float>(acc[j] - 128 * W.col_sum[static_cast<size_t>(c)]) *
+                          (sx * W.scale[static_cast<size_t>(c)]);
+          y[r * W.out + c] = v + (b != nullptr ? b[c] : 0.0f);
+        }
+      }
+    }
+  }
+}
+
+// ---- AVX-512 ------------------------------------------------------------------------------------
+
+#if ATTNSCOPE_QUANT_X86
+
+// GCC 12 warns that its own intrinsic headers read an uninitialised __Y (the masked loads and
+// set1 of avx512fintrin.h): a known false positive there, not in this code.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
+#define ATTNSCOPE_VNNI __attribute__((target("avx512f,avx512bw,avx512vnni")))
+#define ATTNSCOPE_BF16 __attribute__((target("avx512f,avx512bw,avx512bf16")))
+
+__mmask16 column_mask(int64_t n) {
+  return n >= kPanel ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << n) - 1u);
+}
+
+template <int R, int P>
+ATTNSCOPE_VNNI void tile_int8(const uint32_t* x, int64_t kg, const uint32_t* panels,
+                              const QuantizedWeight& W, const float* sx, const float* b, float* y,
+                              int64_t col0, int64_t cols) {
+  const int64_t stride = kg * kPanel;
+  __m512i acc[R][P];
+  for (int r = 0; r < R; ++r)
+    for (int p = 0; p < P; ++p) acc[r][p] = _mm512_setzero_si512();
+  for (int64_t q = 0; q < kg; ++q) {
+    __m512i w[P];
+    for (int p = 0; p < P; ++p) w[p] = _mm512_loadu_si512(panels + p * stride + q * kPanel);
+    for (int r = 0; r < R; ++r) {
+      const __m512i a = _mm512_set1_epi32(static_cast<int>(x[r * kg + q]));
+      for (int p = 0; p < P; ++p) acc[r][p] = _mm512_dpbusd_epi32(acc[r][p], a, w[p]);
+    }
+  }
+  for (int p = 0; p < P; ++p) {
+    const int64_t c0 = col0 + p * kPanel, n = std::min(kPanel, cols - p * kPanel);
+    if (n <= 0) break;
+    const __mmask16 m = column_mask(n);
+    const __m512i shift = _mm512_slli_epi32(_mm512_maskz_loadu_epi32(m, W.col_sum.data() + c0), 7);
+    const __m512 sc = _mm512_maskz_loadu_ps(m, W.scale.data() + c0);
+    const __m512 bias = b != nullptr ? _mm512_maskz_loadu_ps(m, b + c0) : _mm512_setzero_ps();
+    for (int r = 0; r < R; ++r) {
+      __m512 v = _mm512_cvtepi32_ps(_mm512_sub_epi32(acc[r][p], shift));
+      v = _mm512_mul_ps(v, _mm512_mul_ps(_mm512_set1_ps(sx[r]), sc));
+      _mm512_mask_storeu_ps(y + r * W.out + c0, m, _mm512_add_ps(v, bias));
+    }
+  }
+}
+
+template <int R, int P>
+ATTNSCOPE_BF16 void tile_bf16(const uint32_t* x, int64_t kg, const uint32_t* panels,
+                              const QuantizedWeight& W, const float* /*sx*/, const float* b,
+                              float* y, int64_t col0, int64_t cols) {
+  const int64_t stride = kg * kPanel;
+  __m512 acc[R][P];
+  for (int r = 0; r < R; ++r)
+    for (int p = 0; p < P; ++p) acc[r][p] = _mm512_setzero_ps();
+  for (int64_t q = 0; q < kg; ++q) {
+    __m512i w[P];
+    for (int p = 0; p < P; ++p) w[p] = _mm512_loadu_si512(panels + p * stride + q * kPanel);
+    for (int r = 0; r < R; ++r) {
+      const __m512i a = _mm512_set1_epi32(static_cast<int>(x[r * kg + q]));
+      for (int p = 0; p < P; ++p)
+        acc[r][p] = _mm512_dpbf16_ps(acc[r][p], (__m512bh)a, (__m512bh)w[p]);
+    }
+  }
+  for (int p = 0; p < P; ++p) {
+    const int64_t c0 = col0 + p * kPanel, n = std::min(kPanel, cols - p * kPanel);
+    if (n <= 0) break;
+    const __mmask16 m = column_mask(n);
+    const __m512 bias = b != nullptr ? _mm512_maskz_loadu_ps(m, b + c0) : _mm512_setzero_ps();
+    for (int r = 0; r < R; ++r)
+      _mm512_mask_storeu_ps(y + r * W.out + c0, m, _mm512_add_ps(acc[r][p], bias));
+  }
+}
+
+// All N rows of one group: tiles of kRows rows, then the last rows.
+template <bool Int8, int P>
+void rows_avx512(const PackedRows& xr, int64_t N, const QuantizedWeight& W, const float* b,
+                 float* y, const uint32_t* panels, int64_t col0, int64_t cols) {
+  const int64_t kg = W.k_groups;
+  const float* sx = Int8 ? xr.scale.data() : nullptr;
+  auto tile = [&](auto rows_tag, int64_t r) {
+    constexpr int R = decltype(rows_tag)::value;
+    const float* s = Int8 ? sx + r : nullptr;
+    if constexpr (Int8)
+      tile_int8<R, P>(xr.x.data() + r * kg, kg, panels, W, s, b, y + r * W.out, col0, cols);
+    else
+      tile_bf16<R, P>(xr.x.data() + r * kg, kg, panels, W, s, b, y + r * W.out, col0, cols);
+  };
+  int64_t r = 0;
+  for (; r + kRows <= N; r += kRows) tile(std::integral_constant<int, kRows>{}, r);
+  switch (N - r) {
+    case 5:
+      tile(std::integral_constant<int, 5>{}, r);
+      break;
+    case 4:
+      tile(std::integral_constant<int, 4>{}, r);
+      break;
+    case 3:
+      tile(std::integral_constant<int, 3>{}, r);
+      break;
+    case 2:
+      tile(std::integral_constant<int, 2>{}, r);
+      break;
+    case 1:
+      tile(std::integral_constant<int, 1>{}, r);
+      break;
+    default:
+      break;
+  }
+}
+
+template <bool Int8>
+void avx512_group(const PackedRows& xr, int64_t N, const QuantizedWeight& W, const float* b,
+                  float* y, const Group& g) {
+  if (g.np == kPanels) {
+    rows_avx512<Int8, kPanels>(xr, N, W, b, y, g.panels, g.col0, g.cols);
+    return;
+  }
+  const int64_t stride = W.k_groups * kPanel;
+  for (int64_t p = 0; p < g.np; ++p)  // the last group: one panel at a time
+    rows_avx512<Int8, 1>(xr, N, W, b, y, g.panels + p * stride, g.col0 + p * kPanel,
+                         std::min(kPanel, g.cols - p * kPanel));
+}
+
+struct CpuFeatures {
+  bool vnni = false, bf16 = false;
+};
+
+CpuFeatures detect() {
+  CpuFeatures f;
+  __builtin_cpu_init();
+  if (!__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("avx512bw")) return f;
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  if (__get_cpuid_count(7, 0, &a, &b, &c, &d)) f.vnni = (c >> 11) & 1u;           // AVX512_VNNI
+  if (a >= 1 && __get_cpuid_count(7, 1, &a, &b, &c, &d)) f.bf16 = (a >> 5) & 1u;  // AVX512_BF16
+  return f;
+}
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+
+#else  // not x86: the scalar version only
+
+struct CpuFeatures {
+  bool vnni = false, bf16 = false;
+};
+CpuFeatures detect() {
+  return {};
+}
+
+#endif
+
+const CpuFeatures& features() {
+  static const CpuFeatures f = detect();
+  return f;
+}
+
+std::atomic<bool> g_force_scalar{false};
+
+bool use_simd(WeightFormat f) {
+  if (g_force_scalar.load(std::memory_order_relaxed)) return false;
+  return f == WeightFormat::kInt8 ? features().vnni : features().bf16;
+}
+
+}  // namespace
+
+const char* weight_format_name(WeightFormat f) {
+  switch (f) {
+    case WeightFormat::kF32:
+      return "fp32";
+    case WeightFormat::kBf16:
+      return "bf16";
+    case WeightFormat::kInt8:
+      return "int8";
+  }
+  return "?";
+}
+
+void quantize_weight(const float* W, int64_t out, int64_t in, WeightFormat fmt,
+                     QuantizedWeight& q) {
+  ATTN_CHECK(fmt == WeightFormat::kBf16 || fmt == WeightFormat::kInt8,
+             "quantize_weight: {} is not a reduced precision", weight_format_name(fmt));
+  ATTN_CHECK(out > 0 && in > 0, "quantize_weight: empty weight [{}, {}]", out, in);
+  // int8: Σ_k of 255 · 127 per product stays inside int32 below 66,000 inputs.
+  ATTN_CHECK(fmt != WeightFormat::kInt8 || in <= 65536,
+             "quantize_weight: {} inputs overflow the int8 kernel's int32 sums", in);
+  const int64_t per = lanes_per_group(fmt), kg = (in + per - 1) / per;
+  const int64_t num_panels = (out + kPanel - 1) / kPanel;
+  q.format = fmt;
+  q.out = out;
+  q.in = in;
+  q.k_groups = kg;
+  q.panels.assign(static_cast<size_t>(num_panels * kg * kPanel), 0u);
+  if (fmt == WeightFormat::kInt8) {
+    q.scale.assign(static_cast<size_t>(out), 0.0f);
+    q.col_sum.assign(static_cast<size_t>(out), 0);
+  } else {
+    q.scale.clear();
+    q.col_sum.clear();
+  }
+#pragma omp parallel for schedule(static) if (out * in > (1 << 18))
+  for (int64_t c = 0; c < out; ++c) {
+    const float* row = W + c * in;
+    uint32_t* lanes = q.panels.data() + (c / kPanel) * kg * kPanel + c % kPanel;
+    if (fmt == WeightFormat::kBf16) {
+      for (int64_t k = 0; k < in; ++k)
+        lanes[(k / 2) * kPanel] |= static_cast<uint32_t>(ref::bf16_round(row[k])) << (16 * (k % 2));
+      continue;
+    }
+    std::vector<int8_t> qs(static_cast<size_t>(in));
+    const float s = ref::int8_scale(row, in);
+    ref::int8_quantize(row, in, s, qs.data());
+    int32_t sum = 0;
+    for (int64_t k = 0; k < in; ++k) {
+      sum += qs[static_cast<size_t>(k)];
+      lanes[(k / 4) * kPanel] |=
+          static_cast<uint32_t>(static_cast<uint8_t>(qs[static_cast<size_t>(k)])) << (8 * (k % 4));
+    }
+    q.scale[static_cast<size_t>(c)] = s;
+    q.col_sum[static_cast<size_t>(c)] = sum;
+  }
+}
+
+void quantized_linear_forward(const float* x, const QuantizedWeight& W, const float* b, float* y,
+                              int64_t N) {
+  ATTN_CHECK(N >= 0 && W.out > 0 && W.in > 0 && W.format != WeightFormat::kF32,
+             "quantized_linear_forward: [{}, {}] · [{}, {}]ᵀ ({})", N, W.in, W.out, W.in,
+             weight_format_name(W.format));
+  const int64_t num_panels = (W.out + kPanel - 1) / kPanel;
+  ATTN_CHECK(static_cast<int64_t>(W.panels.size()) == num_panels * W.k_groups * kPanel,
+             "quantized_linear_forward: the weight is not packed");
+  if (N == 0) return;
+  thread_local PackedRows rows;
+  pack_rows(x, N, W, rows);
+  const PackedRows& xr = rows;
+  const bool simd = use_simd(W.format);
+  const bool int8 = W.format == WeightFormat::kInt8;
+  const int64_t groups = (num_panels + kPanels - 1) / kPanels;
+  const int64_t stride = W.k_groups * kPanel;
+#pragma omp parallel for schedule(static) if (groups > 1 && N * W.out * W.in > (1 << 18))
+  for (int64_t gi = 0; gi < groups; ++gi) {
+    Group g;
+    const int64_t p0 = gi * kPanels;
+    g.np = std::min<int64_t>(kPanels, num_panels - p0);
+    g.col0 = p0 * kPanel;
+    g.cols = std::min(g.np * kPanel, W.out - g.col0);
+    g.panels = W.panels.data() + p0 * stride;
+#if ATTNSCOPE_QUANT_X86
+    if (simd) {
+      if (int8)
+        avx512_group<true>(xr, N, W, b, y, g);
+      else
+        avx512_group<false>(xr, N, W, b, y, g);
+      continue;
+    }
+#else
+    (void)simd;
+    (void)int8;
+#endif
+    scalar_group(xr, N, W, b, y, g);
+  }
+}
+
+std::string quantized_linear_isa(WeightFormat f) {
+  if (f == WeightFormat::kF32) return "fp32";
+  if (!use_simd(f)) return "scalar";
+  return f == WeightFormat::kInt8 ? "avx512-vnni" : "avx512-bf16";
+}
+
+void force_quantized_linear_scalar(bool scalar) {
+  g_force_scalar.store(scalar, std::memory_order_relaxed);
+}
+
+}  // namespace attnscope::cpu

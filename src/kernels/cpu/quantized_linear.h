@@ -1,0 +1,47 @@
+// y[N, out] = x[N, in] · Wᵀ + b with W stored in reduced precision, packed once (as
+// packed_linear.h packs fp32 weights for decode steps) into panels of 16 output columns:
+//
+//   bf16  W rounded to bfloat16, [⌈out/16⌉][⌈in/2⌉][16][2]; x rounded to bfloat16 per call;
+//         products summed in fp32 (AVX512-BF16 vdpbf16ps where the CPU has it).
+//   int8  W quantized per output channel (symmetric, scale = max |W[c, :]| / 127),
+//         [⌈out/16⌉][⌈in/4⌉][16][4]; x quantized per row at each call (the same rule), shifted by
+//         128 to unsigned for AVX512-VNNI vpdpbusd, the shift taken back with each channel's sum
+//         of weights; the dot products are exact in int32.
+//
+// The instruction set is chosen at run time from the CPU's features, with a portable scalar
+// version of the same arithmetic everywhere (tests force it). kernels/ref/quantized_linear.h is
+// the plain reference.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace attnscope::cpu {
+
+enum class WeightFormat { kF32, kBf16, kInt8 };
+
+const char* weight_format_name(WeightFormat f);
+
+struct QuantizedWeight {
+  WeightFormat format = WeightFormat::kBf16;
+  int64_t out = 0, in = 0;
+  int64_t k_groups = 0;          // ⌈in/2⌉ (bf16) or ⌈in/4⌉ (int8): 32-bit lanes per column
+  std::vector<uint32_t> panels;  // [⌈out/16⌉][k_groups][16]: 2 bf16 or 4 int8 per lane
+  std::vector<float> scale;      // int8: [out] per-channel scale
+  std::vector<int32_t> col_sum;  // int8: [out] Σ_k q[c, k] (for the unsigned shift)
+};
+
+// Packs W [out, in] (fmt: kBf16 or kInt8) into q, its storage reused when large enough.
+void quantize_weight(const float* W, int64_t out, int64_t in, WeightFormat fmt, QuantizedWeight& q);
+// y[N, out] = x · Wᵀ + b (b [out] or null).
+void quantized_linear_forward(const float* x, const QuantizedWeight& W, const float* b, float* y,
+                              int64_t N);
+
+// What the kernels run on here: "avx512-bf16" / "avx512-vnni" when the CPU has them, otherwise
+// "scalar"; for reports.
+std::string quantized_linear_isa(WeightFormat f);
+// Tests: force the scalar version (true) or go back to the best the CPU has (false).
+void force_quantized_linear_scalar(bool scalar);
+
+}  // namespace attnscope::cpu
