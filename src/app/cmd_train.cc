@@ -1,6 +1,8 @@
 // attnscope train: a translation model from a parallel corpus.
 #include <fmt/core.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <memory>
 
 #include "app/commands.h"
@@ -9,6 +11,7 @@
 #include "app/tsv_columns.h"
 #include "core/error.h"
 #include "data/corpus.h"
+#include "dist/communicator.h"
 #include "io/architectures.h"
 #include "io/config_json.h"
 #include "train/recipe.h"
@@ -30,34 +33,44 @@ struct TrainArgs {
   float lr = 1e-3f, label_smoothing = 0.1f, clip_norm = 1.0f, dropout = -1, weight_decay = 0;
   std::string schedule = "inverse_sqrt", norm;
   uint64_t seed = 1;
+  double rank_timeout = 120;  // data-parallel runs (mpirun / srun)
+  int64_t replica_check_every = 0;
 };
 
 std::vector<SentencePair> read_pairs(const TrainArgs& a, const std::string& tsv,
-                                     const CorpusOptions& opt) {
+                                     const CorpusOptions& opt, std::FILE* log) {
   CorpusReport report;
   auto pairs =
       tsv.empty() ? read_parallel(a.src_file, a.tgt_file, opt, report) : read_tsv(tsv, opt, report);
-  fmt::print(stderr, "{}\n", report.summary());
+  fmt::print(log, "{}\n", report.summary());
   return pairs;
 }
 
-void run_train(const TrainArgs& a) {
+// One rank's part of the run (all of it, alone): rank 0 logs, the others are quiet.
+void train_on(const TrainArgs& a, Communicator& ranks) {
+  std::FILE* log = stderr;
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> quiet(nullptr, std::fclose);
+  if (ranks.rank() != 0) {
+    quiet.reset(std::fopen("/dev/null", "w"));
+    ATTN_CHECK(quiet != nullptr, "cannot open /dev/null");
+    log = quiet.get();
+  }
   ATTN_CHECK(!a.data.empty() || (!a.src_file.empty() && !a.tgt_file.empty()) || a.resume,
              "give the training data: --data FILE.tsv, or --src-file and --tgt-file");
   const CorpusOptions copt = a.columns.corpus_options();
   TrainRecipe r;
   r.out_dir = a.out;
   r.resume = a.resume;
-  r.train = read_pairs(a, a.data, copt);
+  r.train = read_pairs(a, a.data, copt, log);
   if (!a.valid.empty()) {
     CorpusReport report;
     r.valid = read_tsv(a.valid, copt, report);
-    fmt::print(stderr, "{}\n", report.summary());
+    fmt::print(log, "{}\n", report.summary());
   } else if (a.split_dev > 0) {
     CorpusSplit split = split_corpus(r.train, a.split_dev, 0, a.seed);
     r.train = std::move(split.train);
     r.valid = std::move(split.dev);
-    fmt::print(stderr, "held out {} pairs for validation (--split-dev)\n", r.valid.size());
+    fmt::print(log, "held out {} pairs for validation (--split-dev)\n", r.valid.size());
   }
   const std::string arch = resolve_arch(a.arch, a.config);
   std::unique_ptr<ArchConfig> model = model_preset(arch, a.config);
@@ -96,9 +109,31 @@ void run_train(const TrainArgs& a) {
   t.valid_every = a.valid_every;
   t.patience = a.patience;
   t.seed = a.seed;
-  TrainingProgress progress(stderr, a.out);
-  const TrainerState s = run_training(r, progress, stderr);
-  fmt::print(stderr, "best model (step {}) in {}\n", s.best_step, a.out);
+  r.ranks = &ranks;
+  r.parallel.replica_check_every = a.replica_check_every;
+  std::function<void(const TrainProgress&)> progress = [](const TrainProgress&) {};
+  if (ranks.rank() == 0) progress = TrainingProgress(stderr, a.out);
+  const TrainerState s = run_training(r, progress, log);
+  fmt::print(log, "best model (step {}) in {}\n", s.best_step, a.out);
+}
+
+void run_train(const TrainArgs& a) {
+  WorldOptions world_options;
+  world_options.rank_timeout_s = a.rank_timeout;
+  std::unique_ptr<Communicator> world = connect_world(world_options);
+  if (world->size() == 1) return train_on(a, *world);
+  try {
+    train_on(a, *world);
+  } catch (const CollectiveError&) {
+    // Every rank found the same error: rank 0 reports it, once, after all ranks have ended.
+    const bool root = world->rank() == 0;
+    world.reset();
+    if (root) throw;
+    std::exit(1);
+  } catch (const std::exception& e) {
+    // This rank alone: the others would wait for it until their timeouts; stop them all now.
+    world->abort(e.what());
+  }
 }
 
 }  // namespace
@@ -165,6 +200,17 @@ void register_train(CLI::App& app) {
   cmd->add_option("--patience", a->patience,
                   "Stop after N validations without improvement (0 = never)")
       ->capture_default_str();
+  // Data-parallel training: `mpirun -np N attnscope train …` (or srun) needs no flag of its own.
+  cmd->add_option("--rank-timeout", a->rank_timeout,
+                  "With several ranks (mpirun/srun): stop every rank when one has not been heard "
+                  "from for this many seconds (0 = never)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1e6));
+  cmd->add_option("--replica-check-every", a->replica_check_every,
+                  "With several ranks: also check every N updates that all ranks hold the same "
+                  "weights (always before a checkpoint; 0 = only then)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   cmd->callback([a] { run_train(*a); });
 }
 

@@ -76,6 +76,8 @@ class Transformer : public Seq2SeqModel {
   // Accumulates parameter gradients from d_logits [B, Tt, V] (after forward with the same
   // batch and options).
   void backward(const Tensor& d_logits) override;
+  // The same, reporting each layer's parameters as its backward ends (Seq2SeqModel).
+  void backward_reporting(const Tensor& d_logits, const ParamVisitor& grad_final) override;
 
   // Incremental decoding (see Seq2SeqModel): the state is a DecoderCache.
   std::unique_ptr<DecoderState> start_decoding(const TokenBatch& src, int64_t expand,
