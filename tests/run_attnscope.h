@@ -36,11 +36,10 @@ inline std::string attnscope_binary() {
   return env != nullptr && *env != '\0' ? env : ATTNSCOPE_BINARY;
 }
 
-// `attnscope <args>` through /bin/sh; args are shell words as typed (redirections included).
-inline CliResult run_attnscope(const std::string& args, bool with_stderr = true,
-                               int timeout_seconds = kCliTimeoutSeconds) {
+// A shell command line (`sh -c`), its stdout collected, killed with its process group after
+// timeout_seconds.
+inline CliResult run_shell(const std::string& cmd, int timeout_seconds = kCliTimeoutSeconds) {
   using Clock = std::chrono::steady_clock;
-  const std::string cmd = "exec " + attnscope_binary() + " " + args + (with_stderr ? " 2>&1" : "");
   CliResult r;
   int out[2];
   if (pipe2(out, O_CLOEXEC) != 0) return r;
@@ -99,13 +98,19 @@ inline CliResult run_attnscope(const std::string& args, bool with_stderr = true,
   if (r.timed_out) {
     kill(-pid, SIGKILL);
     waitpid(pid, &status, 0);
-    ADD_FAILURE() << "`attnscope " << args << "` did not finish in " << timeout_seconds
-                  << " s and was killed";
+    ADD_FAILURE() << "`" << cmd << "` did not finish in " << timeout_seconds << " s and was killed";
     r.out += "\n[killed after " + std::to_string(timeout_seconds) + " s]\n";
     return r;
   }
   r.exit_code = reaped && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return r;
+}
+
+// `attnscope <args>` through /bin/sh; args are shell words as typed (redirections included).
+inline CliResult run_attnscope(const std::string& args, bool with_stderr = true,
+                               int timeout_seconds = kCliTimeoutSeconds) {
+  return run_shell("exec " + attnscope_binary() + " " + args + (with_stderr ? " 2>&1" : ""),
+                   timeout_seconds);
 }
 
 }  // namespace attnscope::test
