@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages attnscope builds and tests with (numpy and pytest for the tests
-# of the Python tools in tests/python). Safe to run again: it installs only what is missing.
+# of the Python tools in tests/python; Open MPI for training on several processes and machines,
+# docs/scaling.md). Safe to run again: it installs only what is missing.
 # Run as root or with sudo available.
 set -euo pipefail
 SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
@@ -11,6 +12,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev libcpp-httplib-dev libhwy-dev fonts-dejavu-core
   nodejs npm chromium
   python3-numpy python3-pytest
+  libopenmpi-dev openmpi-bin
 )
 # A package also counts as present when an installed one provides it: NodeSource's nodejs
 # provides (and conflicts with) Debian's npm, so asking apt for npm there would fail.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # README command two: install what is missing, build everything, run the whole test suite.
 # Arguments go to ctest: `bash scripts/test.sh -L unit` runs one label (unit, integration, cli,
-# browser) of it.
+# browser, mpi) of it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh

@@ -35,6 +35,7 @@ struct TrainArgs {
   uint64_t seed = 1;
   double rank_timeout = 120;  // data-parallel runs (mpirun / srun)
   int64_t replica_check_every = 0;
+  double bucket_mb = 4;
 };
 
 std::vector<SentencePair> read_pairs(const TrainArgs& a, const std::string& tsv,
@@ -111,6 +112,7 @@ void train_on(const TrainArgs& a, Communicator& ranks) {
   t.seed = a.seed;
   r.ranks = &ranks;
   r.parallel.replica_check_every = a.replica_check_every;
+  r.parallel.bucket_bytes = static_cast<int64_t>(a.bucket_mb * 1024 * 1024);
   std::function<void(const TrainProgress&)> progress = [](const TrainProgress&) {};
   if (ranks.rank() == 0) progress = TrainingProgress(stderr, a.out);
   const TrainerState s = run_training(r, progress, log);
@@ -211,6 +213,11 @@ void register_train(CLI::App& app) {
                   "weights (always before a checkpoint; 0 = only then)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--bucket-mb", a->bucket_mb,
+                  "With several ranks: MiB of gradients summed at once (smaller buckets start "
+                  "earlier during backward; larger ones pay the network's latency less often)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.001, 4096.0));
   cmd->callback([a] { run_train(*a); });
 }
 
