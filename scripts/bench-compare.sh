@@ -6,11 +6,12 @@
 # attnscope/PyTorch for each metric (> 1: attnscope is faster, or for memory: uses less).
 #
 #   scripts/bench-compare.sh [--rounds R] [--repeat N] [--w3-repeat N] [--threads T]
-#                            [--build DIR] [--out FILE.jsonl] [W1 W1w W2 W3]
+#                            [--build DIR] [--out FILE.jsonl] [W1 W1w W2 W3 W3m]
 #
-# Defaults: 3 rounds, each program's own repetitions (W1 20, W2 5) except W3, which runs once a
-# round (--w3-repeat 1: PyTorch's W3 takes about a minute a run), 2 threads, build/ or
-# build-bench/. The raw JSON lines go to FILE.jsonl (default: a temporary file, named at the end).
+# Defaults: W1 W1w W2 W3 (W3m when named), 3 rounds, each program's own repetitions (W1 20, W2 5)
+# except W3 and W3m, which run once a round (--w3-repeat 1: PyTorch's W3 takes about a minute a
+# run, W3m half a minute per beam size), 2 threads, build/ or build-bench/. The raw JSON lines
+# go to FILE.jsonl (default: a temporary file, named at the end).
 # PyTorch's OpenMP keeps its default wait policy (spinning) unless PEER_OMP_WAIT_POLICY is set;
 # attnscope runs with passive waiting unless OMP_WAIT_POLICY is set (see docs/architecture.md).
 # Needs Debian's python3-torch: bash scripts/install-pytorch-peer.sh
@@ -27,8 +28,8 @@ while [ $# -gt 0 ]; do
     --threads) threads="$2"; shift 2 ;;
     --build) build="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
-    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
-    W1|W1w|W2|W3) workloads+=("$1"); shift ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    W1|W1w|W2|W3|W3m) workloads+=("$1"); shift ;;
     *) echo "bench-compare.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -48,7 +49,7 @@ py=/usr/bin/python3
 # Repetitions for workload $1 (both programs get the same).
 reps() {
   echo $small
-  if [ "$1" = W3 ]; then echo --repeat "${repeat:-$w3_repeat}"
+  if [ "$1" = W3 ] || [ "$1" = W3m ]; then echo --repeat "${repeat:-$w3_repeat}"
   elif [ -n "$repeat" ]; then echo --repeat "$repeat"; fi
 }
 
@@ -93,9 +94,14 @@ def pick(impl, workload, causal=None, variant=None):
         out.setdefault(r["round"], []).append(r)
     return out
 
-def per_round(impl, workload, key, causal=None, best=min):
+def per_round(impl, workload, key, causal=None, best=min, beam=None):
     """{round: value}; PyTorch's W1 takes its best variant of the round."""
-    return {rnd: best(r[key] for r in rs) for rnd, rs in pick(impl, workload, causal).items()}
+    out = {}
+    for rnd, rs in pick(impl, workload, causal).items():
+        rs = [r for r in rs if beam is None or r.get("beam") == beam]
+        if rs:
+            out[rnd] = best(r[key] for r in rs)
+    return out
 
 # metric, workload, key, causal, higher_is_better, target (speedup) or None
 metrics = []
@@ -111,16 +117,19 @@ metrics += [
     ("W2 tgt tokens/s", "W2", "tgt_tokens_per_s", None, True, 3.0),
     ("W2 peak RSS MiB", "W2", "peak_rss_mb", None, False, 1.0),
     ("W3 tokens/s", "W3", "tokens_per_s", None, True, 10.0),
+    ("W3m greedy tokens/s", "W3m", "tokens_per_s", None, True, 2.0, 1),
+    ("W3m beam 4 tokens/s", "W3m", "tokens_per_s", None, True, 2.0, 4),
 ]
 
 def fmt(v):
     return f"{v:.1f}" if v >= 10 else f"{v:.2f}"
 
 print(f"{'metric':<32} {'attnscope':>10} {'PyTorch':>10} {'speedup':>8} {'(range)':>14}  target")
-for name, w, key, causal, higher, target in metrics:
+for name, w, key, causal, higher, target, *beam in metrics:
     best = max if higher else min
-    ours = per_round("attnscope", w, key, causal, best)
-    peer = per_round("pytorch", w, key, causal, best)
+    beam = beam[0] if beam else None
+    ours = per_round("attnscope", w, key, causal, best, beam)
+    peer = per_round("pytorch", w, key, causal, best, beam)
     common = sorted(set(ours) & set(peer))
     if not common:
         continue
@@ -152,6 +161,7 @@ if first and peer:
 print("speedup: PyTorch time / attnscope time, attnscope rate / PyTorch rate, PyTorch memory / "
       "attnscope memory (> 1: attnscope is better); medians over rounds, range over rounds.")
 print("W1 PyTorch = its fastest variant each round (matmul-softmax-matmul, or SDPA where it "
-      "exists); W3 PyTorch: nn.Transformer has no KV cache.")
+      "exists); W3 PyTorch: nn.Transformer has no KV cache; W3m PyTorch: a KV-cached Marian "
+      "twin with Hugging Face's greedy and beam search.")
 PY
 echo "raw JSON lines: $out" >&2

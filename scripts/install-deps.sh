@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Installs the Debian packages attnscope builds and tests with (numpy and pytest for the tests
-# of the Python tools in tests/python; Open MPI for training on several processes and machines,
-# docs/scaling.md). Safe to run again: it installs only what is missing.
+# of the Python tools in tests/python; clang with its sanitizer and libFuzzer runtimes and
+# OpenMP for the sanitizer build; strace for the crash-consistency tests; Open MPI for training
+# on several processes and machines, docs/scaling.md). Safe to run again: it installs only what
+# is missing.
 # Run as root or with sudo available.
 set -euo pipefail
 SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
 PACKAGES=(
   build-essential cmake ninja-build pkg-config clang-format
+  clang-14 libclang-rt-14-dev libomp-14-dev strace
   libopenblas-dev libopenblas0-pthread
   nlohmann-json3-dev libcli11-dev libfmt-dev libsentencepiece-dev libstb-dev
   libgtest-dev libgmock-dev libbenchmark-dev libcpp-httplib-dev libhwy-dev fonts-dejavu-core

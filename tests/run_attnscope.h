@@ -23,7 +23,8 @@ namespace attnscope::test {
 struct CliResult {
   int exit_code = -1;  // -1 when the binary could not be started or did not exit normally
   bool timed_out = false;
-  std::string out;  // stdout, and stderr after it when with_stderr
+  bool killed = false;  // by run_shell's kill_after_ms
+  std::string out;      // stdout, and stderr after it when with_stderr
 };
 
 // The slowest command the tests run (demo --compare) takes about 7 s alone on 2 cores.
@@ -36,9 +37,20 @@ inline std::string attnscope_binary() {
   return env != nullptr && *env != '\0' ? env : ATTNSCOPE_BINARY;
 }
 
-// A shell command line (`sh -c`), its stdout collected, killed with its process group after
-// timeout_seconds.
-inline CliResult run_shell(const std::string& cmd, int timeout_seconds = kCliTimeoutSeconds) {
+// A shell command line through /bin/sh, with the time limit below. kill_after_ms > 0: the
+// command is killed (SIGKILL, with everything it started) after that long, as a crash would stop
+// it — expected, not a failure (killed is then true).
+inline CliResult run_shell(const std::string& cmd, int timeout_seconds = kCliTimeoutSeconds,
+                           int kill_after_ms = 0);
+
+// `attnscope <args>` through /bin/sh; args are shell words as typed (redirections included).
+inline CliResult run_attnscope(const std::string& args, bool with_stderr = true,
+                               int timeout_seconds = kCliTimeoutSeconds) {
+  return run_shell("exec " + attnscope_binary() + " " + args + (with_stderr ? " 2>&1" : ""),
+                   timeout_seconds);
+}
+
+inline CliResult run_shell(const std::string& cmd, int timeout_seconds, int kill_after_ms) {
   using Clock = std::chrono::steady_clock;
   CliResult r;
   int out[2];
@@ -58,6 +70,13 @@ inline CliResult run_shell(const std::string& cmd, int timeout_seconds = kCliTim
   setpgid(pid, pid);  // also here, so the group exists whichever process runs first
   close(out[1]);
   const auto deadline = Clock::now() + std::chrono::seconds(timeout_seconds);
+  const auto kill_at = Clock::now() + std::chrono::milliseconds(kill_after_ms);
+  const auto kill_if_due = [&] {
+    if (kill_after_ms > 0 && !r.killed && Clock::now() >= kill_at) {
+      kill(-pid, SIGKILL);
+      r.killed = true;
+    }
+  };
   const auto ms_left = [&] {
     const auto left =
         std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
@@ -67,7 +86,16 @@ inline CliResult run_shell(const std::string& cmd, int timeout_seconds = kCliTim
   std::array<char, 4096> buf{};
   for (;;) {
     pollfd p{out[0], POLLIN, 0};
-    const int ready = poll(&p, 1, ms_left());
+    kill_if_due();
+    int wait_ms = ms_left();
+    if (kill_after_ms > 0 && !r.killed)
+      wait_ms = std::min<int>(
+          wait_ms,
+          static_cast<int>(std::max<int64_t>(
+              0, std::chrono::duration_cast<std::chrono::milliseconds>(kill_at - Clock::now())
+                     .count())));
+    const int ready = poll(&p, 1, wait_ms);
+    if (ready == 0 && kill_after_ms > 0 && !r.killed && ms_left() > 0) continue;
     if (ready < 0 && errno == EINTR) continue;
     if (ready <= 0) {
       r.timed_out = true;
@@ -89,6 +117,7 @@ inline CliResult run_shell(const std::string& cmd, int timeout_seconds = kCliTim
       reaped = true;
       break;
     }
+    kill_if_due();
     if (ms_left() == 0) {
       r.timed_out = true;
       break;
@@ -104,13 +133,6 @@ inline CliResult run_shell(const std::string& cmd, int timeout_seconds = kCliTim
   }
   r.exit_code = reaped && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return r;
-}
-
-// `attnscope <args>` through /bin/sh; args are shell words as typed (redirections included).
-inline CliResult run_attnscope(const std::string& args, bool with_stderr = true,
-                               int timeout_seconds = kCliTimeoutSeconds) {
-  return run_shell("exec " + attnscope_binary() + " " + args + (with_stderr ? " 2>&1" : ""),
-                   timeout_seconds);
 }
 
 }  // namespace attnscope::test

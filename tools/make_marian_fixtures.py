@@ -21,7 +21,8 @@ For each variant it writes tests/data/marian/<variant>/:
     golden.json            the sentences, their pieces and ids, the generation settings used,
                            the generated ids, scores, texts, lengths and how each one ended
 
-The outputs are committed; CI needs no PyTorch. Rerun only when the variants change. The run is
+The safetensors files are written by tools/safetensors_io.py (the one reader/writer of the Python
+tools). The outputs are committed; CI needs no PyTorch. Rerun only when the variants change. The run is
 deterministic (fixed seeds, one thread): the same PyTorch and sentencepiece give the same bytes.
 
 What the twin computes is Hugging Face transformers 4.56 (the last 4.x line) in eval mode:
@@ -42,7 +43,6 @@ import json
 import math
 import os
 import shutil
-import struct
 import sys
 import tempfile
 
@@ -51,6 +51,8 @@ import sentencepiece as spm
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from safetensors_io import read_safetensors, write_safetensors  # tools/, the shared module
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_OUT = os.path.join(ROOT, "tests", "data", "marian")
@@ -191,54 +193,6 @@ LONG_MAX_NEW_TOKENS = 5
 # Tokenizer-only cases (ids and pieces, no model run): the edge cases of MarianTokenizer.
 TOKENIZER_CASES = ["", "  Onde   fica  ", "Onde <pad> fica </s>", "||", ">>spa<<Hola",
                    "Ｏｎｄｅ ﬁca?", "Até amanhã 🙂"]
-
-
-# ----------------------------------------------------------------------------------------------
-# safetensors, written by hand (numpy + struct): 8-byte little-endian header length, the JSON
-# header padded with spaces to a multiple of 8, then the little-endian data. Isolated here so it
-# can be swapped for the project's shared writer.
-
-_DTYPES = {np.dtype("float32"): "F32", np.dtype("float16"): "F16", np.dtype("int64"): "I64"}
-
-
-def write_safetensors(path, tensors, metadata=None):
-    header, blobs, offset = {}, [], 0
-    if metadata:
-        header["__metadata__"] = {str(k): str(v) for k, v in metadata.items()}
-    for name, arr in tensors:
-        arr = np.ascontiguousarray(arr)
-        dtype = _DTYPES[arr.dtype]
-        data = arr.astype(arr.dtype.newbyteorder("<"), copy=False).tobytes()
-        assert name not in header, name
-        header[name] = {"dtype": dtype, "shape": list(arr.shape),
-                        "data_offsets": [offset, offset + len(data)]}
-        blobs.append(data)
-        offset += len(data)
-    text = json.dumps(header, separators=(",", ":")).encode("utf-8")
-    text += b" " * ((8 - len(text) % 8) % 8)
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(struct.pack("<Q", len(text)))
-        f.write(text)
-        for b in blobs:
-            f.write(b)
-    os.replace(tmp, path)
-
-
-def read_safetensors(path):
-    with open(path, "rb") as f:
-        raw = f.read()
-    (n,) = struct.unpack("<Q", raw[:8])
-    header = json.loads(raw[8:8 + n])
-    meta = header.pop("__metadata__", {})
-    data = raw[8 + n:]
-    inv = {v: k for k, v in _DTYPES.items()}
-    out = {}
-    for name, e in header.items():
-        b, end = e["data_offsets"]
-        out[name] = np.frombuffer(data[b:end], dtype=inv[e["dtype"]].newbyteorder("<")).reshape(
-            e["shape"])
-    return out, meta
 
 
 # ----------------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@
 #include "decode/beam_search.h"
 #include "kernels/cpu/attention.h"
 #include "kernels/cpu/attention_tiles.h"
+#include "nn/marian_model.h"
 #include "nn/transformer.h"
 #include "train/gradient_reducer.h"
 #include "train/loss.h"
@@ -209,7 +210,49 @@ Sizes Sizes::small() {
   s.gpu_beam = 2;
   s.gpu_src_len = 8;
   s.gpu_out_len = 5;
+  s.m_d_model = 32;
+  s.m_heads = 2;
+  s.m_layers = 1;
+  s.m_d_ff = 64;
+  s.m_vocab = 101;
+  s.m_sentences = 6;
+  s.m_src_len = 8;
+  s.m_batch = 4;
+  s.m_out_len = 4;
   return s;
+}
+
+MarianConfig w3m_config(const Sizes& s) {
+  MarianConfig c;
+  c.d_model = s.m_d_model;
+  c.heads = s.m_heads;
+  c.encoder_layers = c.decoder_layers = s.m_layers;
+  c.d_ff = s.m_d_ff;
+  c.src_vocab = c.tgt_vocab = s.m_vocab;
+  c.max_len = 512;  // OPUS-MT's max_position_embeddings
+  c.activation = cpu::Activation::kSilu;
+  c.positions = Positions::kSinusoidHalves;
+  c.padding_mask = PaddingMask::kSourceTail;
+  c.norm = NormPlacement::kPost;
+  c.final_norms = false;
+  c.share_embeddings = true;
+  c.tie_output = true;
+  c.generator_bias = true;
+  c.embed_scale = true;
+  c.dropout = 0.0f;
+  c.eos_id = 0;
+  c.unk_id = 1;
+  c.pad_id = c.bos_id = c.decoder_start_id = static_cast<int32_t>(s.m_vocab - 1);
+  GenerationConfig& g = c.generation;
+  g.num_beams = 4;
+  g.max_length = s.m_out_len + 1;
+  g.eos_token_id = c.eos_id;
+  g.decoder_start_token_id = c.decoder_start_id;
+  g.forced_eos_token_id = c.eos_id;
+  g.bad_token_ids = {c.pad_id};
+  g.renormalize_logits = true;
+  c.validate();
+  return c;
 }
 
 Timing time_runs(int warmup, int repeat, const std::function<void()>& fn) {
@@ -464,6 +507,44 @@ W6Result run_w6(const Sizes& s, const RunOptions& o, const DeviceOptions& device
   ATTN_CHECK(tokens == s.gpu_sentences * s.gpu_out_len,
              "bench W6: decoded {} tokens, expected {} sentences × {} tokens", tokens,
              s.gpu_sentences, s.gpu_out_len);
+  r.tokens = tokens;
+  r.tokens_per_s = static_cast<double>(tokens) / (r.run.median_ms * 1e-3);
+  return r;
+}
+
+W3mResult run_w3m(const Sizes& s, int64_t beam, const RunOptions& o) {
+  const int warmup = or_default(o.warmup, 1), repeat = or_default(o.repeat, 3);
+  const MarianConfig cfg = w3m_config(s);
+  MarianModel model(cfg);
+  model.init_weights(o.seed);
+  Rng rng(o.seed + 3);
+  // Sources of m_src_len tokens ending in eos (never the pad id), in batches of m_batch.
+  std::vector<TokenBatch> batches;
+  for (int64_t done = 0; done < s.m_sentences; done += s.m_batch)
+    batches.push_back(random_tokens(rng, std::min(s.m_batch, s.m_sentences - done), s.m_src_len,
+                                    s.m_vocab - 1, -1, cfg.eos_id));
+  // Hugging Face's rules with eos banned too (and no forced eos): every hypothesis runs to
+  // max_length, m_out_len new tokens, as the peer's.
+  DecodeOptions opt;
+  opt.beam = beam;
+  opt.nbest = 1;
+  HfRules& h = opt.hf.emplace();
+  h.max_length = s.m_out_len + 1;
+  h.banned = {cfg.pad_id, cfg.eos_id};
+  h.renormalize = true;
+  W3mResult r;
+  r.beam = beam;
+  int64_t tokens = 0;
+  for (int i = 0; i < warmup; ++i) beam_search(model, batches.front(), opt);
+  r.run = time_runs(0, repeat, [&] {
+    tokens = 0;
+    for (const TokenBatch& b : batches)
+      for (const auto& hyps : beam_search(model, b, opt))
+        tokens += static_cast<int64_t>(hyps.front().tokens.size());
+  });
+  ATTN_CHECK(tokens == s.m_sentences * s.m_out_len,
+             "bench W3m: decoded {} tokens, expected {} sentences × {} tokens", tokens,
+             s.m_sentences, s.m_out_len);
   r.tokens = tokens;
   r.tokens_per_s = static_cast<double>(tokens) / (r.run.median_ms * 1e-3);
   return r;

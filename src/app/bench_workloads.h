@@ -1,5 +1,5 @@
-// The benchmark workloads of docs/benchmarks.md (W1, W1w, W2, W3) as attnscope runs them, shared by
-// `attnscope bench` and its test; their shapes (Sizes) are also the shapes the kernel
+// The benchmark workloads of docs/benchmarks.md (W1, W1w, W2, W3, W3m) as attnscope runs them,
+// shared by `attnscope bench` and its test; their shapes (Sizes) are also the shapes the kernel
 // microbenchmarks of bench/ time, so each workload is defined here once. Each returns medians and
 // minima over timed repetitions after warm-up runs; the machines are noisy, so only the ratio to a
 // peer measured in the same run counts (scripts/bench-compare.sh). Inputs and weights are random
@@ -12,6 +12,7 @@
 
 #include "dist/communicator.h"
 #include "nn/device.h"
+#include "nn/marian_config.h"
 #include "nn/model_config.h"
 
 namespace attnscope::bench {
@@ -26,6 +27,9 @@ struct Sizes {
   // W6 (GPU translation): Transformer-base, beam search over batches of sentences
   int64_t gpu_d_model = 512, gpu_heads = 8, gpu_layers = 6, gpu_d_ff = 2048, gpu_vocab = 32000;
   int64_t gpu_sentences = 256, gpu_batch = 64, gpu_beam = 4, gpu_src_len = 32, gpu_out_len = 32;
+  // W3m: a Marian (OPUS-MT) Transformer-base shape (58101 = opus-mt-ROMANCE-en's vocabulary)
+  int64_t m_d_model = 512, m_heads = 8, m_layers = 6, m_d_ff = 2048, m_vocab = 58101;
+  int64_t m_sentences = 64, m_src_len = 24, m_batch = 16, m_out_len = 24;
   // Tiny shapes for tests (`--small`): the same code paths in milliseconds.
   static Sizes small();
 };
@@ -99,6 +103,22 @@ struct W6Result {
 // gpu_out_len output tokens each (no early stop), with a randomly initialised W6 model placed
 // by `device` (a GPU, normally: on a CPU it takes minutes).
 W6Result run_w6(const Sizes& s, const RunOptions& o, const DeviceOptions& device);
+// The W3m model: Hugging Face Marian's network (SiLU, sinusoid halves, post-norm without final
+// norms, one shared and tied table with final_logits_bias, the decoder starting from the pad id
+// V − 1, eos 0) at s's m_ sizes, random weights.
+MarianConfig w3m_config(const Sizes& s);
+
+struct W3mResult {
+  int64_t beam = 1;
+  Timing run;          // all sentences
+  int64_t tokens = 0;  // output tokens per run (of the best hypothesis of each sentence)
+  double tokens_per_s = 0;
+};
+// Greedy (beam 1) or beam search of m_sentences random sources of m_src_len tokens in batches of
+// m_batch, by Hugging Face's rules (log-softmax, banned tokens, renormalised, HF's beam
+// bookkeeping) with eos and pad banned, so every hypothesis has exactly m_out_len tokens — the
+// same work as the PyTorch peer's (scripts/bench-pytorch.py W3m).
+W3mResult run_w3m(const Sizes& s, int64_t beam, const RunOptions& o);
 
 struct W7Result {
   std::string model;  // "small" (W2's model) or "base" (W6's: Transformer-base, vocabulary 32000)

@@ -8,9 +8,11 @@
 #include "app/align_checks.h"
 #include "app/commands.h"
 #include "app/decode_args.h"
+#include "app/flag_checks.h"
 #include "app/text_lines.h"
 #include "core/error.h"
 #include "data/corpus.h"
+#include "data/sentence_cut.h"
 #include "inspect/alignment.h"
 #include "io/model_dir.h"
 
@@ -25,7 +27,7 @@ struct AlignArgs {
   bool shift = false;
   float threshold = 0.0f;
   int gold_base = 0;
-  TranslateOptions opt;
+  DecodeFlags decode;
   CLI::Option *layer_opt = nullptr, *head_opt = nullptr, *mean_layer_opt = nullptr;
 };
 
@@ -53,6 +55,7 @@ std::vector<InputLine> read_input(const std::string& path, bool need_target) {
                in.name(), in.line_number());
     lines.push_back(std::move(l));
   }
+  if (!in.cut_note().empty()) fmt::print(stderr, "attnscope: {}\n", in.cut_note());
   return lines;
 }
 
@@ -86,9 +89,11 @@ void run_align(const AlignArgs& a) {
   const bool gold = !a.gold.empty();
   const bool force = a.force_target || gold;  // gold links index the reference's words
   check_align_flags({a.data, a.gold, a.gold_base, a.threshold});
+  check_decode_flags(a.decode);
   auto model = load_model(a.model);
   const TokenizerPair tok = load_tokenizers(a.model);
   const ModelInfo cfg = model->info();
+  const TranslateOptions topt = a.decode.options_for(cfg);
   const std::vector<InputLine> lines = read_input(a.data, force);
   const std::string in_name = a.data.empty() ? "stdin" : a.data;
 
@@ -97,11 +102,15 @@ void run_align(const AlignArgs& a) {
   std::vector<std::string> translations;
   for (const auto& l : lines) {
     src_ids.push_back(encode_source(*tok.src, l.src, cfg.max_len, cfg.eos_id));
-    truncated.push_back(static_cast<int64_t>(tok.src->encode(l.src).size()) > cfg.max_len - 1);
+    truncated.push_back(
+        static_cast<int64_t>(
+            tok.src->encode(std::string(text_for_tokens(l.src, cfg.max_len))).size()) >
+        cfg.max_len - 1);
   }
   if (force) {
     for (size_t i = 0; i < lines.size(); ++i) {
-      std::vector<int32_t> ids = tok.tgt->encode(lines[i].tgt);
+      std::vector<int32_t> ids =
+          tok.tgt->encode(std::string(text_for_tokens(lines[i].tgt, cfg.max_len)));
       if (static_cast<int64_t>(ids.size()) > cfg.max_len - 1) {
         ids.resize(static_cast<size_t>(cfg.max_len - 1));
         truncated[i] = true;
@@ -111,7 +120,7 @@ void run_align(const AlignArgs& a) {
   } else {
     std::vector<std::string> sources;
     for (const auto& l : lines) sources.push_back(l.src);
-    const auto tr = translate_sentences(*model, *tok.src, *tok.tgt, sources, a.opt);
+    const auto tr = translate_sentences(*model, *tok.src, *tok.tgt, sources, topt);
     for (const auto& t : tr) {
       std::vector<int32_t> ids;
       if (!t.hypotheses.empty()) ids = t.hypotheses.front().tokens;
@@ -121,7 +130,7 @@ void run_align(const AlignArgs& a) {
       translations.push_back(t.text);
     }
   }
-  const auto cross = forced_cross_attention(*model, src_ids, out_ids, a.opt.batch_sentences);
+  const auto cross = forced_cross_attention(*model, src_ids, out_ids, topt.batch_sentences);
 
   AlignOptions opt;
   opt.skip_eos = !a.keep_eos;
@@ -232,13 +241,15 @@ void register_align(CLI::App& app) {
       "With --gold: the AER of every (layer, head), each layer's mean and the overall mean, "
       "best first.");
   cmd->add_option("--model", a->model, "Model directory")->required();
-  a->layer_opt =
-      cmd->add_option("--layer", a->layer, "Decoder layer of the head to read (0-based)");
-  a->head_opt = cmd->add_option("--head", a->head, "Head to read within --layer (0-based)");
+  a->layer_opt = cmd->add_option("--layer", a->layer, "Decoder layer of the head to read (0-based)")
+                     ->check(CLI::Range(int64_t{0}, int64_t{1} << 20));
+  a->head_opt = cmd->add_option("--head", a->head, "Head to read within --layer (0-based)")
+                    ->check(CLI::Range(int64_t{0}, int64_t{1} << 20));
   a->layer_opt->needs(a->head_opt);
   a->head_opt->needs(a->layer_opt);
   a->mean_layer_opt =
-      cmd->add_option("--mean-layer", a->mean_layer, "Read the mean over this layer's heads");
+      cmd->add_option("--mean-layer", a->mean_layer, "Read the mean over this layer's heads")
+          ->check(CLI::Range(int64_t{0}, int64_t{1} << 20));
   CLI::Option* mean_all = cmd->add_flag(
       "--mean-all", a->mean_all, "Read the mean over every head of every layer (the default)");
   a->mean_layer_opt->excludes(a->layer_opt)->excludes(mean_all);
@@ -249,7 +260,8 @@ void register_align(CLI::App& app) {
   cmd->add_option("--threshold", a->threshold,
                   "Link every source token with weight ≥ T (0 = the argmax, one link per target "
                   "token)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(finite_range(0, 1));
   cmd->add_flag("--shift", a->shift,
                 "Align y_i with the row where it is fed (row i) instead of the row that predicts "
                 "it (row i−1)");
@@ -265,8 +277,9 @@ void register_align(CLI::App& app) {
                   "Gold alignments, one line per --data line (\"i-j\" sure, \"i?j\"/\"ipj\" "
                   "possible, source first): print the AER table (implies --force-target)");
   cmd->add_option("--gold-base", a->gold_base, "Index base of the gold file: 0 or 1")
-      ->capture_default_str();
-  add_decode_options(cmd, a->opt);
+      ->capture_default_str()
+      ->check(CLI::IsMember({0, 1}));
+  add_decode_options(cmd, a->decode);
   cmd->callback([a] { run_align(*a); });
 }
 

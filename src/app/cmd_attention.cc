@@ -8,6 +8,7 @@
 #include "app/commands.h"
 #include "app/decode_args.h"
 #include "app/device_args.h"
+#include "app/flag_checks.h"
 #include "app/text_lines.h"
 #include "core/atomic_file.h"
 #include "core/error.h"
@@ -27,7 +28,7 @@ struct AttentionArgs {
   std::vector<std::string> sentences;
   bool npy = false, no_pictures = false, no_html = false, rollout = false, contributions = false;
   float residual_share = 0.5f;
-  TranslateOptions opt;
+  DecodeFlags decode;
   DeviceArgs device;
 };
 
@@ -39,14 +40,24 @@ std::vector<std::string> read_sentences(const AttentionArgs& a) {
     ATTN_CHECK(is_valid_utf8(line), "{}:{}: not valid UTF-8", in.name(), in.line_number());
     if (!line.empty()) out.push_back(line);
   }
+  if (!in.cut_note().empty()) fmt::print(stderr, "attnscope: {}\n", in.cut_note());
   ATTN_CHECK(!out.empty(),
              "no sentence to translate (give one as an argument, --input FILE, "
              "or lines on stdin)");
   return out;
 }
 
-void run_attention(AttentionArgs a) {
+void run_attention(const AttentionArgs& a) {
+  // The flags first: nothing is loaded, translated or written before they are all usable.
+  check_decode_flags(a.decode);
+  CaptureSpec spec;
+  if (!a.kinds.empty()) spec.kinds = parse_kinds(a.kinds);
+  if (!a.layers.empty()) spec.layers = parse_indices(a.layers, "--layers");
+  if (!a.heads.empty()) spec.heads = parse_indices(a.heads, "--heads");
+  spec.reduction = parse_reduction(a.reduce);
   auto model = load_model_on(a.model, a.device);
+  TranslateOptions opt = a.decode.options_for(model->info());
+  opt.decode.capture = spec;
   AnalysisOptions aopt;
   aopt.rollout = a.rollout;
   aopt.contributions = a.contributions;
@@ -54,24 +65,19 @@ void run_attention(AttentionArgs a) {
   aopt.residual_share = a.residual_share;
   check_analysis_supported(*model, aopt, a.model);  // before any decoding
   const TokenizerPair tok = load_tokenizers(a.model);
-  CaptureSpec& spec = a.opt.decode.capture.emplace();
-  if (!a.kinds.empty()) spec.kinds = parse_kinds(a.kinds);
-  if (!a.layers.empty()) spec.layers = parse_indices(a.layers, "--layers");
-  if (!a.heads.empty()) spec.heads = parse_indices(a.heads, "--heads");
-  spec.reduction = parse_reduction(a.reduce);
   const auto sentences = read_sentences(a);
-  const auto translations = translate_sentences(*model, *tok.src, *tok.tgt, sentences, a.opt);
+  const auto translations = translate_sentences(*model, *tok.src, *tok.tgt, sentences, opt);
   AttentionFileOptions fopt;
   fopt.npy = a.npy;
   fopt.pictures = !a.no_pictures;
   fopt.html = !a.no_html;
   // With several sentences: one folder each, and index.tsv (written last) lists them.
   std::string index = "folder\tsource\ttranslation\n";
-  if (a.opt.decode.nbest > 1)
+  if (opt.decode.nbest > 1)
     fmt::print(stderr,
                "attnscope: --nbest {}: the files hold the best hypothesis only "
                "(`attnscope translate --nbest` lists the others)\n",
-               a.opt.decode.nbest);
+               opt.decode.nbest);
   for (size_t i = 0; i < translations.size(); ++i) {
     const Translation& t = translations[i];
     const std::string dir =
@@ -111,7 +117,8 @@ void register_attention(CLI::App& app) {
   cmd->add_option("--layers", a->layers, "Which layers, e.g. 0,2 (default all)");
   cmd->add_option("--heads", a->heads, "Which heads, e.g. 1,3 (default all)");
   cmd->add_option("--reduce", a->reduce, "none, mean or max over heads, or last (query row)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::IsMember({"none", "mean", "max", "last"}));
   cmd->add_flag("--npy", a->npy, "Also write each map as a NumPy .npy file");
   cmd->add_flag("--no-pictures", a->no_pictures, "Skip the PNG and SVG heatmaps");
   cmd->add_flag("--rollout", a->rollout,
@@ -120,13 +127,13 @@ void register_attention(CLI::App& app) {
   cmd->add_option("--residual-share", a->residual_share,
                   "Rollout: the share each position keeps through the residual path, in [0, 1]")
       ->capture_default_str()
-      ->check(CLI::Range(0.0f, 1.0f));
+      ->check(finite_range(0, 1));
   cmd->add_flag("--contributions", a->contributions,
                 "Also write value-weighted contributions ‖α·v·W_O‖ per layer and head (how far "
                 "each key moves each query's output): contributions.json, "
                 "contributions_<kind>.png/.svg");
   cmd->add_flag("--no-html", a->no_html, "Skip the interactive viewer attention.html");
-  add_decode_options(cmd, a->opt);
+  add_decode_options(cmd, a->decode);
   add_device_options(cmd, a->device);
   cmd->callback([a] { run_attention(*a); });
 }

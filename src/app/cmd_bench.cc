@@ -1,8 +1,8 @@
 // attnscope bench: docs/benchmarks.md's CPU workloads (W1 attention, W1w attention with its
-// weights, W2 a training step, W3 greedy translation) and, with --device cuda, the GPU
-// translation workload W6, medians and minima over repetitions, as a table or one JSON object per
-// line (the format scripts/bench-pytorch.py and scripts/bench-pytorch-cuda.py print for the
-// peers).
+// weights, W2 a training step, W3 greedy translation, W3m a Marian-shaped model's greedy and
+// beam-4 translation) and, with --device cuda, the GPU translation workload W6, medians and
+// minima over repetitions, as a table or one JSON object per line (the format
+// scripts/bench-pytorch.py and scripts/bench-pytorch-cuda.py print for the peers).
 #include <fmt/core.h>
 
 #include <cctype>
@@ -215,6 +215,27 @@ class Report {
                {"repeat", r.run.repeat}});
   }
 
+  void w3m(const bench::Sizes& s, const bench::W3mResult& r) const {
+    if (!json_) {
+      row("W3m",
+          fmt::format("Marian {} {}×{}→{}, batch {}",
+                      r.beam == 1 ? std::string("greedy") : fmt::format("beam {}", r.beam),
+                      s.m_sentences, s.m_src_len, s.m_out_len, s.m_batch),
+          r.run, fmt::format("{:.0f} tokens/s", r.tokens_per_s));
+      return;
+    }
+    json_line({{"workload", "W3m"},
+               {"beam", r.beam},
+               {"tokens_per_s", round3(r.tokens_per_s)},
+               {"run_ms", round3(r.run.median_ms)},
+               {"run_min_ms", round3(r.run.min_ms)},
+               {"tokens", r.tokens},
+               {"sentences", s.m_sentences},
+               {"batch", s.m_batch},
+               {"vocab", s.m_vocab},
+               {"repeat", r.run.repeat}});
+  }
+
  private:
   bench::Environment env_;
   bool json_, small_;
@@ -279,6 +300,8 @@ void run_bench(const BenchArgs& a) {
     for (bool causal : {false, true}) report.w1w(bench::run_w1w(sizes, causal, opt));
   if (wants(a.workloads, "W2")) report.w2(sizes, bench::run_w2(sizes, opt));
   if (wants(a.workloads, "W3")) report.w3(sizes, bench::run_w3(sizes, opt));
+  if (wants(a.workloads, "W3m"))
+    for (int64_t beam : {1, 4}) report.w3m(sizes, bench::run_w3m(sizes, beam, opt));
 }
 
 }  // namespace
@@ -292,6 +315,9 @@ void register_bench(CLI::App& app) {
       "  W1w  W1 forward with every weight returned, and its ratio to W1 forward\n"
       "  W2   one training step of the small model (batch 64 × 32 → 32 tokens, Adam)\n"
       "  W3   greedy translation of 256 sentences × 32 tokens, batch 32, 32 output tokens\n"
+      "  W3m  a Marian (OPUS-MT) base-shape model, d 512, 6+6 layers, vocabulary 58101, SiLU:\n"
+      "       greedy and beam-4 translation (Hugging Face's rules) of 64 sentences × 24 tokens,\n"
+      "       batch 16, 24 output tokens\n"
       "  W6   (--device cuda) beam-4 translation with Transformer-base (vocabulary 32000) of 256\n"
       "       sentences × 32 tokens, batch 64, 32 output tokens, on the GPU\n"
       "  W7   (named only, on ranks: mpirun -np N attnscope bench W7) the gradient sum over the\n"
@@ -299,12 +325,12 @@ void register_bench(CLI::App& app) {
       "Medians (and minima) of repeated runs after warm-up; compare with a peer measured in the\n"
       "same run (scripts/bench-compare.sh), not with figures from another day.");
   cmd->add_option("workloads", args->workloads,
-                  "Workloads to run: W1 W1w W2 W3 (default: all), W6 with --device cuda, W7 "
-                  "on ranks")
-      ->check(CLI::IsMember({"W1", "W1w", "W2", "W3", "W6", "W7"}, CLI::ignore_case));
+                  "Workloads to run: W1 W1w W2 W3 W3m (default: all), W6 with --device cuda, "
+                  "W7 on ranks")
+      ->check(CLI::IsMember({"W1", "W1w", "W2", "W3", "W3m", "W6", "W7"}, CLI::ignore_case));
   cmd->add_flag("--json", args->json, "One JSON object per line and workload");
   cmd->add_option("--repeat", args->repeat,
-                  "Timed repetitions (default: W1 20, W2 5, W3 and W6 3 full runs)")
+                  "Timed repetitions (default: W1 20, W2 5, W3, W3m and W6 3 full runs)")
       ->check(CLI::Range(1, 100000));
   cmd->add_option("--warmup", args->warmup,
                   "Untimed repetitions first (default: W1 3, W2 2, W3 and W6 1 batch)")

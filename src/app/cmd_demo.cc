@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app/commands.h"
+#include "app/flag_checks.h"
 #include "app/model_presets.h"
 #include "app/progress.h"
 #include "core/atomic_file.h"
@@ -290,6 +291,12 @@ std::string comparison_table_html(const std::vector<const DemoResult*>& rs) {
 }
 
 void run_demo(const DemoArgs& a) {
+  // The --config (a preset, or a config.json read and validated) for every architecture the
+  // demo trains, before anything is written.
+  for (const std::string& arch : a.compare
+                                     ? std::vector<std::string>{"transformer", "rnn-attention"}
+                                     : std::vector<std::string>{a.arch})
+    model_preset(arch, a.config);
   // Only a folder an earlier demo made is replaced; anything else is the user's.
   if (fs::exists(a.out)) {
     ATTN_CHECK(fs::exists(fs::path(a.out) / kDemoMarker),
@@ -348,17 +355,23 @@ void register_demo(CLI::App& app) {
   cmd->add_option("--out", a->out, "Folder for the model and the attention files")
       ->capture_default_str();
   cmd->add_option("--seed", a->seed, "Seed of the corpus, initialisation and training")
-      ->capture_default_str();
-  cmd->add_option("--steps", a->steps, "Training updates")->capture_default_str();
-  cmd->add_option("--minutes", a->minutes, "Training time limit")->capture_default_str();
+      ->capture_default_str()
+      ->check(unsigned_number());
+  cmd->add_option("--steps", a->steps, "Training updates")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, kMaxCountFlag));
+  cmd->add_option("--minutes", a->minutes, "Training time limit")
+      ->capture_default_str()
+      ->check(finite_range(0, 1e8, false));
   cmd->add_option("--config", a->config,
                   "Model size: a preset (tiny, small, base) or a config.json")
       ->capture_default_str();
   cmd->add_option("--train-pairs", a->train_pairs, "Training pairs generated")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{2}, int64_t{1} << 26));
   cmd->add_option("--test-pairs", a->test_pairs, "Held-out dates scored for exact match")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 24));
   cmd->add_option("--arch", a->arch, "transformer or rnn-attention")
       ->capture_default_str()
       ->check(CLI::IsMember({"transformer", "rnn-attention"}));

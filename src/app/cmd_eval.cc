@@ -23,12 +23,15 @@ struct EvalArgs {
   std::string model, data, hypotheses;
   TsvColumns columns;
   bool json = false;
-  TranslateOptions opt;
+  DecodeFlags decode;
   DeviceArgs device;
 };
 
 void run_eval(const EvalArgs& a) {
+  a.columns.check();
+  check_decode_flags(a.decode);
   auto model = load_model_on(a.model, a.device);
+  const TranslateOptions opt = a.decode.options_for(model->info());
   const TokenizerPair tok = load_tokenizers(a.model);
   CorpusReport report;
   const auto pairs = read_tsv(a.data, a.columns.corpus_options(), report);
@@ -38,7 +41,7 @@ void run_eval(const EvalArgs& a) {
     sources.push_back(p.src);
     refs.push_back(p.tgt);
   }
-  for (const auto& t : translate_sentences(*model, *tok.src, *tok.tgt, sources, a.opt))
+  for (const auto& t : translate_sentences(*model, *tok.src, *tok.tgt, sources, opt))
     hyps.push_back(t.text);
   if (!a.hypotheses.empty()) {
     std::string text;
@@ -47,7 +50,7 @@ void run_eval(const EvalArgs& a) {
   }
   const BleuScore bleu = corpus_bleu(hyps, refs);
   const double chrf = corpus_chrf(hyps, refs);
-  print_scores(bleu, chrf, hyps.size(), a.json, static_cast<int>(a.opt.decode.beam));
+  print_scores(bleu, chrf, hyps.size(), a.json, static_cast<int>(opt.decode.beam));
 }
 
 }  // namespace
@@ -62,7 +65,7 @@ void register_eval(CLI::App& app) {
                          "Swap the columns' roles");
   cmd->add_option("--hypotheses", a->hypotheses, "Also write the translations to this file");
   cmd->add_flag("--json", a->json, "Print one JSON object");
-  add_decode_options(cmd, a->opt);
+  add_decode_options(cmd, a->decode);
   add_device_options(cmd, a->device);
   cmd->callback([a] { run_eval(*a); });
 }

@@ -89,7 +89,9 @@ void register_forward(CLI::App& app) {
   cmd->add_option("--src", args->src, "Source token ids, e.g. \"5 6 7\"; repeat for a batch")
       ->required();
   cmd->add_option("--tgt", args->tgt,
-                  "Decoder input ids (starting with bos), one per --src; padded with pad_id")
+                  "Decoder input ids, one per --src, starting with the decoder start id (bos; "
+                  "for a Hugging Face Marian model its decoder_start_token_id, the pad id); "
+                  "padded with pad_id")
       ->required();
   cmd->add_flag("--json", args->json,
                 "Print {\"logits\": [B][Tt][V], \"attention\": {\"encoder_self\": "

@@ -9,6 +9,7 @@
 #include "app/text_lines.h"
 #include "app/tsv_columns.h"
 #include "core/error.h"
+#include "core/line_reader.h"
 #include "data/corpus.h"
 #include "eval/bleu.h"
 #include "eval/chrf.h"
@@ -28,6 +29,9 @@ std::vector<std::string> read_lines(const std::string& path) {
   TextLines in(path);
   std::vector<std::string> lines;
   for (std::string line; in.next(line);) {
+    // A cut would change the score: refused.
+    ATTN_CHECK(!in.cut(), "{}:{}: a line longer than {} MiB is not a sentence to score", in.name(),
+               in.line_number(), kMaxLineBytes >> 20);
     ATTN_CHECK(is_valid_utf8(line), "{}:{}: invalid UTF-8", in.name(), in.line_number());
     lines.push_back(std::move(line));
   }
@@ -51,6 +55,7 @@ std::vector<std::string> read_references(const ScoreArgs& a) {
 void run_score(const ScoreArgs& a) {
   ATTN_CHECK(a.references.empty() != a.data.empty(),
              "score: give the references either as --references FILE or as --data TSV");
+  a.columns.check();
   const std::vector<std::string> hyps = read_lines(a.hypotheses);
   const std::vector<std::string> refs = read_references(a);
   const std::string& ref_file = a.references.empty() ? a.data : a.references;

@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "app/commands.h"
+#include "app/flag_checks.h"
 #include "app/model_presets.h"
 #include "app/progress.h"
 #include "app/tsv_columns.h"
@@ -56,8 +57,6 @@ void train_on(const TrainArgs& a, Communicator& ranks) {
     ATTN_CHECK(quiet != nullptr, "cannot open /dev/null");
     log = quiet.get();
   }
-  ATTN_CHECK(!a.data.empty() || (!a.src_file.empty() && !a.tgt_file.empty()) || a.resume,
-             "give the training data: --data FILE.tsv, or --src-file and --tgt-file");
   const CorpusOptions copt = a.columns.corpus_options();
   TrainRecipe r;
   r.out_dir = a.out;
@@ -120,6 +119,12 @@ void train_on(const TrainArgs& a, Communicator& ranks) {
 }
 
 void run_train(const TrainArgs& a) {
+  // The rules between flags, before anything is read or written (the same on every rank).
+  ATTN_CHECK(!a.data.empty() || !a.src_file.empty(),
+             "give the training data: --data FILE.tsv, or --src-file and --tgt-file");
+  ATTN_CHECK(a.steps > 0 || a.epochs > 0 || a.minutes > 0,
+             "training needs a limit: --steps, --epochs or --minutes");
+  a.columns.check();
   WorldOptions world_options;
   world_options.rank_timeout_s = a.rank_timeout;
   std::unique_ptr<Communicator> world = connect_world(world_options);
@@ -144,12 +149,21 @@ void register_train(CLI::App& app) {
   auto a = std::make_shared<TrainArgs>();
   CLI::App* cmd = app.add_subcommand(
       "train", "Train a translation model from a parallel corpus (TSV or two aligned files).");
-  cmd->add_option("--data", a->data, "Training pairs: source<TAB>target per line");
-  cmd->add_option("--src-file", a->src_file, "Source sentences, one per line (with --tgt-file)");
-  cmd->add_option("--tgt-file", a->tgt_file, "Target sentences, aligned with --src-file");
-  cmd->add_option("--valid", a->valid, "Validation pairs (TSV) for loss, BLEU and chrF");
+  CLI::Option* data =
+      cmd->add_option("--data", a->data, "Training pairs: source<TAB>target per line");
+  CLI::Option* src_file = cmd->add_option("--src-file", a->src_file,
+                                          "Source sentences, one per line (with --tgt-file)");
+  CLI::Option* tgt_file =
+      cmd->add_option("--tgt-file", a->tgt_file, "Target sentences, aligned with --src-file");
+  data->excludes(src_file)->excludes(tgt_file);
+  src_file->needs(tgt_file);
+  tgt_file->needs(src_file);
+  CLI::Option* valid =
+      cmd->add_option("--valid", a->valid, "Validation pairs (TSV) for loss, BLEU and chrF");
   cmd->add_option("--split-dev", a->split_dev,
-                  "Without --valid: hold out this many training pairs for validation");
+                  "Without --valid: hold out this many training pairs for validation")
+      ->check(CLI::Range(int64_t{0}, kMaxCountFlag))
+      ->excludes(valid);
   cmd->add_option("--out", a->out, "Model directory to write")->required();
   cmd->add_option("--config", a->config, "Model size: tiny, small, base, or a config.json")
       ->capture_default_str();
@@ -160,64 +174,91 @@ void register_train(CLI::App& app) {
   add_tsv_column_options(cmd, a->columns, "TSV column of the source (0-based)",
                          "TSV column of the target (0-based)",
                          "Swap the direction (translate target → source)");
-  cmd->add_option("--steps", a->steps, "Stop after this many updates");
-  cmd->add_option("--epochs", a->epochs, "Stop after this many passes over the data");
-  cmd->add_option("--minutes", a->minutes, "Stop after this much training time");
+  cmd->add_option("--steps", a->steps, "Stop after this many updates")
+      ->check(CLI::Range(int64_t{0}, kMaxCountFlag));
+  cmd->add_option("--epochs", a->epochs, "Stop after this many passes over the data")
+      ->check(CLI::Range(int64_t{0}, kMaxCountFlag));
+  cmd->add_option("--minutes", a->minutes, "Stop after this much training time")
+      ->check(finite_range(0, 1e8));
   cmd->add_option("--seed", a->seed, "Seed of initialisation, data order and dropout")
-      ->capture_default_str();
-  cmd->add_flag("--resume", a->resume, "Continue the run in --out exactly where it stopped");
-  cmd->add_option("--vocab", a->vocab, "SentencePiece vocabulary size")->capture_default_str();
-  cmd->add_option("--spm-type", a->spm_type, "SentencePiece model: unigram or bpe")
       ->capture_default_str()
-      ->check(CLI::IsMember({"unigram", "bpe"}));
+      ->check(unsigned_number());
+  cmd->add_flag("--resume", a->resume,
+                "Continue the run in --out where it stopped, exactly; or start it when there is "
+                "none yet (so the same command can be run again after any crash)");
+  CLI::Option* vocab = cmd->add_option("--vocab", a->vocab, "SentencePiece vocabulary size")
+                           ->capture_default_str()
+                           ->check(CLI::Range(8, 1 << 22));
+  CLI::Option* spm_type =
+      cmd->add_option("--spm-type", a->spm_type, "SentencePiece model: unigram or bpe")
+          ->capture_default_str()
+          ->check(CLI::IsMember({"unigram", "bpe"}));
   cmd->add_flag("--separate-vocab", a->separate_vocab,
                 "One tokenizer per side instead of a joint one");
-  cmd->add_option("--spm", a->spm,
-                  "Use this SentencePiece .model (for both sides, or the "
-                  "source with --tgt-spm) instead of training one");
-  cmd->add_option("--tgt-spm", a->tgt_spm, "The target side's SentencePiece .model");
+  CLI::Option* spm = cmd->add_option("--spm", a->spm,
+                                     "Use this SentencePiece .model (for both sides, or the "
+                                     "source with --tgt-spm) instead of training one");
+  spm->excludes(vocab)->excludes(spm_type);
+  cmd->add_option("--tgt-spm", a->tgt_spm, "The target side's SentencePiece .model")->needs(spm);
   cmd->add_option("--batch-tokens", a->batch_tokens, "Tokens per batch (padded)")
-      ->capture_default_str();
-  cmd->add_option("--accumulate", a->accumulate, "Batches per update")->capture_default_str();
-  cmd->add_option("--lr", a->lr, "Peak learning rate")->capture_default_str();
-  cmd->add_option("--warmup", a->warmup, "Warm-up steps")->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, kMaxSizeFlag));
+  cmd->add_option("--accumulate", a->accumulate, "Batches per update")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
+  cmd->add_option("--lr", a->lr, "Peak learning rate")
+      ->capture_default_str()
+      ->check(finite_range(1e-12, 1e3));
+  cmd->add_option("--warmup", a->warmup, "Warm-up steps")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{0}, kMaxCountFlag));
   cmd->add_option("--schedule", a->schedule, "inverse_sqrt or constant")
       ->capture_default_str()
       ->check(CLI::IsMember({"inverse_sqrt", "constant"}));
   cmd->add_option("--label-smoothing", a->label_smoothing, "Label smoothing ε")
-      ->capture_default_str();
-  cmd->add_option("--dropout", a->dropout, "Dropout (default: the config's)");
+      ->capture_default_str()
+      ->check(finite_range(0, 1, true));
+  cmd->add_option("--dropout", a->dropout, "Dropout (default: the config's)")
+      ->check(finite_range(0, 1, true));
   cmd->add_option("--norm", a->norm, "post (the paper's) or pre")
       ->check(CLI::IsMember({"post", "pre"}));
   cmd->add_option("--clip-norm", a->clip_norm, "Gradient norm limit, 0 = off")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(finite_range(0, 1e9));
   cmd->add_option("--weight-decay", a->weight_decay, "AdamW weight decay (0 = Adam)")
-      ->capture_default_str();
-  cmd->add_option("--valid-every", a->valid_every, "Validate and checkpoint every N updates")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(finite_range(0, 1));
+  cmd->add_option("--valid-every", a->valid_every,
+                  "Validate and checkpoint every N updates (0 = only at the end)")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{0}, kMaxCountFlag));
   cmd->add_option("--valid-bleu-sentences", a->valid_bleu_sentences,
                   "Sentences translated for validation BLEU/chrF (0 = loss only)")
-      ->capture_default_str();
-  cmd->add_option("--log-every", a->log_every, "Log every N updates")->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{0}, kMaxCountFlag));
+  cmd->add_option("--log-every", a->log_every, "Log every N updates")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, kMaxCountFlag));
   cmd->add_option("--patience", a->patience,
                   "Stop after N validations without improvement (0 = never)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 20));
   // Data-parallel training: `mpirun -np N attnscope train …` (or srun) needs no flag of its own.
   cmd->add_option("--rank-timeout", a->rank_timeout,
                   "With several ranks (mpirun/srun): stop every rank when one has not been heard "
                   "from for this many seconds (0 = never)")
       ->capture_default_str()
-      ->check(CLI::Range(0.0, 1e6));
+      ->check(finite_range(0, 1e6));
   cmd->add_option("--replica-check-every", a->replica_check_every,
                   "With several ranks: also check every N updates that all ranks hold the same "
                   "weights (always before a checkpoint; 0 = only then)")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(CLI::Range(int64_t{0}, kMaxCountFlag));
   cmd->add_option("--bucket-mb", a->bucket_mb,
                   "With several ranks: MiB of gradients summed at once (smaller buckets start "
                   "earlier during backward; larger ones pay the network's latency less often)")
       ->capture_default_str()
-      ->check(CLI::Range(0.001, 4096.0));
+      ->check(finite_range(0.001, 4096));
   cmd->callback([a] { run_train(*a); });
 }
 

@@ -8,6 +8,7 @@
 #include "app/commands.h"
 #include "app/decode_args.h"
 #include "app/device_args.h"
+#include "app/stdout_check.h"
 #include "app/text_lines.h"
 #include "core/atomic_file.h"
 #include "core/error.h"
@@ -20,12 +21,14 @@ namespace {
 
 struct TranslateArgs {
   std::string model, input, output;
-  TranslateOptions opt;
+  DecodeFlags decode;
   DeviceArgs device;
 };
 
 void run_translate(const TranslateArgs& a) {
+  check_decode_flags(a.decode);
   auto model = load_model_on(a.model, a.device);
+  const TranslateOptions opt = a.decode.options_for(model->info());
   const TokenizerPair tok = load_tokenizers(a.model);
   TextLines in(a.input);
   const std::string& in_name = in.name();
@@ -38,17 +41,18 @@ void run_translate(const TranslateArgs& a) {
     }
     lines.push_back(line);
   }
+  if (!in.cut_note().empty()) fmt::print(stderr, "attnscope: {}\n", in.cut_note());
   if (!bad.empty()) {
     fmt::print(stderr,
                "attnscope: {} line(s) of {} are not valid UTF-8 and were left "
                "untranslated (empty output lines), first: {}:{}\n",
                bad.size(), in_name, in_name, bad.front());
   }
-  const auto translations = translate_sentences(*model, *tok.src, *tok.tgt, lines, a.opt);
+  const auto translations = translate_sentences(*model, *tok.src, *tok.tgt, lines, opt);
   std::ostringstream out;
   for (size_t i = 0; i < translations.size(); ++i) {
     const Translation& t = translations[i];
-    if (a.opt.decode.nbest <= 1 || lines[i].empty()) {
+    if (opt.decode.nbest <= 1 || lines[i].empty()) {
       out << (lines[i].empty() ? "" : t.text) << "\n";
       continue;
     }
@@ -57,8 +61,8 @@ void run_translate(const TranslateArgs& a) {
       out << i << " ||| " << tok.tgt->decode(h.tokens) << " ||| " << h.score << "\n";
   }
   if (a.output.empty()) {
-    std::cout << out.str() << std::flush;
-    ATTN_CHECK(std::cout.good(), "cannot write the translations to stdout");
+    std::cout << out.str();
+    check_stdout("the translations");
   } else {
     write_file_atomically(a.output, out.str());
   }
@@ -74,7 +78,7 @@ void register_translate(CLI::App& app) {
   cmd->add_option("--model", a->model, "Model directory")->required();
   cmd->add_option("--input", a->input, "Read sentences from this file instead of stdin");
   cmd->add_option("--output", a->output, "Write translations to this file instead of stdout");
-  add_decode_options(cmd, a->opt);
+  add_decode_options(cmd, a->decode);
   add_device_options(cmd, a->device);
   cmd->callback([a] { run_translate(*a); });
 }

@@ -7,10 +7,14 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <filesystem>
+#include <system_error>
 #include <utility>
 
 #include "app/commands.h"
+#include "app/stdout_check.h"
 #include "core/error.h"
+#include "core/memory_limit.h"
 
 int main(int argc, char** argv) {
   // libgomp and OpenBLAS read how their idle workers wait once, when they load. Spinning workers
@@ -27,11 +31,24 @@ int main(int argc, char** argv) {
     restart = true;
   }
   if (restart) execv("/proc/self/exe", argv);
+  attnscope::app::install_checked_stdout();
   CLI::App app{
       "attnscope — train and run encoder–decoder Transformers and see every attention map.\n"
       "Run `attnscope <command> --help` for a command's options."};
   app.require_subcommand(1);
   app.set_version_flag("--version", "attnscope 0.1.0");
+  // Options of the main program may follow the subcommand too (`attnscope train … --max-memory
+  // 64G`).
+  app.fallthrough();
+  app.add_option_function<std::string>(
+         "--max-memory",
+         [](const std::string& v) {
+           attnscope::set_memory_limit(attnscope::parse_memory_size(v, "--max-memory"),
+                                       "--max-memory");
+         },
+         "Cap on the memory models and their work may plan (e.g. 64G, 512M, none; default: this "
+         "machine's memory, or ATTNSCOPE_MAX_MEMORY)")
+      ->envname("ATTNSCOPE_MAX_MEMORY");
   attnscope::app::register_demo(app);
   attnscope::app::register_explain(app);
   attnscope::app::register_train(app);
@@ -45,10 +62,27 @@ int main(int argc, char** argv) {
   attnscope::app::register_bench(app);
   try {
     app.parse(argc, argv);
+    attnscope::app::finish_stdout();
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    const int rc = app.exit(e);  // --help and --version print to stdout, and are checked too
+    try {
+      attnscope::app::finish_stdout();
+    } catch (const attnscope::Error& err) {
+      fmt::print(stderr, "attnscope: error: {}\n", err.what());
+      return rc != 0 ? rc : 1;
+    }
+    return rc;
   } catch (const attnscope::Error& e) {
     fmt::print(stderr, "attnscope: error: {}\n", e.what());
+    return 1;
+  } catch (const std::filesystem::filesystem_error& e) {
+    // A folder that cannot be created or read (permissions, a file in the way): the message
+    // names the path and the reason.
+    fmt::print(stderr, "attnscope: error: {}\n", e.what());
+    return 1;
+  } catch (const std::system_error& e) {
+    // fmt::print throws this when a write to stdout fails (a full disk, a closed pipe).
+    fmt::print(stderr, "attnscope: error: cannot write the output: {}\n", e.code().message());
     return 1;
   } catch (const std::exception& e) {
     fmt::print(stderr, "attnscope: internal error: {}\n", e.what());

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 
 #include "core/error.h"
 
@@ -17,6 +18,16 @@ namespace {
 
 std::string errno_text(int err) {
   return std::strerror(err);
+}
+
+// Whether process `pid` runs (a zombie, killed but not yet reaped, does not).
+bool process_runs(const std::string& pid) {
+  std::ifstream stat("/proc/" + pid + "/stat");
+  std::string text;
+  if (!std::getline(stat, text)) return false;
+  const size_t paren = text.rfind(')');
+  return paren == std::string::npos || paren + 2 >= text.size() ||
+         (text[paren + 2] != 'Z' && text[paren + 2] != 'X');
 }
 
 // Distinct temporary names within this process (threads included); the pid separates processes.
@@ -96,6 +107,38 @@ void append_to_file(const std::string& path, std::string_view bytes) {
     left -= static_cast<size_t>(put);
   }
   if (::close(fd) != 0) fail("cannot write {}: close failed: {}", path, errno_text(errno));
+}
+
+int remove_stale_temp_files(const std::string& dir) {
+  int removed = 0;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename().string();
+    const size_t at = name.rfind(".tmp-");
+    if (at == std::string::npos) continue;
+    // "<pid>-<n>" after ".tmp-", both decimal.
+    const std::string rest = name.substr(at + 5);
+    const size_t dash = rest.find('-');
+    if (dash == 0 || dash == std::string::npos || dash + 1 == rest.size() ||
+        rest.find_first_not_of("0123456789-") != std::string::npos ||
+        rest.find('-', dash + 1) != std::string::npos)
+      continue;
+    const std::string pid = rest.substr(0, dash);
+    if (pid.size() > 9) continue;
+    if (std::stol(pid) == ::getpid() || process_runs(pid)) continue;  // ours, or still at work
+    if (std::filesystem::remove(e.path(), ec)) ++removed;
+  }
+  return removed;
+}
+
+void sync_file(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) fail("cannot sync {}: {}", path, errno_text(errno));
+  const int rc = ::fsync(fd);
+  const int err = errno;
+  if (::close(fd) != 0 && rc == 0)
+    fail("cannot sync {}: close failed: {}", path, errno_text(errno));
+  if (rc != 0) fail("cannot sync {}: {}", path, errno_text(err));
 }
 
 void sync_directory(const std::string& dir) {

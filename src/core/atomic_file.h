@@ -45,6 +45,13 @@ void write_file_atomically(const std::string& path, std::string_view bytes);
 // atomic: a crash can cut the last line, so readers of such files (metrics.jsonl) skip a cut one.
 void append_to_file(const std::string& path, std::string_view bytes);
 
+// Removes the temporary files a killed writer left in `dir` ("<file>.tmp-<pid>-<n>" of a process
+// that no longer runs); a live process's are left alone. Returns how many went.
+int remove_stale_temp_files(const std::string& dir);
+
+// fsyncs a file's bytes (a log appended to with append_to_file), every step checked.
+void sync_file(const std::string& path);
+
 // fsyncs a directory, so that files created or renamed in it survive a crash. A filesystem that
 // cannot sync directories (EINVAL, ENOTSUP) is not an error; any other failure throws.
 void sync_directory(const std::string& dir);

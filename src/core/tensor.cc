@@ -3,9 +3,10 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
-#include <new>
 
+#include "core/checked_math.h"
 #include "core/error.h"
+#include "core/memory_limit.h"
 
 namespace attnscope {
 
@@ -19,21 +20,35 @@ std::string shape_str(const Shape& shape) {
 }
 
 int64_t shape_numel(const Shape& shape) {
-  int64_t n = 1;
-  for (int64_t d : shape) {
-    ATTN_CHECK(d >= 0, "negative dimension in shape {}", attnscope::shape_str(shape));
-    n *= d;
+  int64_t n = 0;
+  if (!checked_numel(shape, n)) {
+    for (int64_t d : shape)
+      ATTN_CHECK(d >= 0, "negative dimension in shape {}", attnscope::shape_str(shape));
+    fail("shape {} has too many elements (the product of its non-zero dimensions exceeds {})",
+         attnscope::shape_str(shape), kMaxElements);
   }
   return n;
 }
 
 namespace {
-std::shared_ptr<float[]> allocate(int64_t n) {
+// Storage for n floats, counted against the memory cap (core/memory_limit.h) while it lives.
+std::shared_ptr<float[]> allocate(int64_t n, const Shape& shape) {
+  // n ≤ kMaxElements (shape_numel), so the byte count below cannot overflow.
+  ATTN_CHECK(n >= 0 && n <= kMaxElements, "cannot allocate a tensor of {} elements", n);
   const size_t bytes =
       (static_cast<size_t>(std::max<int64_t>(n, 1)) * sizeof(float) + 63) / 64 * 64;
+  const auto counted = static_cast<int64_t>(bytes);
+  reserve_tensor_bytes(counted, shape_str(shape));
   void* p = std::aligned_alloc(64, bytes);
-  if (!p) throw std::bad_alloc();
-  return std::shared_ptr<float[]>(static_cast<float*>(p), [](float* q) { std::free(q); });
+  if (!p) {
+    release_tensor_bytes(counted);
+    fail("cannot allocate a tensor of shape {} ({}): out of memory", shape_str(shape),
+         format_bytes(counted));
+  }
+  return std::shared_ptr<float[]>(static_cast<float*>(p), [counted](float* q) {
+    std::free(q);
+    release_tensor_bytes(counted);
+  });
 }
 }  // namespace
 
@@ -66,7 +81,7 @@ std::vector<float> Tensor::to_vector() const {
 void Tensor::resize(Shape shape) {
   const int64_t n = shape_numel(shape);
   if (n > capacity_ || !storage_) {
-    storage_ = allocate(n);
+    storage_ = allocate(n, shape);
     capacity_ = std::max<int64_t>(n, 1);
   }
   shape_ = std::move(shape);

@@ -7,7 +7,8 @@
 //                     checked, so a stray Latin-1 note column does not cost the pair)
 //   "empty source"    after trimming surrounding ASCII whitespace (and after `reverse`, so
 //   "empty target"    "source" is always the side the model reads)
-//   "over-long pair"  either side longer than max_chars bytes (after trimming)
+//   "over-long pair"  either side longer than max_chars bytes (after trimming), or a line over
+//                     kMaxLineBytes (core/line_reader.h: only that much of it is kept in memory)
 // Lines end in "\n" or "\r\n"; a UTF-8 byte-order mark at the start of the file is dropped; a
 // final line without a newline still counts.
 #include "data/corpus.h"
@@ -21,6 +22,7 @@
 #include <utility>
 
 #include "core/error.h"
+#include "core/line_reader.h"
 #include "core/rng.h"
 
 namespace attnscope {
@@ -41,9 +43,11 @@ std::ifstream open_corpus(const std::string& path) {
   return in;
 }
 
-// Reads one line without its "\n" / "\r\n"; strips the BOM when `first`. False at the end.
-bool read_line(std::istream& in, const std::string& path, std::string& line, bool first) {
-  if (!std::getline(in, line)) {
+// Reads one line without its "\n" / "\r\n"; strips the BOM when `first`. False at the end. A
+// line over kMaxLineBytes keeps only that much (*cut): it is an over-long pair whatever it holds.
+bool read_line(std::istream& in, const std::string& path, std::string& line, bool first,
+               bool* cut) {
+  if (!attnscope::read_line(in, line, kMaxLineBytes, cut)) {
     if (in.bad()) fail("error while reading corpus {}: {}", path, std::strerror(errno));
     return false;
   }
@@ -153,8 +157,13 @@ std::vector<SentencePair> read_tsv(const std::string& path, const CorpusOptions&
   std::vector<SentencePair> pairs;
   std::string line;
   std::vector<std::string_view> cols;
-  while (read_line(in, path, line, report.lines == 0)) {
+  bool cut = false;
+  while (read_line(in, path, line, report.lines == 0, &cut)) {
     const int64_t lineno = ++report.lines;
+    if (cut) {
+      skip(report, path, lineno, "over-long pair");
+      continue;
+    }
     cols.clear();
     std::string_view rest = line;
     while (cols.size() < needed) {
@@ -187,15 +196,16 @@ std::vector<SentencePair> read_parallel(const std::string& src_path, const std::
   std::string src_line, tgt_line;
   int64_t n = 0;
   for (;;) {
-    const bool has_src = read_line(src_in, src_path, src_line, n == 0);
-    const bool has_tgt = read_line(tgt_in, tgt_path, tgt_line, n == 0);
+    bool src_cut = false, tgt_cut = false;
+    const bool has_src = read_line(src_in, src_path, src_line, n == 0, &src_cut);
+    const bool has_tgt = read_line(tgt_in, tgt_path, tgt_line, n == 0, &tgt_cut);
     if (has_src != has_tgt) {
       // Count the rest of the longer file so the message gives both line counts.
       std::istream& longer = has_src ? src_in : tgt_in;
       const std::string& longer_path = has_src ? src_path : tgt_path;
       int64_t longer_lines = n + 1;
       std::string scratch;
-      while (read_line(longer, longer_path, scratch, false)) ++longer_lines;
+      while (read_line(longer, longer_path, scratch, false, nullptr)) ++longer_lines;
       const int64_t src_lines = has_src ? longer_lines : n;
       const int64_t tgt_lines = has_src ? n : longer_lines;
       fail("parallel corpus line counts differ: {} has {} lines but {} has {} lines", src_path,
@@ -204,6 +214,10 @@ std::vector<SentencePair> read_parallel(const std::string& src_path, const std::
     if (!has_src) break;
     const int64_t lineno = ++n;
     report.lines = n;
+    if (src_cut || tgt_cut) {
+      skip(report, src_cut ? src_path : tgt_path, lineno, "over-long pair");
+      continue;
+    }
     if (opt.reverse) {
       accept_pair(tgt_line, src_line, lineno, opt, tgt_path, src_path, report, pairs);
     } else {

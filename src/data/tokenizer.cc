@@ -26,6 +26,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -33,6 +34,7 @@
 #include "core/atomic_file.h"
 #include "core/error.h"
 #include "core/rng.h"
+#include "data/spm_model_check.h"
 
 namespace attnscope {
 
@@ -75,6 +77,19 @@ std::vector<size_t> choose_sentences(const std::vector<std::string>& sentences, 
     std::sort(idx.begin(), idx.end());
   }
   return idx;
+}
+
+// A .model file's bytes (SentencePiece models are megabytes; a file over 1 GiB is no model).
+std::string read_model_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  ATTN_CHECK(in.is_open(), "cannot open tokenizer model {}", path);
+  std::error_code ec;
+  const auto size = fs::file_size(path, ec);
+  ATTN_CHECK(ec || size <= (uintmax_t{1} << 30),
+             "{} is {} bytes: too large for a SentencePiece model", path, size);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ATTN_CHECK(!in.bad(), "cannot read tokenizer model {}", path);
+  return bytes;
 }
 
 std::string format_float(float v) {
@@ -172,8 +187,11 @@ Tokenizer Tokenizer::load(const std::string& model_path) {
   std::error_code ec;
   ATTN_CHECK(fs::exists(model_path, ec), "tokenizer model {} not found", model_path);
   ATTN_CHECK(fs::is_regular_file(model_path, ec), "tokenizer model {} is not a file", model_path);
+  // Read and checked here first (data/spm_model_check.h): the library trusts what it loads.
+  const std::string bytes = read_model_file(model_path);
+  check_spm_model(bytes, model_path);
   Tokenizer tok;
-  const auto status = tok.sp_->Load(model_path);
+  const auto status = tok.sp_->LoadFromSerializedProto(bytes);
   ATTN_CHECK(status.ok(), "{} is not a SentencePiece model: {}", model_path, status.message());
   check_special_ids(*tok.sp_, model_path);
   tok.path_ = model_path;
@@ -209,13 +227,6 @@ std::string Tokenizer::decode(const std::vector<int32_t>& ids) const {
   const auto status = sp_->Decode(kept, &text);
   ATTN_CHECK(status.ok(), "tokenizer {}: cannot decode: {}", path_, status.message());
   return text;
-}
-
-std::vector<std::string> Tokenizer::pieces(const std::vector<int32_t>& ids) const {
-  std::vector<std::string> out;
-  out.reserve(ids.size());
-  for (const int32_t id : ids) out.push_back(piece(id));
-  return out;
 }
 
 std::string Tokenizer::piece(int32_t id) const {

@@ -1,11 +1,13 @@
-// SentencePiece tokenizers (Debian's libsentencepiece), trained from the training data through
-// the library or loaded from a .model file. Special ids match ModelConfig: pad 0, bos 1, eos 2,
-// unk 3.
+// attnscope's own SentencePiece tokenizers (Debian's libsentencepiece), trained from the
+// training data through the library or loaded from a .model file; the ids are SentencePiece's.
+// Special ids match ModelConfig: pad 0, bos 1, eos 2, unk 3.
 #pragma once
 
 #include <memory>
 #include <string>
 #include <vector>
+
+#include "data/text_tokenizer.h"
 
 namespace sentencepiece {
 class SentencePieceProcessor;
@@ -23,7 +25,7 @@ struct TokenizerOptions {
   bool split_digits = false;  // every digit its own piece (numbers, dates)
 };
 
-class Tokenizer {
+class Tokenizer : public TextTokenizer {
  public:
   static constexpr int kPadId = 0, kBosId = 1, kEosId = 2, kUnkId = 3;
 
@@ -39,14 +41,13 @@ class Tokenizer {
 
   Tokenizer(Tokenizer&&) noexcept;
   Tokenizer& operator=(Tokenizer&&) noexcept;
-  ~Tokenizer();
+  ~Tokenizer() override;
 
-  std::vector<int32_t> encode(const std::string& text) const;              // no bos/eos added
-  std::string decode(const std::vector<int32_t>& ids) const;               // special ids skipped
-  std::vector<std::string> pieces(const std::vector<int32_t>& ids) const;  // "▁este", "</s>", …
-  std::string piece(int32_t id) const;
-  int vocab_size() const;
-  const std::string& path() const { return path_; }
+  std::vector<int32_t> encode(const std::string& text) const override;  // no bos/eos added
+  std::string decode(const std::vector<int32_t>& ids) const override;   // pad/bos/eos skipped
+  std::string piece(int32_t id) const override;                         // "▁este", "</s>", …
+  int vocab_size() const override;
+  const std::string& path() const override { return path_; }
 
  private:
   Tokenizer();

@@ -7,35 +7,23 @@
 #include <numeric>
 
 #include "core/error.h"
+#include "decode/sentence_search.h"
 #include "kernels/cpu/softmax.h"
 
 namespace attnscope {
 
 namespace {
 
-constexpr float kNegInf = -std::numeric_limits<float>::infinity();
-
-// out [R, V] = log-softmax of each row of logits [R, V].
-void log_softmax_rows(const Tensor& logits, Tensor& out) {
+// out [R, V] = log-softmax of each row of logits [R, V] (or the logits themselves when `apply`
+// is false): the searches' own copy of the step's scores. The same kernel ranks a step on a
+// model's device (Seq2SeqModel::decode_step_topk), so both give the same numbers.
+void log_softmax_rows(const Tensor& logits, Tensor& out, bool apply) {
   const int64_t R = logits.dim(0), V = logits.dim(1);
   out.resize({R, V});
-  cpu::log_softmax_forward(logits.data(), out.data(), R, V);
-}
-
-// One row of the beam: a live partial hypothesis.
-struct Beam {
-  std::vector<int32_t> tokens;
-  float log_prob = kNegInf;  // −∞: an empty slot
-};
-
-// Where a finished hypothesis ended: its row at step `step`.
-struct Ending {
-  Hypothesis hyp;
-  int64_t step = 0, row = 0;
-};
-
-float penalised(float log_prob, size_t length, float alpha) {
-  return alpha == 0.0f ? log_prob : log_prob / std::pow(static_cast<float>(length), alpha);
+  if (apply)
+    cpu::log_softmax_forward(logits.data(), out.data(), R, V);
+  else
+    std::memcpy(out.data(), logits.data(), static_cast<size_t>(R * V) * sizeof(float));
 }
 
 // The attention maps of one decoding step, copied out of the model for the captured layers:
@@ -94,21 +82,34 @@ std::vector<std::vector<Hypothesis>> beam_search(Seq2SeqModel& model, const Toke
                                                  const DecodeOptions& opt) {
   const ModelInfo cfg = model.info();
   const int64_t B = src.rows, Ts = src.cols, K = opt.beam, V = cfg.tgt_vocab;
-  ATTN_CHECK(K >= 1 && K <= 64, "beam size must be between 1 and 64, got {}", K);
+  ATTN_CHECK(K >= 1 && K <= kMaxBeamSize, "beam size must be between 1 and {}, got {}",
+             kMaxBeamSize, K);
   ATTN_CHECK(opt.nbest >= 1 && opt.nbest <= K,
              "nbest ({}) must be between 1 and the beam size ({})", opt.nbest, K);
   ATTN_CHECK(B >= 1 && Ts >= 1, "nothing to translate: source batch [{}, {}]", B, Ts);
+  ATTN_CHECK(opt.max_new_tokens >= 0, "max_new_tokens must be ≥ 1 (0: no cap), got {}",
+             opt.max_new_tokens);
+  ATTN_CHECK(!opt.hf || (opt.hf->max_length >= 2 && opt.hf->max_length - 1 <= cfg.max_len),
+             "max_length {} must be between 2 and the model's {} positions + 1",
+             opt.hf ? opt.hf->max_length : 0, cfg.max_len);
 
-  // Source lengths (without padding) set each sentence's step limit.
+  // Source lengths: each row up to its last token that is not trailing padding. Under
+  // attnscope's rules they set each sentence's step limit; Hugging Face's is max_length.
   std::vector<int64_t> src_len(static_cast<size_t>(B), 0), limit(static_cast<size_t>(B), 0);
   int64_t max_steps = 1;
   for (int64_t b = 0; b < B; ++b) {
-    for (int64_t j = 0; j < Ts; ++j) src_len[b] += src.at(b, j) != cfg.pad_id;
-    limit[b] = std::min<int64_t>(
-        cfg.max_len,
-        static_cast<int64_t>(std::ceil(opt.max_len_ratio * static_cast<float>(src_len[b]))) +
-            opt.max_len_extra);
-    limit[b] = std::max<int64_t>(limit[b], 1);
+    for (int64_t j = Ts; j > 0 && src_len[b] == 0; --j)
+      if (src.at(b, j - 1) != cfg.pad_id) src_len[b] = j;
+    if (opt.hf) {
+      limit[b] = opt.hf->max_length - 1;
+    } else {
+      limit[b] = std::min<int64_t>(
+          cfg.max_len,
+          static_cast<int64_t>(std::ceil(opt.max_len_ratio * static_cast<float>(src_len[b]))) +
+              opt.max_len_extra);
+      if (opt.max_new_tokens > 0) limit[b] = std::min(limit[b], opt.max_new_tokens);
+      limit[b] = std::max<int64_t>(limit[b], 1);
+    }
     max_steps = std::max(max_steps, limit[b]);
   }
 
@@ -155,31 +156,27 @@ std::vector<std::vector<Hypothesis>> beam_search(Seq2SeqModel& model, const Toke
     }
   }
 
+  // Each sentence's search (its rules), over its K rows.
+  std::vector<std::unique_ptr<SentenceSearch>> search(static_cast<size_t>(B));
+  for (int64_t b = 0; b < B; ++b)
+    search[b] = opt.hf ? hf_search(opt, cfg) : attnscope_search(opt, cfg, limit[b]);
+
   // The decoder runs only the sentences still being translated: live[s] is the sentence in slot s,
   // whose K beams are rows [s·K, s·K + K) of the state. A finished sentence leaves the batch.
   std::vector<int64_t> live(static_cast<size_t>(B));
   std::iota(live.begin(), live.end(), 0);
-  std::vector<Beam> beams(static_cast<size_t>(B * K));
-  for (int64_t b = 0; b < B; ++b) beams[b * K].log_prob = 0.0f;  // one live beam to start
-  std::vector<int32_t> feed(static_cast<size_t>(B * K), cfg.bos_id);
-  std::vector<std::vector<Ending>> endings(static_cast<size_t>(B));
-  std::vector<bool> done(static_cast<size_t>(B), false);
-  std::vector<std::vector<int64_t>>
-      from_history;  // from_history[s][r]: row at step s of row r at s+1
+  std::vector<int32_t> feed(static_cast<size_t>(B * K), cfg.decoder_start_id);
+  std::vector<uint8_t> done(static_cast<size_t>(B), 0);  // written by the slots in parallel
+  // from_history[s][r]: the row at step s of row r at step s+1; slot_history[s][b]: the slot of
+  // sentence b at step s (where its rows were).
+  std::vector<std::vector<int64_t>> from_history, slot_history;
   std::vector<StepMaps> maps;
-
-  struct Candidate {
-    float log_prob;
-    int64_t row;
-    int32_t token;
-  };
-  std::vector<Candidate> cands;
-  cands.reserve(static_cast<size_t>(2 * K + 1));
   Tensor logp;  // [R, V]
-  // A model on a device ranks there: each step returns only each row's 2·K best continuations
-  // (beam_log_prob + log p, best first, ties to the smaller id), which hold every candidate the
-  // full scan below would keep, in the same order.
-  const bool rank_on_model = cfg.on_device;
+  const bool log_softmax_first = search.front()->wants_log_softmax();
+  // A model on a device ranks there when the search can step from each row's best
+  // continuations alone: only each row's 2·K best (row log-probability + log p, best first, ties
+  // to the smaller id) cross to the host, and they hold every candidate the full scan would keep.
+  const bool rank_on_model = cfg.on_device && search.front()->steps_from_ranked_rows();
   StepTopKRequest request;
   request.k = 2 * K;
   request.banned = {cfg.pad_id, cfg.bos_id};
@@ -188,11 +185,12 @@ std::vector<std::vector<Hypothesis>> beam_search(Seq2SeqModel& model, const Toke
 
   for (int64_t t = 0; t < max_steps; ++t) {
     if (rank_on_model) {
-      request.offsets.resize(beams.size());
-      for (size_t r = 0; r < beams.size(); ++r) request.offsets[r] = beams[r].log_prob;
+      request.offsets.resize(live.size() * static_cast<size_t>(K));
+      for (size_t slot = 0; slot < live.size(); ++slot)
+        search[live[slot]]->row_log_probs(request.offsets.data() + slot * static_cast<size_t>(K));
       model.decode_step_topk(*cache, feed, request, top);
     } else {
-      log_softmax_rows(model.decode_step(*cache, feed), logp);
+      log_softmax_rows(model.decode_step(*cache, feed), logp, log_softmax_first);
     }
     if (capturing) {
       StepMaps m;
@@ -205,74 +203,26 @@ std::vector<std::vector<Hypothesis>> beam_search(Seq2SeqModel& model, const Toke
     }
     const auto slots = static_cast<int64_t>(live.size());
     std::vector<int64_t> from(static_cast<size_t>(slots * K));
-    std::vector<Beam> next(static_cast<size_t>(slots * K));
+    std::vector<int64_t> slot_of(static_cast<size_t>(B), -1);
+    // The sentences are searched independently: in parallel over the slots when there is much to
+    // scan (each writes only its own rows of from, feed and its own done and slot_of).
+#pragma omp parallel for schedule(dynamic, 1) if (slots > 1 && K * V > (1 << 14))
     for (int64_t slot = 0; slot < slots; ++slot) {
       const int64_t b = live[static_cast<size_t>(slot)];
-      for (int64_t k = 0; k < K; ++k) from[slot * K + k] = slot * K;  // dead rows copy any row
-      const bool last_step = t + 1 >= limit[b];
-      // The best 2·K continuations of this sentence's beams, best first (ties: the earlier row and
-      // token first). One pass over the rows keeps a sorted list of 2·K: a token is looked at
-      // twice only when it beats the worst kept.
-      const auto cap = static_cast<size_t>(2 * K);
-      cands.clear();
-      const auto consider = [&](float lp, int64_t r, int32_t v) {
-        if (cands.size() == cap && !(lp > cands.back().log_prob)) return;
-        const Candidate c{lp, r, v};
-        auto at = std::upper_bound(
-            cands.begin(), cands.end(), c,
-            [](const Candidate& x, const Candidate& y) { return x.log_prob > y.log_prob; });
-        cands.insert(at, c);
-        if (cands.size() > cap) cands.pop_back();
-      };
+      slot_of[b] = slot;
+      SearchStep step;
+      if (rank_on_model)
+        search[b]->step_ranked(top.values.data() + slot * K * top.k,
+                               top.ids.data() + slot * K * top.k, top.k, t, step);
+      else
+        search[b]->step(logp.data() + slot * K * V, V, t, step);
       for (int64_t k = 0; k < K; ++k) {
-        const int64_t r = slot * K + k;
-        if (beams[r].log_prob == kNegInf) continue;
-        if (rank_on_model) {  // the row's best first: the same order as the scan below
-          for (int64_t i = 0; i < top.k; ++i) {
-            const int32_t v = top.ids[static_cast<size_t>(r * top.k + i)];
-            if (v < 0) break;
-            consider(top.values[static_cast<size_t>(r * top.k + i)], r, v);
-          }
-          continue;
-        }
-        const float* row = logp.data() + r * V;
-        for (int64_t v = 0; v < V; ++v) {
-          const float lp = beams[r].log_prob + row[v];
-          if (cands.size() == cap && !(lp > cands.back().log_prob)) continue;
-          if (!opt.stop_at_eos && v == cfg.eos_id) continue;
-          if (v == cfg.pad_id || v == cfg.bos_id) continue;
-          consider(lp, r, static_cast<int32_t>(v));
-        }
+        from[slot * K + k] = slot * K + step.from[static_cast<size_t>(k)];
+        feed[slot * K + k] = step.feed[static_cast<size_t>(k)];
       }
-      const size_t keep = cands.size();
-      int64_t filled = 0;
-      for (size_t i = 0; i < keep && filled < K; ++i) {
-        const Candidate& c = cands[i];
-        const bool eos = opt.stop_at_eos && c.token == cfg.eos_id;
-        if (eos || last_step) {
-          Ending e;
-          e.hyp.tokens = beams[c.row].tokens;
-          if (!eos) e.hyp.tokens.push_back(c.token);
-          e.hyp.log_prob = c.log_prob;
-          e.hyp.finished = eos;
-          e.hyp.score = penalised(c.log_prob, e.hyp.tokens.size() + 1, opt.length_penalty);
-          e.step = t;
-          e.row = c.row;
-          endings[b].push_back(std::move(e));
-          if (last_step) ++filled;  // at the last step every candidate ends a hypothesis
-          continue;
-        }
-        const int64_t r = slot * K + filled;
-        next[r].tokens = beams[c.row].tokens;
-        next[r].tokens.push_back(c.token);
-        next[r].log_prob = c.log_prob;
-        from[r] = c.row;
-        feed[r] = c.token;
-        ++filled;
-      }
-      if (last_step || static_cast<int64_t>(endings[b].size()) >= K) done[b] = true;
+      if (step.done || t + 1 >= max_steps) done[b] = 1;
     }
-    beams = std::move(next);
+    slot_history.push_back(std::move(slot_of));
     // Drop the sentences that finished: their slots leave, and the rows of the others move up.
     std::vector<int64_t> still;
     for (int64_t b : live)
@@ -283,17 +233,15 @@ std::vector<std::vector<Hypothesis>> beam_search(Seq2SeqModel& model, const Toke
     }
     if (still.size() < live.size()) {
       std::vector<int64_t> kept_from;
-      std::vector<Beam> kept_beams;
       std::vector<int32_t> kept_feed;
       for (int64_t slot = 0; slot < slots; ++slot) {
         if (done[live[static_cast<size_t>(slot)]]) continue;
         for (int64_t r = slot * K; r < slot * K + K; ++r) {
           kept_from.push_back(from[r]);
-          kept_beams.push_back(std::move(beams[r]));
           kept_feed.push_back(feed[r]);
         }
       }
-      from = std::move(kept_from), beams = std::move(kept_beams), feed = std::move(kept_feed);
+      from = std::move(kept_from), feed = std::move(kept_feed);
       live = std::move(still);
     }
     from_history.push_back(from);
@@ -302,16 +250,12 @@ std::vector<std::vector<Hypothesis>> beam_search(Seq2SeqModel& model, const Toke
 
   std::vector<std::vector<Hypothesis>> out(static_cast<size_t>(B));
   for (int64_t b = 0; b < B; ++b) {
-    auto& ends = endings[b];
-    std::stable_sort(ends.begin(), ends.end(),
-                     [](const Ending& x, const Ending& y) { return x.hyp.score > y.hyp.score; });
-    for (int64_t i = 0; i < opt.nbest && i < static_cast<int64_t>(ends.size()); ++i) {
-      Ending& e = ends[i];
+    for (SearchEnding& e : search[b]->results(opt.nbest)) {
       if (capturing) {
         // Follow the backpointers from the final row to each earlier step's row.
         const int64_t T = e.step + 1, n = src_len[b];
         std::vector<int64_t> row_at(static_cast<size_t>(T));
-        row_at[T - 1] = e.row;
+        row_at[T - 1] = slot_history[e.step][b] * K + e.row;
         for (int64_t s = T - 2; s >= 0; --s) row_at[s] = from_history[s][row_at[s + 1]];
         HypothesisAttention& a = e.hyp.attention;
         a.encoder_self = encoder_maps[b];

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "data/tokenizer.h"
+#include "data/text_tokenizer.h"
 #include "decode/beam_search.h"
 
 namespace attnscope {
@@ -19,16 +19,20 @@ struct Translation {
   std::string source;
   std::string text;                     // best hypothesis, detokenized
   std::vector<std::string> src_pieces;  // source pieces incl. the final </s>
-  std::vector<std::string> tgt_pieces;  // <s> followed by the output pieces (the fed tokens)
+  std::vector<std::string> tgt_pieces;  // the decoder start token (<s>; a Marian model's <pad>)
+                                        // and the output pieces: the fed tokens
   std::vector<Hypothesis> hypotheses;   // nbest, best first (attention inside when captured)
 };
 
-// Source ids of a sentence as the model sees them: pieces + eos, truncated to max_len.
-std::vector<int32_t> encode_source(const Tokenizer& tok, const std::string& sentence,
+// Source ids of a sentence as the model sees them: pieces + eos, truncated to max_len. A long
+// sentence is cut before it is tokenized (data/sentence_cut.h), with the same result.
+std::vector<int32_t> encode_source(const TextTokenizer& tok, const std::string& sentence,
                                    int64_t max_len, int32_t eos_id);
 
-std::vector<Translation> translate_sentences(Seq2SeqModel& model, const Tokenizer& src_tok,
-                                             const Tokenizer& tgt_tok,
+// Under Hugging Face's rules (opt.decode.hf) a source longer than the model's positions is an
+// error naming the sentence (Hugging Face cannot run it either), not truncated.
+std::vector<Translation> translate_sentences(Seq2SeqModel& model, const TextTokenizer& src_tok,
+                                             const TextTokenizer& tgt_tok,
                                              const std::vector<std::string>& sentences,
                                              const TranslateOptions& opt);
 

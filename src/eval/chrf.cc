@@ -15,7 +15,7 @@
 #include <unordered_map>
 
 #include "core/error.h"
-#include "eval/python_text.h"
+#include "core/python_text.h"
 
 namespace attnscope {
 

@@ -324,7 +324,7 @@ std::vector<std::vector<Tensor>> forced_cross_attention(
     for (size_t i = start; i < end; ++i) {
       const int64_t r = static_cast<int64_t>(i - start);
       std::copy(src_ids[i].begin(), src_ids[i].end(), src.ids.begin() + r * src.cols);
-      tgt.ids[static_cast<size_t>(r * tgt.cols)] = cfg.bos_id;
+      tgt.ids[static_cast<size_t>(r * tgt.cols)] = cfg.decoder_start_id;
       std::copy(out_ids[i].begin(), out_ids[i].end(), tgt.ids.begin() + r * tgt.cols + 1);
     }
     model.forward(src, tgt, {});

@@ -82,9 +82,10 @@ std::vector<std::string> write_analysis_files(const std::string& dir, Seq2SeqMod
   const std::vector<int32_t>& out = t.hypotheses.front().tokens;
   ATTN_CHECK(src_ids.size() == t.src_pieces.size(), "\"{}\": {} source ids for {} source pieces",
              t.source, src_ids.size(), t.src_pieces.size());
-  // The decoder's inputs: <s> y1 … yn — the rows of the maps the translation was made with.
+  // The decoder's inputs: the start token, y1 … yn — the rows of the maps the translation was
+  // made with.
   TokenBatch src{1, static_cast<int64_t>(src_ids.size()), src_ids};
-  TokenBatch tgt{1, static_cast<int64_t>(out.size()) + 1, {cfg.bos_id}};
+  TokenBatch tgt{1, static_cast<int64_t>(out.size()) + 1, {cfg.decoder_start_id}};
   tgt.ids.insert(tgt.ids.end(), out.begin(), out.end());
   ATTN_CHECK(tgt.ids.size() == t.tgt_pieces.size(), "\"{}\": {} target ids for {} target pieces",
              t.source, tgt.ids.size(), t.tgt_pieces.size());

@@ -1,6 +1,9 @@
 #include "io/architectures.h"
 
 #include "core/error.h"
+#include "io/marian_config_reader.h"
+#include "io/marian_dir.h"
+#include "nn/marian_config.h"
 #include "nn/model_config.h"
 #include "nn/rnn_attention_model.h"
 
@@ -71,6 +74,19 @@ std::vector<Architecture> make_list() {
     a.make_config = [] { return std::unique_ptr<ArchConfig>(std::make_unique<RnnConfig>()); };
     a.preset_names = {"tiny", "small", "base"};
     a.preset = rnn_preset;
+    list.push_back(std::move(a));
+  }
+  {
+    // Read as downloaded, never trained here (no presets). Recognised by config.json's
+    // "model_type" (any: the reader refuses every type but "marian" with a message).
+    Architecture a;
+    a.name = "marian";
+    a.description = "Hugging Face Marian (OPUS-MT) model directory, read as downloaded";
+    a.make_config = [] { return std::unique_ptr<ArchConfig>(std::make_unique<MarianConfig>()); };
+    a.recognizes = is_hugging_face_config;
+    a.read = read_marian_arch_config;
+    a.load_model = load_marian_model;
+    a.load_tokenizers = load_marian_tokenizers;
     list.push_back(std::move(a));
   }
   return list;

@@ -5,8 +5,9 @@
 // architecture.
 //
 // Adding an architecture: its config (an ArchConfig) and model (a Seq2SeqModel) in nn/, and one
-// entry in architectures.cc. One whose config.json is not attnscope's own (another program's
-// layout) gives `recognizes` and `read` instead of relying on "arch" and the strict reader.
+// entry in architectures.cc. One whose directory is another program's layout (Hugging Face's)
+// gives `recognizes` and `read` instead of relying on "arch" and the strict reader, and
+// `load_model` / `load_tokenizers` that read such a directory whole.
 #pragma once
 
 #include <memory>
@@ -14,7 +15,9 @@
 #include <string>
 #include <vector>
 
+#include "data/text_tokenizer.h"
 #include "nn/arch_config.h"
+#include "nn/seq2seq_model.h"
 
 namespace attnscope {
 
@@ -32,6 +35,10 @@ struct Architecture {
   // config of one; empty when the architecture is not trained from scratch here.
   std::vector<std::string> preset_names;
   std::unique_ptr<ArchConfig> (*preset)(const std::string& name) = nullptr;
+  // A directory in another program's layout, read whole: the model (config, weights under that
+  // program's names) and the tokenizers. Null: attnscope's layout (io/model_dir.h).
+  std::unique_ptr<Seq2SeqModel> (*load_model)(const std::string& dir) = nullptr;
+  TokenizerPair (*load_tokenizers)(const std::string& dir) = nullptr;
 };
 
 // The list; the first entry is what a config.json without "arch" holds ("transformer").

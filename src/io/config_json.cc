@@ -96,13 +96,13 @@ class FieldReader : public ConfigFields {
   FieldReader(const std::string& key, const json& value) : key_(key), value_(value) {}
   bool found() const { return found_; }
 
-  void field(const char* key, int64_t& v) override {
+  void field(const char* key, int64_t& v, IntRange) override {
     if (mine(key)) v = as_int64(key_, value_);
   }
-  void field(const char* key, int32_t& v) override {
+  void field(const char* key, int32_t& v, IntRange) override {
     if (mine(key)) v = as_int32(key_, value_);
   }
-  void field(const char* key, float& v) override {
+  void field(const char* key, float& v, FloatRange) override {
     if (mine(key)) v = as_float(key_, value_);
   }
   void field(const char* key, bool& v) override {
@@ -130,9 +130,9 @@ class FieldReader : public ConfigFields {
 class JsonWriter : public ConfigFields {
  public:
   explicit JsonWriter(json& out) : out_(out) {}
-  void field(const char* key, int64_t& v) override { out_[key] = v; }
-  void field(const char* key, int32_t& v) override { out_[key] = v; }
-  void field(const char* key, float& v) override { out_[key] = float_for_json(v); }
+  void field(const char* key, int64_t& v, IntRange) override { out_[key] = v; }
+  void field(const char* key, int32_t& v, IntRange) override { out_[key] = v; }
+  void field(const char* key, float& v, FloatRange) override { out_[key] = float_for_json(v); }
   void field(const char* key, bool& v) override { out_[key] = v; }
   void one_of(const char* key, size_t& index, const std::vector<std::string>& names) override {
     out_[key] = names.at(index);
@@ -145,9 +145,9 @@ class JsonWriter : public ConfigFields {
 class KeyLister : public ConfigFields {
  public:
   std::vector<std::string> keys{"arch"};
-  void field(const char* key, int64_t&) override { keys.emplace_back(key); }
-  void field(const char* key, int32_t&) override { keys.emplace_back(key); }
-  void field(const char* key, float&) override { keys.emplace_back(key); }
+  void field(const char* key, int64_t&, IntRange) override { keys.emplace_back(key); }
+  void field(const char* key, int32_t&, IntRange) override { keys.emplace_back(key); }
+  void field(const char* key, float&, FloatRange) override { keys.emplace_back(key); }
   void field(const char* key, bool&) override { keys.emplace_back(key); }
   void one_of(const char* key, size_t&, const std::vector<std::string>&) override {
     keys.emplace_back(key);
@@ -245,6 +245,11 @@ json config_to_json(const ArchConfig& config) {
 }
 
 void write_config(const std::string& path, const ArchConfig& config) {
+  const Architecture* arch = find_architecture(config.arch());
+  ATTN_CHECK(arch == nullptr || arch->load_model == nullptr,
+             "{}: a {} model's config is the one of its own directory ({}); attnscope does not "
+             "write one",
+             path, config.arch(), arch != nullptr ? arch->description : "");
   with_source(path, [&] { config.validate(); });
   write_file_atomically(path, config_to_json(config).dump(2) + "\n");
 }

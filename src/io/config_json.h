@@ -55,7 +55,8 @@ bool set_config_field(ArchConfig& config, const std::string& key, const nlohmann
 // {"arch": …, every field}. Floats are written in their shortest form (1e-05, not
 // 9.99999974737875e-06), so config.json stays readable and round-trips exactly.
 nlohmann::json config_to_json(const ArchConfig& config);
-// Validates, then writes atomically (core/atomic_file.h).
+// Validates, then writes atomically (core/atomic_file.h). Refuses an architecture read from
+// another program's layout (a Hugging Face Marian config): its config.json is that program's.
 void write_config(const std::string& path, const ArchConfig& config);
 
 }  // namespace attnscope

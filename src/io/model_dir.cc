@@ -1,10 +1,12 @@
 #include "io/model_dir.h"
 
+#include <cmath>
 #include <filesystem>
 #include <set>
 #include <vector>
 
 #include "core/error.h"
+#include "io/architectures.h"
 #include "io/config_json.h"
 #include "io/safetensors.h"
 
@@ -22,10 +24,37 @@ std::string checked_config_path(const std::string& dir) {
   return config_path;
 }
 
+// The architecture that reads DIR whole (Architecture::load_model), or nullptr for attnscope's
+// own layout. Only a directory with a config.json can be another program's.
+const Architecture* foreign_layout(const std::string& dir) {
+  const fs::path config_path = fs::path(dir) / kConfigFile;
+  std::error_code ec;
+  if (!fs::is_regular_file(config_path, ec)) return nullptr;
+  const nlohmann::json j = read_json_file(config_path.string());
+  for (const Architecture& a : architectures())
+    if (a.load_model != nullptr && a.recognizes != nullptr && a.recognizes(j)) return &a;
+  return nullptr;
+}
+
 }  // namespace
+
+void check_finite(const std::string& file, const std::string& name, const Tensor& t) {
+  const float* v = t.data();
+  const int64_t n = t.numel();
+  int64_t i = 0;
+  while (i < n && std::isfinite(v[i])) ++i;
+  if (i == n) return;
+  int64_t count = 0;
+  for (int64_t j = i; j < n; ++j) count += !std::isfinite(v[j]);
+  fail(
+      "{}: tensor \"{}\" holds {} at index {} ({} of its {} values are not finite): the file is "
+      "corrupt or comes from a run that diverged",
+      file, name, v[i], i, count, n);
+}
 
 std::unique_ptr<Seq2SeqModel> load_model(const std::string& dir) {
   const std::string config_path = checked_config_path(dir);
+  if (const Architecture* a = foreign_layout(dir)) return a->load_model(dir);
   auto model = read_config(config_path)->make_model();
   load_weights(*model, (fs::path(dir) / kWeightsFile).string());
   return model;
@@ -33,22 +62,29 @@ std::unique_ptr<Seq2SeqModel> load_model(const std::string& dir) {
 
 void load_weights(Seq2SeqModel& model, const std::string& path) {
   SafetensorsFile file = read_safetensors(path);
+  load_params(model, file.tensors, path);
+}
+
+void load_params(Seq2SeqModel& model, std::map<std::string, Tensor>& tensors,
+                 const std::string& source) {
   std::set<std::string> used;
   model.visit_params([&](Param& p) {
-    auto it = file.tensors.find(p.name);
-    ATTN_CHECK(it != file.tensors.end(), "{}: tensor \"{}\" is missing (expected shape {})", path,
+    auto it = tensors.find(p.name);
+    ATTN_CHECK(it != tensors.end(), "{}: tensor \"{}\" is missing (expected shape {})", source,
                p.name, p.value.shape_str());
     ATTN_CHECK(it->second.shape() == p.value.shape(),
-               "{}: tensor \"{}\" has shape {}, the config needs {}", path, p.name,
+               "{}: tensor \"{}\" has shape {}, the config needs {}", source, p.name,
                it->second.shape_str(), p.value.shape_str());
+    check_finite(source, p.name, it->second);
     p.value = std::move(it->second);
     used.insert(p.name);
   });
-  for (const auto& [name, t] : file.tensors)
-    if (!used.count(name)) model.check_extra_tensor(path, name, t);
+  for (const auto& [name, t] : tensors)
+    if (!used.count(name)) model.check_extra_tensor(source, name, t);
 }
 
 TokenizerPair load_tokenizers(const std::string& dir) {
+  if (const Architecture* a = foreign_layout(dir)) return a->load_tokenizers(dir);
   const fs::path shared = fs::path(dir) / kSharedTokenizer;
   if (fs::exists(shared)) {
     auto tok = std::make_shared<Tokenizer>(Tokenizer::load(shared.string()));

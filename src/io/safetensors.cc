@@ -17,6 +17,7 @@
 #include <set>
 
 #include "core/atomic_file.h"
+#include "core/checked_math.h"
 #include "core/error.h"
 #include "core/json_error.h"
 
@@ -226,15 +227,19 @@ Entry parse_entry(const std::string& path, const std::string& name, const json& 
   ATTN_CHECK(sh->is_array(),
              "{}: tensor \"{}\": \"shape\" must be a list of non-negative integers, got {}", path,
              name, brief(*sh));
-  bool has_zero = false;
   for (const json& d : *sh) {
     const auto u = json_uint(d);
     ATTN_CHECK(u.has_value() && *u <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max()),
                "{}: tensor \"{}\": \"shape\" must be a list of non-negative integers, got {}", path,
                name, brief(*sh));
     e.shape.push_back(static_cast<int64_t>(*u));
-    has_zero = has_zero || *u == 0;
   }
+  // The element count, checked even when a dimension is 0: [0, 2^40, 2^40] is no tensor either.
+  int64_t numel = 0;
+  ATTN_CHECK(checked_numel(e.shape, numel),
+             "{}: tensor \"{}\": shape {} has too many elements (the product of its non-zero "
+             "dimensions exceeds {})",
+             path, name, shape_str(e.shape), kMaxElements);
 
   const auto off = v.find("data_offsets");
   ATTN_CHECK(off != v.end(), "{}: tensor \"{}\": missing \"data_offsets\"", path, name);
@@ -251,23 +256,11 @@ Entry parse_entry(const std::string& path, const std::string& name, const json& 
              "bytes; is the file truncated?)",
              path, name, e.begin, e.end, data_size);
 
-  // numel · dtype size, without overflow.
-  uint64_t bytes = has_zero ? 0 : e.dtype->size;
-  bool overflow = false;
-  if (!has_zero) {
-    for (int64_t d : e.shape) {
-      const auto ud = static_cast<uint64_t>(d);
-      if (bytes > std::numeric_limits<uint64_t>::max() / ud) {
-        overflow = true;
-        break;
-      }
-      bytes *= ud;
-    }
-  }
-  ATTN_CHECK(!overflow && bytes == e.end - e.begin,
+  // numel ≤ kMaxElements, so numel · (≤ 8 bytes) cannot overflow.
+  const uint64_t bytes = static_cast<uint64_t>(numel) * e.dtype->size;
+  ATTN_CHECK(bytes == e.end - e.begin,
              "{}: tensor \"{}\": data_offsets [{}, {}] span {} bytes but {} {} needs {}", path,
-             name, e.begin, e.end, e.end - e.begin, e.dtype->name, shape_str(e.shape),
-             overflow ? std::string("more than 2^64") : std::to_string(bytes));
+             name, e.begin, e.end, e.end - e.begin, e.dtype->name, shape_str(e.shape), bytes);
   return e;
 }
 
@@ -374,6 +367,7 @@ SafetensorsFile read_safetensors(const std::string& path) {
       }
     }
     out.tensors.emplace(e.name, std::move(t));
+    out.dtypes.emplace(e.name, e.dtype->name);
   }
   return out;
 }

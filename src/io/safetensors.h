@@ -24,6 +24,7 @@ namespace attnscope {
 
 struct SafetensorsFile {
   std::map<std::string, Tensor> tensors;
+  std::map<std::string, std::string> dtypes;  // name → the dtype the file stores ("F16", …)
   std::map<std::string, std::string> metadata;
 };
 

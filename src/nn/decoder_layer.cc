@@ -83,18 +83,31 @@ void DecoderLayer::backward(const float* x, const float* memory, const float* d_
                       });
 }
 
+void DecoderLayer::pack_step(PackedStep& p) const {
+  self_attn.pack_step(false, p.self_attn);
+  cross_attn.pack_step(true, p.cross_attn);
+  ffn.pack_step(p.ffn);
+}
+
 void DecoderLayer::forward_step(const float* x, int64_t B, int64_t t, Tensor& self_kv,
                                 const Tensor& cross_kv, const uint8_t* memory_padding,
-                                Activations& a) const {
+                                Activations& a, const PackedStep* packed) const {
   self_block.forward(x, B, 0.0f, 0, a.self_block, [&](const float* u, float* y) {
-    self_attn.forward_self_step(u, y, B, t, self_kv, a.self_attn);
+    self_attn.forward_self_step(u, y, B, t, self_kv, a.self_attn,
+                                packed ? &packed->self_attn : nullptr);
   });
   cross_block.forward(a.self_block.out.data(), B, 0.0f, 0, a.cross_block,
                       [&](const float* u, float* y) {
-                        cross_attn.forward_cross_step(u, y, cross_kv, memory_padding, a.cross_attn);
+                        cross_attn.forward_cross_step(u, y, cross_kv, memory_padding, a.cross_attn,
+                                                      packed ? &packed->cross_attn : nullptr);
                       });
   ffn_block.forward(a.cross_block.out.data(), B, 0.0f, 0, a.ffn_block,
-                    [&](const float* u, float* y) { ffn.forward(u, y, B, 0.0f, 0, a.ffn); });
+                    [&](const float* u, float* y) {
+                      if (packed != nullptr)
+                        ffn.forward_step(u, y, B, packed->ffn, a.ffn);
+                      else
+                        ffn.forward(u, y, B, 0.0f, 0, a.ffn);
+                    });
 }
 
 void DecoderLayer::visit_params(const ParamVisitor& f) {

@@ -26,11 +26,18 @@ class DecoderLayer {
   // Accumulates dx [B, T, D] and d_memory [B, Tm, D].
   void backward(const float* x, const float* memory, const float* d_out, float* dx, float* d_memory,
                 const StackCall& c, Activations& a);
+  // The layer's weights packed for decode steps (kernels/cpu/packed_linear.h), once per decoding.
+  struct PackedStep {
+    MultiHeadAttention::PackedStep self_attn, cross_attn;
+    FeedForward::PackedStep ffn;
+  };
+  void pack_step(PackedStep& p) const;
   // Incremental decoding of position t for B rows: x [B, D] → a.out() [B, D]. self_kv
   // [B, capacity, 2·D] is this layer's self-attention cache, cross_kv [B, Ts, 2·D] the
-  // projected memory. No dropout, no backward.
+  // projected memory. No dropout, no backward. With `packed` the projections read it.
   void forward_step(const float* x, int64_t B, int64_t t, Tensor& self_kv, const Tensor& cross_kv,
-                    const uint8_t* memory_padding, Activations& a) const;
+                    const uint8_t* memory_padding, Activations& a,
+                    const PackedStep* packed = nullptr) const;
   void visit_params(const ParamVisitor& f);
 
   MultiHeadAttention self_attn;

@@ -3,21 +3,22 @@
 #include "core/error.h"
 #include "kernels/cpu/dropout.h"
 #include "kernels/cpu/embedding.h"
-#include "kernels/cpu/positional_encoding.h"
 
 namespace attnscope {
 
-PositionalEncoding::PositionalEncoding(int64_t max_len, int64_t d_model)
+PositionalEncoding::PositionalEncoding(int64_t max_len, int64_t d_model, cpu::PositionLayout layout)
     : table_({max_len, d_model}) {
-  cpu::positional_encoding(table_.data(), max_len, d_model);
+  cpu::positional_encoding(table_.data(), max_len, d_model, layout);
 }
 
 void embed_tokens(const char* side, const TokenBatch& ids, const Param& table, float scale,
-                  const PositionalEncoding& pe, float p, uint64_t seed, Tensor& out) {
+                  const Tensor& positions, float p, uint64_t seed, Tensor& out) {
   const int64_t B = ids.rows, T = ids.cols, D = table.value.dim(1), V = table.value.dim(0);
   ATTN_CHECK(B > 0 && T > 0, "{} batch is empty ([{}, {}])", side, B, T);
-  ATTN_CHECK(T <= pe.max_len(), "{} sequence of {} tokens is longer than max_len {}", side, T,
-             pe.max_len());
+  ATTN_CHECK(positions.rank() == 2 && positions.dim(1) == D,
+             "{} positions {} are not [max_len, {}]", side, positions.shape_str(), D);
+  ATTN_CHECK(T <= positions.dim(0), "{} sequence of {} tokens is longer than max_len {}", side, T,
+             positions.dim(0));
   for (int64_t i = 0; i < B * T; ++i) {
     const int32_t id = ids.ids[static_cast<size_t>(i)];
     ATTN_CHECK(id >= 0 && id < V,
@@ -27,12 +28,12 @@ void embed_tokens(const char* side, const TokenBatch& ids, const Param& table, f
   }
   out.resize({B, T, D});
   cpu::embedding_forward(ids.ids.data(), table.value.data(), out.data(), B * T, D, V, scale);
-  cpu::add_positional_encoding(out.data(), pe.data(), B, T, D);
+  cpu::add_positional_encoding(out.data(), positions.data(), B, T, D);
   if (p > 0) cpu::dropout_forward(out.data(), out.data(), B * T * D, p, seed);
 }
 
 void embed_tokens_backward(const TokenBatch& ids, const float* d_out, Param& table, float scale,
-                           float p, uint64_t seed, Tensor& scratch) {
+                           float p, uint64_t seed, Tensor& scratch, float* d_positions) {
   const int64_t n = ids.rows * ids.cols, D = table.value.dim(1);
   const float* d = d_out;
   if (p > 0) {
@@ -41,6 +42,8 @@ void embed_tokens_backward(const TokenBatch& ids, const float* d_out, Param& tab
     d = scratch.data();
   }
   cpu::embedding_backward(ids.ids.data(), d, table.grad.data(), n, D, scale);
+  if (d_positions != nullptr)
+    cpu::add_positional_encoding_backward(d, d_positions, ids.rows, ids.cols, D);
 }
 
 }  // namespace attnscope

@@ -1,10 +1,11 @@
-// Token embeddings scaled by √d_model (when embed_scale), plus the sinusoidal positional
-// encoding, plus dropout: the input of both stacks.
+// Token embeddings scaled by √d_model (when embed_scale), plus positions (a fixed sinusoid or a
+// table of parameters), plus dropout: the input of both stacks.
 #pragma once
 
 #include <string>
 
 #include "core/tensor.h"
+#include "kernels/cpu/positional_encoding.h"
 #include "nn/param.h"
 
 namespace attnscope {
@@ -19,11 +20,13 @@ class Embedding {
   Param weight;  // [vocab, D]
 };
 
-// The fixed sinusoidal table [max_len, D], computed once.
+// The fixed sinusoidal table [max_len, D] in one of its layouts, computed once.
 class PositionalEncoding {
  public:
   PositionalEncoding() = default;
-  PositionalEncoding(int64_t max_len, int64_t d_model);
+  PositionalEncoding(int64_t max_len, int64_t d_model,
+                     cpu::PositionLayout layout = cpu::PositionLayout::kInterleaved);
+  const Tensor& table() const { return table_; }
   const float* data() const { return table_.data(); }
   int64_t max_len() const { return table_.dim(0); }
 
@@ -31,12 +34,14 @@ class PositionalEncoding {
   Tensor table_;
 };
 
-// out [B, T, D] = scale · table[ids] + PE[:T], then dropout(p, seed). Throws attnscope::Error
-// naming the side ("source"/"target") for a token id outside the vocabulary or T > max_len.
+// out [B, T, D] = scale · table[ids] + positions[:T], then dropout(p, seed). positions is
+// [max_len, D]. Throws attnscope::Error naming the side ("source"/"target") for a token id
+// outside the vocabulary or T > max_len.
 void embed_tokens(const char* side, const TokenBatch& ids, const Param& table, float scale,
-                  const PositionalEncoding& pe, float p, uint64_t seed, Tensor& out);
-// Accumulates table.grad from d_out [B, T, D] (the dropout mask is regenerated from seed).
+                  const Tensor& positions, float p, uint64_t seed, Tensor& out);
+// Accumulates table.grad from d_out [B, T, D] (the dropout mask is regenerated from seed), and
+// d_positions [max_len, D] when it is not null (a position table that is a parameter).
 void embed_tokens_backward(const TokenBatch& ids, const float* d_out, Param& table, float scale,
-                           float p, uint64_t seed, Tensor& scratch);
+                           float p, uint64_t seed, Tensor& scratch, float* d_positions = nullptr);
 
 }  // namespace attnscope

@@ -37,6 +37,21 @@ void FeedForward::backward(const float* x, const float* dy, float* dx, int64_t N
   linear1.backward(x, a.d_pre.data(), dx, N);
 }
 
+void FeedForward::pack_step(PackedStep& p) const {
+  cpu::pack_weight(linear1.weight.value.data(), linear1.out(), linear1.in(), p.w1);
+  cpu::pack_weight(linear2.weight.value.data(), linear2.out(), linear2.in(), p.w2);
+}
+
+void FeedForward::forward_step(const float* x, float* y, int64_t N, const PackedStep& p,
+                               Activations& a) const {
+  const int64_t F = linear1.out();
+  a.pre.resize({N, F});
+  a.hidden.resize({N, F});
+  cpu::packed_linear_forward(x, p.w1, linear1.bias.value.data(), a.pre.data(), N);
+  cpu::activation_forward(act_, a.pre.data(), a.hidden.data(), N * F);
+  cpu::packed_linear_forward(a.hidden.data(), p.w2, linear2.bias.value.data(), y, N);
+}
+
 void FeedForward::visit_params(const ParamVisitor& f) {
   linear1.visit_params(f);
   linear2.visit_params(f);

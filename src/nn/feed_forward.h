@@ -5,6 +5,7 @@
 #include <string>
 
 #include "kernels/cpu/activation.h"
+#include "kernels/cpu/packed_linear.h"
 #include "nn/linear.h"
 
 namespace attnscope {
@@ -26,6 +27,13 @@ class FeedForward {
   // Accumulates dx [N, D].
   void backward(const float* x, const float* dy, float* dx, int64_t N, float dropout, uint64_t seed,
                 Activations& a);
+  // linear1 and linear2 packed for decode steps (kernels/cpu/packed_linear.h).
+  struct PackedStep {
+    cpu::PackedWeight w1, w2;
+  };
+  void pack_step(PackedStep& p) const;
+  // x [N, D] → y [N, D] without dropout, through the packed weights.
+  void forward_step(const float* x, float* y, int64_t N, const PackedStep& p, Activations& a) const;
   void visit_params(const ParamVisitor& f);
 
   Linear linear1;  // [d_ff, D]

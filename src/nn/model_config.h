@@ -13,6 +13,21 @@ namespace attnscope {
 
 enum class NormPlacement { kPost, kPre };  // post-norm (the paper's) or pre-norm
 
+// Where the positions come from:
+//   kSinusoid        the paper's sinusoid, sin and cos interleaved (attnscope's own models)
+//   kSinusoidHalves  the same frequencies, all sines then all cosines (Hugging Face Marian)
+//   kTable           one table per side, parameters src_positions.weight / tgt_positions.weight
+//                    [max_len, D], initialised to the sinusoid (learned when trained; a Marian
+//                    file that carries its position tables is read into them)
+enum class Positions { kSinusoid, kSinusoidHalves, kTable };
+
+// Which keys attention ignores as padding:
+//   kPadIds      every pad id, source and target (attnscope's own models)
+//   kSourceTail  the source's trailing pad ids only (the padding after its last token), and no
+//                target position: Hugging Face Marian, whose decoder starts with the pad id and
+//                attends to it, and whose tokenizer may put a literal <pad> inside a source
+enum class PaddingMask { kPadIds, kSourceTail };
+
 struct ModelConfig : ArchConfig {
   int64_t d_model = 512;
   int64_t heads = 8;
@@ -27,8 +42,11 @@ struct ModelConfig : ArchConfig {
   int32_t bos_id = 1;
   int32_t eos_id = 2;
   int32_t unk_id = 3;
-  int64_t max_len = 256;    // longest sequence the positional encoding covers
-  bool embed_scale = true;  // multiply embeddings by √d_model
+  int32_t decoder_start_id = -1;  // the decoder's first input; -1: bos_id
+  int64_t max_len = 256;          // longest sequence the positional encoding covers
+  bool embed_scale = true;        // multiply embeddings by √d_model
+  Positions positions = Positions::kSinusoid;
+  PaddingMask padding_mask = PaddingMask::kPadIds;
   float layer_norm_eps = 1e-5f;
   bool final_norms = true;        // encoder.norm / decoder.norm after the stacks (nn.Transformer)
   bool share_embeddings = false;  // src_embed and tgt_embed are one table (needs equal vocabs)
@@ -40,19 +58,24 @@ struct ModelConfig : ArchConfig {
   bool scale_scores = true;  // false: no 1/√d_k on Q·Kᵀ
 
   int64_t d_head() const { return d_model / heads; }
+  int32_t decoder_start() const { return decoder_start_id < 0 ? bos_id : decoder_start_id; }
 
   std::string arch() const override { return "transformer"; }
   std::unique_ptr<ArchConfig> clone() const override;
-  // config.json's keys are exactly these field names; "norm" is "post" | "pre" and
-  // "activation" is "relu" | "gelu".
+  // config.json's keys are exactly these field names; "norm" is "post" | "pre", "activation"
+  // "relu" | "gelu" | "gelu_tanh" | "silu", "positions" "sinusoid" | "sinusoid_halves" |
+  // "table", "padding_mask" "pad_ids" | "source_tail".
   void visit_fields(ConfigFields& f) override;
-  // Throws attnscope::Error naming the key when a value is impossible
-  // (heads not dividing d_model, vocab smaller than the special ids, …).
-  void validate() const override;
-  std::unique_ptr<Seq2SeqModel> make_model() const override;  // a Transformer
+  int64_t parameter_count() const override;
   std::string summary() const override;
   // Also drops share_embeddings when the two vocabularies differ.
   void set_vocabularies(int64_t src, int64_t tgt) override;
+
+ protected:
+  // heads dividing d_model, the special ids distinct and inside both vocabularies, equal
+  // vocabularies for share_embeddings, dropout below 1.
+  void check_rules() const override;
+  std::unique_ptr<Seq2SeqModel> build_model() const override;  // a Transformer
 };
 
 }  // namespace attnscope

@@ -124,15 +124,34 @@ void MultiHeadAttention::backward_cross(const float* x, const float* memory, con
                        2 * D);
 }
 
+void MultiHeadAttention::pack_step(bool cross, PackedStep& p) const {
+  const int64_t D = d_model_;
+  // Cross-attention's step projects only Q (rows 0..D of in_proj); K|V come from the memory.
+  cpu::pack_weight(in_proj_weight.value.data(), cross ? D : 3 * D, D, p.in);
+  cpu::pack_weight(out_proj.weight.value.data(), D, D, p.out);
+}
+
+namespace {
+// y [N, out] = x · Wᵀ + b, through the packed weight when there is one.
+void project(const float* x, const float* W, const cpu::PackedWeight* packed, const float* b,
+             float* y, int64_t N, int64_t in, int64_t out) {
+  if (packed != nullptr)
+    cpu::packed_linear_forward(x, *packed, b, y, N);
+  else
+    cpu::linear_forward(x, W, b, y, N, in, out);
+}
+}  // namespace
+
 void MultiHeadAttention::forward_self_step(const float* x, float* y, int64_t B, int64_t t,
-                                           Tensor& kv_cache, Activations& a) const {
+                                           Tensor& kv_cache, Activations& a,
+                                           const PackedStep* packed) const {
   const int64_t D = d_model_, dh = D / heads_, capacity = kv_cache.dim(1);
   ATTN_CHECK(t < capacity, "decoder cache holds {} positions, step {} needs more", capacity, t);
   a.qkv.resize({B, 1, 3 * D});
   a.probs.resize({B, heads_, 1, t + 1});
   a.ctx.resize({B, 1, D});
-  cpu::linear_forward(x, in_proj_weight.value.data(), in_proj_bias.value.data(), a.qkv.data(), B, D,
-                      3 * D);
+  project(x, in_proj_weight.value.data(), packed ? &packed->in : nullptr, in_proj_bias.value.data(),
+          a.qkv.data(), B, D, 3 * D);
   // Append this position's K|V to the cache: kv_cache[b, t, :] = qkv[b, D:3D].
   for (int64_t b = 0; b < B; ++b)
     std::memcpy(kv_cache.data() + (b * capacity + t) * 2 * D, a.qkv.data() + b * 3 * D + D,
@@ -147,7 +166,8 @@ void MultiHeadAttention::forward_self_step(const float* x, float* y, int64_t B, 
                          cpu::HeadView{kv, capacity * 2 * D, dh, 2 * D},
                          cpu::HeadView{kv + D, capacity * 2 * D, dh, 2 * D},
                          cpu::HeadView{a.ctx.data(), D, dh, D}, a.probs.data());
-  out_proj.forward(a.ctx.data(), y, B);
+  project(a.ctx.data(), out_proj.weight.value.data(), packed ? &packed->out : nullptr,
+          out_proj.bias.value.data(), y, B, D, D);
 }
 
 void MultiHeadAttention::project_memory(const float* memory, int64_t B, int64_t Ts,
@@ -159,13 +179,14 @@ void MultiHeadAttention::project_memory(const float* memory, int64_t B, int64_t 
 }
 
 void MultiHeadAttention::forward_cross_step(const float* x, float* y, const Tensor& kv,
-                                            const uint8_t* memory_padding, Activations& a) const {
+                                            const uint8_t* memory_padding, Activations& a,
+                                            const PackedStep* packed) const {
   const int64_t D = d_model_, dh = D / heads_, B = kv.dim(0), Ts = kv.dim(1);
   a.qkv.resize({B, 1, D});
   a.probs.resize({B, heads_, 1, Ts});
   a.ctx.resize({B, 1, D});
-  cpu::linear_forward(x, in_proj_weight.value.data(), in_proj_bias.value.data(), a.qkv.data(), B, D,
-                      D);
+  project(x, in_proj_weight.value.data(), packed ? &packed->in : nullptr, in_proj_bias.value.data(),
+          a.qkv.data(), B, D, D);
   AttentionCall c;
   c.B = B;
   c.Tq = 1;
@@ -177,7 +198,8 @@ void MultiHeadAttention::forward_cross_step(const float* x, float* y, const Tens
                          cpu::interleaved_heads(kvp, Ts, 2 * D, dh, 0),
                          cpu::interleaved_heads(kvp, Ts, 2 * D, dh, D),
                          cpu::HeadView{a.ctx.data(), D, dh, D}, a.probs.data());
-  out_proj.forward(a.ctx.data(), y, B);
+  project(a.ctx.data(), out_proj.weight.value.data(), packed ? &packed->out : nullptr,
+          out_proj.bias.value.data(), y, B, D, D);
 }
 
 void MultiHeadAttention::visit_params(const ParamVisitor& f) {

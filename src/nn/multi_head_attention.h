@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <string>
 
+#include "kernels/cpu/packed_linear.h"
 #include "nn/linear.h"
 #include "nn/param.h"
 
@@ -54,16 +55,25 @@ class MultiHeadAttention {
   void backward_cross(const float* x, const float* memory, const float* dy, float* dx,
                       float* dmemory, const AttentionCall& c, Activations& a);
 
+  // The projections of a decode step, packed once per decoding (kernels/cpu/packed_linear.h):
+  // self-attention in_proj [3D, D] (or cross-attention's W_Q [D, D]) and out_proj.
+  struct PackedStep {
+    cpu::PackedWeight in, out;
+  };
+  // Packs them for forward_self_step (cross = false) or forward_cross_step (cross = true).
+  void pack_step(bool cross, PackedStep& p) const;
+
   // Incremental decoding. kv_cache [B, capacity, 2·D] holds K|V of the positions before t;
   // x [B, D] is position t of each row: its K, V are written at row t of the cache and it
-  // attends over positions 0..t (the look-ahead mask is implicit). y [B, D].
+  // attends over positions 0..t (the look-ahead mask is implicit). y [B, D]. With `packed`
+  // (from pack_step) the projections read the packed weights.
   void forward_self_step(const float* x, float* y, int64_t B, int64_t t, Tensor& kv_cache,
-                         Activations& a) const;
+                         Activations& a, const PackedStep* packed = nullptr) const;
   // K|V of the encoder memory [B, Ts, D], once per sentence: kv [B, Ts, 2·D].
   void project_memory(const float* memory, int64_t B, int64_t Ts, Tensor& kv) const;
   // x [B, D] attends over a projected memory kv [B, Ts, 2·D] → y [B, D].
   void forward_cross_step(const float* x, float* y, const Tensor& kv, const uint8_t* memory_padding,
-                          Activations& a) const;
+                          Activations& a, const PackedStep* packed = nullptr) const;
 
   // The value vectors of the full forward whose activations `a` holds (forward_self, or
   // forward_cross when cross): v [B, H, Tk, d_head], v^h_j = x_j·W_V^h + b_V^h, read out of the

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <utility>
 
+#include "core/checked_math.h"
 #include "core/error.h"
 #include "core/rng.h"
 
@@ -15,18 +16,42 @@ std::unique_ptr<ArchConfig> RnnConfig::clone() const {
   return std::make_unique<RnnConfig>(*this);
 }
 
+namespace {
+constexpr IntRange kRnnWidthRange{1, 1 << 16};  // embed_size, hidden and attention sizes
+constexpr IntRange kVocabRange{1, 1 << 24};
+constexpr IntRange kIdRange{0, (1 << 24) - 1};
+constexpr IntRange kMaxLenRange{1, 1 << 20};
+}  // namespace
+
 void RnnConfig::visit_fields(ConfigFields& f) {
-  f.field("embed_size", embed_size);
-  f.field("encoder_hidden", encoder_hidden);
-  f.field("decoder_hidden", decoder_hidden);
-  f.field("attention_size", attention_size);
-  f.field("src_vocab", src_vocab);
-  f.field("tgt_vocab", tgt_vocab);
-  f.field("pad_id", pad_id);
-  f.field("bos_id", bos_id);
-  f.field("eos_id", eos_id);
-  f.field("unk_id", unk_id);
-  f.field("max_len", max_len);
+  f.field("embed_size", embed_size, kRnnWidthRange);
+  f.field("encoder_hidden", encoder_hidden, kRnnWidthRange);
+  f.field("decoder_hidden", decoder_hidden, kRnnWidthRange);
+  f.field("attention_size", attention_size, kRnnWidthRange);
+  f.field("src_vocab", src_vocab, kVocabRange);
+  f.field("tgt_vocab", tgt_vocab, kVocabRange);
+  f.field("pad_id", pad_id, kIdRange);
+  f.field("bos_id", bos_id, kIdRange);
+  f.field("eos_id", eos_id, kIdRange);
+  f.field("unk_id", unk_id, kIdRange);
+  f.field("max_len", max_len, kMaxLenRange);
+}
+
+int64_t RnnConfig::parameter_count() const {
+  const char* what = "the parameter count of the RNN";
+  const auto mul = [&](int64_t a, int64_t b) { return checked_mul(a, b, what); };
+  const auto add = [&](int64_t a, int64_t b) { return checked_add(a, b, what); };
+  const int64_t E = embed_size, H = encoder_hidden, Hd = decoder_hidden, A = attention_size;
+  const int64_t A2 = 2 * H;
+  // An LSTM of input `in` and hidden `h`: weight_ih [4h, in], weight_hh [4h, h], two biases [4h].
+  const auto lstm = [&](int64_t in, int64_t h) { return add(mul(4 * h, add(in, h)), 8 * h); };
+  int64_t n = add(mul(src_vocab, E), mul(tgt_vocab, E));  // src_embed, tgt_embed
+  n = add(n, mul(2, lstm(E, H)));                         // encoder, both directions
+  n = add(n, add(mul(Hd, H), Hd));                        // bridge
+  n = add(n, add(add(mul(A, Hd), mul(A, A2)), 2 * A));    // attention W, U, U.bias, v
+  n = add(n, lstm(E + A2, Hd));                           // decoder
+  n = add(n, add(mul(tgt_vocab, Hd + A2), tgt_vocab));    // generator
+  return n;
 }
 
 std::string RnnConfig::summary() const {
@@ -39,18 +64,10 @@ void RnnConfig::set_vocabularies(int64_t src, int64_t tgt) {
   tgt_vocab = tgt;
 }
 
-void RnnConfig::validate() const {
-  ATTN_CHECK(embed_size > 0, "embed_size must be positive, got {}", embed_size);
-  ATTN_CHECK(encoder_hidden > 0, "encoder_hidden must be positive, got {}", encoder_hidden);
-  ATTN_CHECK(decoder_hidden > 0, "decoder_hidden must be positive, got {}", decoder_hidden);
-  ATTN_CHECK(attention_size > 0, "attention_size must be positive, got {}", attention_size);
-  ATTN_CHECK(src_vocab > 0 && tgt_vocab > 0, "src_vocab and tgt_vocab must be positive");
-  ATTN_CHECK(pad_id >= 0 && bos_id >= 0 && eos_id >= 0 && unk_id >= 0, "special ids must be ≥ 0");
-  const int32_t max_special = std::max({pad_id, bos_id, eos_id, unk_id});
-  ATTN_CHECK(max_special < std::min(src_vocab, tgt_vocab),
-             "special id {} does not fit the vocabularies ({} source, {} target)", max_special,
-             src_vocab, tgt_vocab);
-  ATTN_CHECK(max_len > 0, "max_len must be positive, got {}", max_len);
+void RnnConfig::check_rules() const {
+  check_special_ids(
+      {{"pad_id", pad_id}, {"bos_id", bos_id}, {"eos_id", eos_id}, {"unk_id", unk_id}}, src_vocab,
+      tgt_vocab);
 }
 
 namespace {

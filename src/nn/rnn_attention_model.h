@@ -68,11 +68,13 @@ struct RnnConfig : ArchConfig {
   std::unique_ptr<ArchConfig> clone() const override;
   // config.json's keys are exactly these field names.
   void visit_fields(ConfigFields& f) override;
-  // Throws attnscope::Error naming the key when a value is impossible.
-  void validate() const override;
-  std::unique_ptr<Seq2SeqModel> make_model() const override;  // an RnnSeq2SeqModel
+  int64_t parameter_count() const override;
   std::string summary() const override;
   void set_vocabularies(int64_t src, int64_t tgt) override;
+
+ protected:
+  void check_rules() const override;  // the special ids distinct and inside both vocabularies
+  std::unique_ptr<Seq2SeqModel> build_model() const override;  // an RnnSeq2SeqModel
 };
 
 // Incremental decoding of `rows` rows (sentences × beams): the encoder's output, computed once,

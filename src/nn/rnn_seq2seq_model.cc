@@ -4,8 +4,7 @@
 
 namespace attnscope {
 
-std::unique_ptr<Seq2SeqModel> RnnConfig::make_model() const {
-  validate();
+std::unique_ptr<Seq2SeqModel> RnnConfig::build_model() const {
   return std::make_unique<RnnSeq2SeqModel>(*this);
 }
 
@@ -26,6 +25,7 @@ ModelInfo RnnSeq2SeqModel::info() const {
   i.heads = 1;
   i.pad_id = c.pad_id;
   i.bos_id = c.bos_id;
+  i.decoder_start_id = c.bos_id;
   i.eos_id = c.eos_id;
   i.unk_id = c.unk_id;
   return i;

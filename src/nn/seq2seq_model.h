@@ -12,12 +12,14 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "core/tensor.h"
 #include "nn/arch_config.h"
 #include "nn/attention_kind.h"
+#include "nn/generation_config.h"
 #include "nn/param.h"
 
 namespace attnscope {
@@ -36,6 +38,13 @@ struct ModelInfo {
   int64_t heads = 1;    // heads of every attention map it shows
   int64_t d_model = 0;  // width of the residual stream; 0 when the architecture has none
   int32_t pad_id = 0, bos_id = 1, eos_id = 2, unk_id = 3;
+  // The decoder's first input: bos_id for attnscope's own models; a Marian model's
+  // decoder_start_token_id (its pad id), which the decoder attends to like any token.
+  int32_t decoder_start_id = 1;
+  // How the model's files say to translate (Hugging Face's generation config), when they do:
+  // decoding then follows Hugging Face's rules (decode/generation.h). Unset for attnscope's
+  // own models.
+  std::optional<GenerationConfig> generation;
   // Whether attention_values() / attention_output_weight() can be read: value vectors and an
   // output projection per head, as value-weighted contributions need (inspect/contributions.h).
   bool value_vectors = false;

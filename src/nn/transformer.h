@@ -3,6 +3,10 @@
 //   memory [B, Ts, D] = EncoderNorm(EncoderLayers(embed(src)·√D + PE))
 //   logits [B, Tt, V] = generator(DecoderNorm(DecoderLayers(embed(tgt_in)·√D + PE, memory)))
 //
+// The config's switches also make it Hugging Face's MarianMTModel (nn/marian_model.h): positions
+// in halves or from tables, no final norms, SiLU, the decoder start token distinct from bos and
+// unmasked (PaddingMask::kSourceTail), a generator bias (final_logits_bias) on the tied table.
+//
 // Explicit backward: forward() keeps every activation the backward needs in Activations,
 // sized from the batch (buffers grow only when a batch is larger than any before, so a
 // training step of a familiar shape allocates nothing). Every attention map of the last
@@ -11,6 +15,7 @@
 
 #include <vector>
 
+#include "kernels/cpu/packed_linear.h"
 #include "nn/attention_kind.h"
 #include "nn/decoder_layer.h"
 #include "nn/embedding.h"
@@ -79,7 +84,10 @@ class Transformer : public Seq2SeqModel {
   // The same, reporting each layer's parameters as its backward ends (Seq2SeqModel).
   void backward_reporting(const Tensor& d_logits, const ParamVisitor& grad_final) override;
 
-  // Incremental decoding (see Seq2SeqModel): the state is a DecoderCache.
+  // Incremental decoding (see Seq2SeqModel): the state is a DecoderCache. Also packs the weights
+  // the decode steps multiply by (kernels/cpu/packed_linear.h): a step has few rows, and
+  // cblas_sgemm would pack each weight again on every call (the output layer is most of a step's
+  // work when the vocabulary is large).
   std::unique_ptr<DecoderState> start_decoding(const TokenBatch& src, int64_t expand,
                                                int64_t max_steps) override;
   // Feeds tokens[r] at position cache.steps of every row → logits [rows, V].
@@ -95,18 +103,25 @@ class Transformer : public Seq2SeqModel {
   std::string unexpected_tensor_hint(const std::string& name) const override;
   const Activations& activations() const { return act_; }
 
+ protected:
+  // The config a model of a derived architecture (MarianModel) was built from is its own.
+  const ModelConfig& transformer_config() const { return cfg_; }
+
  private:
   void encode(const TokenBatch& src, const ForwardOptions& o);
   void decode(const TokenBatch& tgt_in, const ForwardOptions& o);
   StackCall encoder_call() const;
   StackCall decoder_call() const;
   float embed_scale() const;
+  const Tensor& src_positions() const;  // [max_len, D]
+  const Tensor& tgt_positions() const;
   Param& src_table() { return cfg_.share_embeddings ? tgt_embed_.weight : src_embed_.weight; }
   Param& generator_weight() { return cfg_.tie_output ? tgt_embed_.weight : generator_.weight; }
 
   ModelConfig cfg_;
   Embedding src_embed_, tgt_embed_;
-  PositionalEncoding pe_;
+  PositionalEncoding pe_;                // Positions::kSinusoid / kSinusoidHalves
+  Param src_positions_, tgt_positions_;  // Positions::kTable, [max_len, D]
   std::vector<EncoderLayer> encoder_;
   LayerNorm encoder_norm_;
   std::vector<DecoderLayer> decoder_;
@@ -114,6 +129,9 @@ class Transformer : public Seq2SeqModel {
   Linear generator_;  // weight unused (and not visited) when tie_output
 
   Activations act_;
+  // The decode steps' weights, packed by start_decoding (empty when its batch is too large).
+  cpu::PackedWeight packed_generator_;
+  std::vector<DecoderLayer::PackedStep> packed_layers_;
   TokenBatch src_, tgt_;  // the last forward's batch, for backward
   ForwardOptions last_;
 };

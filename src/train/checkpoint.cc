@@ -30,7 +30,10 @@ nlohmann::json state_to_json(const TrainerState& s, const AdamOptimizer& adam) {
           {"best_step", s.best_step},
           {"bad_validations", s.bad_validations},
           {"seed", s.seed},
-          {"adam_steps", adam.steps()}};
+          {"adam_steps", adam.steps()},
+          {"metrics_bytes", s.metrics_bytes},
+          {"window_steps", s.window_steps},
+          {"window_loss", s.window_loss}};
 }
 }  // namespace
 
@@ -55,25 +58,59 @@ void save_checkpoint(const std::string& dir, Seq2SeqModel& model, AdamOptimizer&
   write_safetensors((tmp_dir / kTrainerTensors).string(), moments);
   write_file_atomically((tmp_dir / kTrainerJson).string(),
                         state_to_json(state, adam).dump(2) + "\n");
-  // Swap the folders: checkpoint → checkpoint.old, checkpoint.tmp → checkpoint. Each file inside
-  // is already durable (fsynced by its writer); syncing DIR makes the renames durable too.
-  fs::remove_all(old_dir, ec);
+  // Swap the folders. Each file inside is already durable (fsynced by its writer); syncing DIR
+  // makes the renames durable too. checkpoint.old is removed only while checkpoint is whole.
   if (fs::exists(final_dir)) {
+    fs::remove_all(old_dir, ec);
+    ATTN_CHECK(!ec, "cannot remove {}: {}", old_dir.string(), ec.message());
     fs::rename(final_dir, old_dir, ec);
     ATTN_CHECK(!ec, "cannot move {} aside: {}", final_dir.string(), ec.message());
   }
+  // (Else a crash left checkpoint.old as the only whole checkpoint: it stays until the new one
+  // is in place.)
   fs::rename(tmp_dir, final_dir, ec);
   ATTN_CHECK(!ec, "cannot rename {} to {}: {}", tmp_dir.string(), final_dir.string(), ec.message());
   sync_directory(dir);
   fs::remove_all(old_dir, ec);
 }
 
+bool has_checkpoint(const std::string& dir, int64_t* step) {
+  for (const char* name : {"checkpoint", "checkpoint.old"}) {
+    const fs::path json = fs::path(dir) / name / kTrainerJson;
+    if (!fs::exists(json)) continue;
+    if (step != nullptr) {
+      *step = -1;
+      try {
+        std::ifstream in(json);
+        *step = nlohmann::json::parse(in).at("step").get<int64_t>();
+      } catch (const nlohmann::json::exception&) {
+      }
+    }
+    return true;
+  }
+  return false;
+}
+
+void recover_checkpoint(const std::string& dir) {
+  const fs::path final_dir = fs::path(dir) / "checkpoint";
+  const fs::path tmp_dir = fs::path(dir) / "checkpoint.tmp";
+  const fs::path old_dir = fs::path(dir) / "checkpoint.old";
+  std::error_code ec;
+  // A kill between the two renames: checkpoint.old is the whole one; put it back in place.
+  if (!fs::exists(final_dir) && fs::exists(old_dir / kTrainerJson)) {
+    fs::rename(old_dir, final_dir, ec);
+    ATTN_CHECK(!ec, "cannot restore {} from {}: {}", final_dir.string(), old_dir.string(),
+               ec.message());
+    sync_directory(dir);
+  }
+  fs::remove_all(tmp_dir, ec);
+  if (fs::exists(final_dir)) fs::remove_all(old_dir, ec);
+}
+
 bool load_checkpoint(const std::string& dir, Seq2SeqModel& model, AdamOptimizer& adam,
                      TrainerState& state) {
-  fs::path ckpt = fs::path(dir) / "checkpoint";
-  // A crash between the two renames leaves only checkpoint.old: it is whole, use it.
-  if (!fs::exists(ckpt) && fs::exists(fs::path(dir) / "checkpoint.old"))
-    ckpt = fs::path(dir) / "checkpoint.old";
+  recover_checkpoint(dir);
+  const fs::path ckpt = fs::path(dir) / "checkpoint";
   if (!fs::exists(ckpt / kTrainerJson)) return false;
   nlohmann::json j;
   try {
@@ -90,6 +127,9 @@ bool load_checkpoint(const std::string& dir, Seq2SeqModel& model, AdamOptimizer&
     state.bad_validations = j.at("bad_validations").get<int64_t>();
     state.seed = j.at("seed").get<uint64_t>();
     adam.set_steps(j.at("adam_steps").get<int64_t>());
+    state.metrics_bytes = j.value("metrics_bytes", int64_t{-1});
+    state.window_steps = j.value("window_steps", int64_t{0});
+    state.window_loss = j.value("window_loss", 0.0);
   } catch (const nlohmann::json::exception& e) {
     fail("{}: not a valid trainer state: {}", (ckpt / kTrainerJson).string(), json_error_text(e));
   }
@@ -104,6 +144,8 @@ bool load_checkpoint(const std::string& dir, Seq2SeqModel& model, AdamOptimizer&
                    m->second.shape() == p.value.shape() && v->second.shape() == p.value.shape(),
                "{}: Adam moments of \"{}\" are missing or mis-shaped",
                (ckpt / kTrainerTensors).string(), p.name);
+    check_finite((ckpt / kTrainerTensors).string(), m->first, m->second);
+    check_finite((ckpt / kTrainerTensors).string(), v->first, v->second);
     adam.moments()[p.name] = AdamOptimizer::Moments{m->second, v->second};
   });
   return true;

@@ -10,23 +10,27 @@
 #include <sstream>
 
 #include "core/atomic_file.h"
+#include "core/checked_math.h"
 #include "core/error.h"
 #include "core/fingerprint.h"
+#include "core/memory_limit.h"
 #include "decode/translate.h"
 #include "dist/binary_id.h"
 #include "eval/bleu.h"
 #include "eval/chrf.h"
+#include "io/architectures.h"
 #include "io/config_json.h"
 #include "io/model_dir.h"
 #include "train/loss.h"
+#include "train/run_dir.h"
 
 namespace attnscope {
 
 namespace fs = std::filesystem;
 
-std::vector<EncodedPair> encode_pairs(const std::vector<SentencePair>& pairs, const Tokenizer& src,
-                                      const Tokenizer& tgt, const ModelInfo& cfg,
-                                      int64_t* skipped) {
+std::vector<EncodedPair> encode_pairs(const std::vector<SentencePair>& pairs,
+                                      const TextTokenizer& src, const TextTokenizer& tgt,
+                                      const ModelInfo& cfg, int64_t* skipped) {
   std::vector<EncodedPair> out;
   out.reserve(pairs.size());
   int64_t n_skipped = 0;
@@ -34,7 +38,7 @@ std::vector<EncodedPair> encode_pairs(const std::vector<SentencePair>& pairs, co
     EncodedPair e;
     e.src = src.encode(p.src);
     e.src.push_back(cfg.eos_id);
-    e.tgt.push_back(cfg.bos_id);
+    e.tgt.push_back(cfg.decoder_start_id);
     const auto t = tgt.encode(p.tgt);
     e.tgt.insert(e.tgt.end(), t.begin(), t.end());
     e.tgt.push_back(cfg.eos_id);
@@ -98,9 +102,8 @@ void copy_tokenizer(const std::string& from, const fs::path& to) {
   write_file_atomically(to.string(), bytes.str());
 }
 
-TokenizerPair prepare_tokenizers(const TrainRecipe& r, std::FILE* log) {
-  if (r.resume) return load_tokenizers(r.out_dir);
-  fs::create_directories(r.out_dir);
+TokenizerPair prepare_tokenizers(const TrainRecipe& r, bool resume, std::FILE* log) {
+  if (resume) return load_tokenizers(r.out_dir);
   if (!r.source_spm.empty()) {
     const std::string tgt_path = r.target_spm.empty() ? r.source_spm : r.target_spm;
     if (tgt_path == r.source_spm) {
@@ -189,6 +192,35 @@ std::vector<DataParallel::Fact> run_facts(const TrainRecipe& r) {
   return facts;
 }
 
+// The memory a training run plans, checked against the cap (core/memory_limit.h) before anything
+// is written: the weights with their gradients and Adam's two moments (16 bytes a parameter), and
+// the largest batch's logits with their gradient and probabilities.
+void check_training_memory(const ArchConfig& config, int64_t tgt_vocab, int64_t max_tokens) {
+  config.validate();
+  const char* what = "the memory of a training run";
+  const int64_t params = config.parameter_count();
+  const int64_t bytes =
+      checked_add(checked_mul(params, 16, what),
+                  checked_mul(checked_mul(max_tokens, tgt_vocab, what), 12, what), what);
+  check_memory_plan(fmt::format("training a {} model of {} parameters ({}) on batches of {} tokens",
+                                config.arch(), params, config.summary(), max_tokens),
+                    bytes, "choose a smaller --config or --batch-tokens");
+}
+
+// The config a new run will train, with the largest vocabularies its tokenizers can have.
+std::unique_ptr<ArchConfig> planned_config(const TrainRecipe& r, int64_t& tgt_vocab) {
+  ATTN_CHECK(r.model != nullptr, "no model config to train (TrainRecipe::model is empty)");
+  int64_t src_vocab = r.tokenizer.vocab_size;
+  tgt_vocab = r.tokenizer.vocab_size;
+  if (!r.source_spm.empty()) {
+    src_vocab = Tokenizer::load(r.source_spm).vocab_size();
+    tgt_vocab = r.target_spm.empty() ? src_vocab : Tokenizer::load(r.target_spm).vocab_size();
+  }
+  std::unique_ptr<ArchConfig> c = r.model->clone();
+  c->set_vocabularies(src_vocab, tgt_vocab);
+  return c;
+}
+
 }  // namespace
 
 TrainerState run_training(const TrainRecipe& r,
@@ -201,32 +233,77 @@ TrainerState run_training(const TrainRecipe& r,
     fmt::print(log, "data parallel: {} ranks, {} batches per update ({} per rank)\n", dp.ranks(),
                dp.ranks() * r.trainer.accumulate, r.trainer.accumulate);
   const std::string config_path = (fs::path(r.out_dir) / kConfigFile).string();
-  // Rank 0 prepares the directory, the tokenizers and the config; the others receive them.
+  // Rank 0 alone looks at out_dir and prepares it, the tokenizers and the config; the others
+  // receive them.
+  bool resume = false;
   TokenizerPair tok;
   std::unique_ptr<ArchConfig> config;
   std::string config_text;
-  dp.on_root("training the tokenizer", [&] {
-    ATTN_CHECK(r.resume || (!fs::exists(fs::path(r.out_dir) / "checkpoint") &&
-                            !fs::exists(fs::path(r.out_dir) / kConfigFile)),
-               "{} already holds a training run: add --resume to continue it, or choose "
-               "another --out",
-               r.out_dir);
-    tok = prepare_tokenizers(r, log);
-    if (r.resume) {
+  dp.on_root("preparing the run directory and the tokenizer", [&] {
+    // What a kill may have left in out_dir decides whether this run continues or starts
+    // (train/run_dir.h).
+    const RunDirState dir = inspect_run_dir(r.out_dir);
+    resume = dir.checkpoint;
+    if (dir.checkpoint) {
+      ATTN_CHECK(r.resume,
+                 "{} already holds a training run (its checkpoint is at step {}): add --resume to "
+                 "continue it, or choose another --out",
+                 r.out_dir, dir.checkpoint_step);
+      const auto c = read_config(config_path);
+      const nlohmann::json j = config_to_json(*c);  // the target vocabulary, where it has one
+      const int64_t tgt_vocab = j.value("tgt_vocab", int64_t{0});
+      check_training_memory(*c, tgt_vocab, r.max_tokens);
+    } else {
+      int64_t tgt_vocab = 0;
+      check_training_memory(*planned_config(r, tgt_vocab), tgt_vocab, r.max_tokens);
+    }
+    if (dir.checkpoint) {
+      // Resumed below.
+    } else if (dir.marker) {
+      fmt::print(log, "{}: a run that stopped before its first checkpoint: starting it again\n",
+                 r.out_dir);
+      clear_unfinished_run(r.out_dir);
+    } else {
+      ATTN_CHECK(!dir.model,
+                 "{} holds a model that is not a training run of attnscope train ({} but no "
+                 "checkpoint): choose another --out",
+                 r.out_dir, kConfigFile);
+      if (r.resume) fmt::print(log, "{}: nothing to resume yet: starting a new run\n", r.out_dir);
+      start_run_dir(r.out_dir);
+    }
+    // Temporary files of atomic writes a kill interrupted.
+    remove_stale_temp_files(r.out_dir);
+    tok = prepare_tokenizers(r, resume, log);
+    if (resume) {
       config = read_config(config_path);
+      const Architecture* arch = find_architecture(config->arch());
+      if (arch == nullptr || arch->preset == nullptr) {
+        std::string trainable;
+        for (const Architecture& a : architectures())
+          if (a.preset != nullptr) trainable += (trainable.empty() ? "" : ", ") + a.name;
+        fail("{}: a {} model is not trained or fine-tuned here (attnscope trains: {})", config_path,
+             config->arch(), trainable);
+      }
     } else {
       ATTN_CHECK(r.model != nullptr, "no model config to train (TrainRecipe::model is empty)");
       config = r.model->clone();
       config->set_vocabularies(tok.src->vocab_size(), tok.tgt->vocab_size());
+      check_training_memory(*config, tok.tgt->vocab_size(), r.max_tokens);
     }
     config_text = config_to_json(*config).dump();
   });
+  resume = dp.share_flag(resume);
   tok = dp.share_tokenizers(r.out_dir, tok);
   dp.share_text(config_text);
-  if (!config) config = config_from_json(nlohmann::json::parse(config_text), "rank 0's config");
+  if (!config) {
+    // Every rank holds the whole model: its memory plan is checked here too.
+    const nlohmann::json j = nlohmann::json::parse(config_text);
+    config = config_from_json(j, "rank 0's config");
+    check_training_memory(*config, j.value("tgt_vocab", int64_t{0}), r.max_tokens);
+  }
   std::unique_ptr<Seq2SeqModel> model_ptr = config->make_model();
   Seq2SeqModel& model = *model_ptr;
-  if (!r.resume) {
+  if (!resume) {
     model.init_weights(r.trainer.seed);
     if (dp.writes_files()) save_model(model, r.out_dir);
   }
@@ -272,7 +349,7 @@ TrainerState run_training(const TrainRecipe& r,
       return v;
     });
   }
-  if (r.resume) {
+  if (resume) {
     if (!trainer.resume())
       throw CollectiveError(fmt::format("{} has no checkpoint to resume", r.out_dir));
     fmt::print(log, "resumed at step {} (epoch {}, batch {})\n", trainer.state().step,

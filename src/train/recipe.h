@@ -32,7 +32,9 @@ struct TrainRecipe {
   TrainerOptions trainer;
   int64_t valid_bleu_sentences = 500;  // 0: validation loss only
   DecodeOptions valid_decode;
-  bool resume = false;  // continue the checkpoint in out_dir
+  // Continue the checkpoint in out_dir, or start when there is none yet (train/run_dir.h: what
+  // each state of out_dir leads to).
+  bool resume = false;
   // The ranks training together (`mpirun -np N attnscope train`); null: this process alone.
   // Every rank runs run_training with the same recipe; rank 0 alone writes out_dir.
   Communicator* ranks = nullptr;
@@ -41,9 +43,9 @@ struct TrainRecipe {
 
 // Encodes pairs for training: src = pieces + eos, tgt = bos + pieces + eos. Pairs longer than
 // max_len are skipped and counted in *skipped.
-std::vector<EncodedPair> encode_pairs(const std::vector<SentencePair>& pairs, const Tokenizer& src,
-                                      const Tokenizer& tgt, const ModelInfo& info,
-                                      int64_t* skipped);
+std::vector<EncodedPair> encode_pairs(const std::vector<SentencePair>& pairs,
+                                      const TextTokenizer& src, const TextTokenizer& tgt,
+                                      const ModelInfo& info, int64_t* skipped);
 
 // Mean teacher-forced loss (no dropout, no smoothing) over pairs, token-weighted.
 double validation_loss(Seq2SeqModel& model, const std::vector<EncodedPair>& pairs,

@@ -43,7 +43,8 @@ bool Trainer::resume() {
   shared_ = false;
   share_start_state();
   batcher_.seek(state_.epoch, state_.batch_index);
-  if (dp_.writes_files()) truncate_metrics_after(state_.step);
+  saved_step_ = state_.step;
+  if (dp_.writes_files()) restore_metrics();
   return true;
 }
 
@@ -145,26 +146,43 @@ double Trainer::step_once(int64_t& tgt_tokens) {
   return loss_sum / static_cast<double>(global);
 }
 
-void Trainer::append_metrics(const std::string& json_line) {
-  if (!dp_.writes_files()) return;
-  append_to_file((fs::path(out_dir_) / "metrics.jsonl").string(), json_line + "\n");
+std::string Trainer::metrics_path() const {
+  return (fs::path(out_dir_) / "metrics.jsonl").string();
 }
 
-void Trainer::truncate_metrics_after(int64_t step) {
-  const fs::path path = fs::path(out_dir_) / "metrics.jsonl";
-  if (!fs::exists(path)) return;
+void Trainer::append_metrics(const std::string& json_line) {
+  if (!dp_.writes_files()) return;
+  append_to_file(metrics_path(), json_line + "\n");
+}
+
+void Trainer::restore_metrics() {
+  const std::string path = metrics_path();
+  std::error_code ec;
+  const auto size = fs::file_size(path, ec);
+  if (ec) return;  // no metrics yet (or removed by the user): the run appends a new file
+  if (state_.metrics_bytes >= 0) {
+    // Only the rows after the checkpoint go; cutting again after another crash cuts nothing more.
+    if (size > static_cast<uintmax_t>(state_.metrics_bytes)) {
+      fs::resize_file(path, static_cast<uintmax_t>(state_.metrics_bytes), ec);
+      ATTN_CHECK(!ec, "cannot cut {} back to the checkpoint's {} bytes: {}", path,
+                 state_.metrics_bytes, ec.message());
+    }
+    return;
+  }
+  // A checkpoint of an older attnscope, without the byte count: keep the rows up to its step
+  // (a line cut by the crash is dropped), written as a whole new file.
   std::ifstream in(path);
   std::ostringstream kept;
   std::string line;
   while (std::getline(in, line)) {
     try {
-      if (nlohmann::json::parse(line).value("step", int64_t{0}) <= step) kept << line << "\n";
+      if (nlohmann::json::parse(line).value("step", int64_t{0}) <= state_.step)
+        kept << line << "\n";
     } catch (const nlohmann::json::exception&) {
-      // A line cut by the crash: dropped.
     }
   }
   in.close();
-  write_file_atomically(path.string(), kept.str());
+  write_file_atomically(path, kept.str());
 }
 
 void Trainer::save_best() {
@@ -179,8 +197,8 @@ TrainerState Trainer::run(const std::function<void(const TrainProgress&)>& on_pr
   auto elapsed = [&] {
     return elapsed_before + std::chrono::duration<double>(clock::now() - start).count();
   };
-  double window_loss = 0;
-  int64_t window_steps = 0, window_tokens = 0;
+  // The log window (state_.window_steps, state_.window_loss) continues a resumed one.
+  int64_t window_tokens = 0;
   auto window_start = clock::now();
   std::string stop;
 
@@ -222,7 +240,19 @@ TrainerState Trainer::run(const std::function<void(const TrainProgress&)>& on_pr
       save_best();
     }
     dp_.check_replicas(model_, state_.step);
-    if (dp_.writes_files()) save_checkpoint(out_dir_, model_, adam_, state_);
+    saved_step_ = state_.step;
+    if (!dp_.writes_files()) return;
+    // The checkpoint records how much of metrics.jsonl it covers, after making those rows
+    // durable: a resume keeps exactly them.
+    const std::string metrics = metrics_path();
+    std::error_code ec;
+    if (fs::exists(metrics, ec)) {
+      sync_file(metrics);
+      state_.metrics_bytes = static_cast<int64_t>(fs::file_size(metrics));
+    } else {
+      state_.metrics_bytes = 0;
+    }
+    save_checkpoint(out_dir_, model_, adam_, state_);
   };
 
   while (true) {
@@ -237,9 +267,9 @@ TrainerState Trainer::run(const std::function<void(const TrainProgress&)>& on_pr
     if (!stop.empty()) break;
 
     int64_t tokens = 0;
-    window_loss += step_once(tokens);
+    state_.window_loss += step_once(tokens);
     window_tokens += tokens;
-    ++window_steps;
+    ++state_.window_steps;
     if (dp_.options().replica_check_every > 0 &&
         state_.step % dp_.options().replica_check_every == 0)
       dp_.check_replicas(model_, state_.step);
@@ -252,7 +282,7 @@ TrainerState Trainer::run(const std::function<void(const TrainProgress&)>& on_pr
       p.max_steps = opt_.max_steps;
       p.epoch = batcher_.epoch();
       p.epochs = epochs_done();
-      p.loss = window_loss / static_cast<double>(std::max<int64_t>(window_steps, 1));
+      p.loss = state_.window_loss / static_cast<double>(std::max<int64_t>(state_.window_steps, 1));
       p.lr = opt_.schedule.at(state_.step);
       const double dt = std::chrono::duration<double>(clock::now() - window_start).count();
       p.tokens_per_s = dt > 0 ? static_cast<double>(window_tokens) / dt : 0;
@@ -265,8 +295,8 @@ TrainerState Trainer::run(const std::function<void(const TrainProgress&)>& on_pr
             {"tgt_tokens_per_s", p.tokens_per_s},
             {"elapsed_s",
              elapsed()}}.dump());
-        window_loss = 0;
-        window_steps = 0;
+        state_.window_loss = 0;
+        state_.window_steps = 0;
         window_tokens = 0;
         window_start = clock::now();
       }
@@ -286,9 +316,9 @@ TrainerState Trainer::run(const std::function<void(const TrainProgress&)>& on_pr
   done.epoch = batcher_.epoch();
   done.epochs = epochs_done();
   done.stop_reason = stop;
-  // The final state is validated and saved unless the last step just was.
-  if (opt_.valid_every <= 0 || state_.step % opt_.valid_every != 0 || state_.step == 0)
-    validate_and_save(done);
+  // The final state is validated and saved unless it just was (or, resumed, it was the
+  // checkpoint: a finished run started again has nothing to add).
+  if (state_.step != saved_step_) validate_and_save(done);
   done.elapsed_s = elapsed();
   done.fraction_done = 1.0;
   on_progress(done);

@@ -5,7 +5,10 @@
 // Files in the output directory:
 //   model.safetensors + config.json   the best model so far (by validation BLEU, else loss)
 //   checkpoint/                       the last state, for --resume (see checkpoint.h)
-//   metrics.jsonl                     one JSON object per log line and validation
+//   metrics.jsonl                     one JSON object per log line and validation, appended only;
+//                                     a resume cuts it back to the rows of the checkpoint's steps
+//                                     (their byte count is in the checkpoint), so rows of steps
+//                                     that will be trained again are not there twice
 #pragma once
 
 #include <functional>
@@ -83,7 +86,9 @@ class Trainer {
   double step_once(int64_t& tgt_tokens);  // one optimizer update; returns its mean loss
   double clip_gradients();
   void append_metrics(const std::string& json_line);
-  void truncate_metrics_after(int64_t step);
+  // metrics.jsonl back to the checkpoint's rows (see above).
+  void restore_metrics();
+  std::string metrics_path() const;
   void save_best();
   void share_start_state();  // rank 0's weights and state on every rank, once
 
@@ -94,7 +99,8 @@ class Trainer {
   AdamOptimizer adam_;
   TrainerState state_;
   std::function<ValidationResult(Seq2SeqModel&)> validate_;
-  Tensor d_logits_;  // [B, Tt, V], reused across steps
+  int64_t saved_step_ = -1;  // the step of the last checkpoint written or resumed from
+  Tensor d_logits_;          // [B, Tt, V], reused across steps
 
   // The ranks training together (train/data_parallel.h); alone_ when none were given.
   LocalCommunicator alone_;

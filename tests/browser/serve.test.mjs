@@ -219,7 +219,7 @@ describe('attnscope serve in the browser', { timeout: 100_000 }, () => {
     ]);
     assert.equal(res.status(), 400);
     await page.waitForFunction(() => document.getElementById('live-status').classList.contains('error'));
-    assert.equal(await page.textContent('#live-status'), '"beam" is 99; it must be from 1 to 8');
+    assert.equal(await page.textContent('#live-status'), '"beam" is 99; it must be an integer from 1 to 8');
     assert.equal(await page.isEnabled('#live-go'), true, 'the button is enabled again');
     await page.$eval('#live-beam option[value="99"]', (o) => o.remove());
 

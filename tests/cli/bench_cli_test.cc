@@ -71,6 +71,21 @@ TEST(BenchCli, EveryWorkloadPrintsItsMetric) {
   for (const auto& j : lines) expect_environment(j);
 }
 
+TEST(BenchCli, W3mRunsGreedyAndBeamFourOfAMarianShapedModel) {
+  const Result r = run("bench W3m --json --repeat 1 --warmup 1 --small");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  const auto lines = json_lines(r.out);
+  ASSERT_EQ(lines.size(), 2u) << r.out;
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(lines[i].at("workload"), "W3m");
+    EXPECT_EQ(lines[i].at("beam").get<int>(), i == 0 ? 1 : 4);
+    EXPECT_GT(lines[i].at("tokens_per_s").get<double>(), 0.0);
+    EXPECT_EQ(lines[i].at("tokens").get<int>(), 6 * 4);  // every hypothesis to full length
+    EXPECT_EQ(lines[i].at("vocab").get<int>(), 101);
+    expect_environment(lines[i]);
+  }
+}
+
 TEST(BenchCli, TableByDefaultAndUnknownWorkloadIsAnError) {
   Result r = run("bench W1 --repeat 1 --small");
   ASSERT_EQ(r.exit_code, 0) << r.out;

@@ -40,5 +40,21 @@ TEST(CliRunner, KillsACommandThatRunsPastItsLimit) {
   EXPECT_LT(seconds, 10.0);
 }
 
+// kill_after_ms stops a command as a crash would (the crash-consistency tests use it): no test
+// failure, the command gone with its process group.
+TEST(CliRunner, KillsACommandOnPurposeWithoutFailing) {
+  using Clock = std::chrono::steady_clock;
+  const auto start = Clock::now();
+  const test::CliResult r = test::run_shell(
+      "exec " + test::attnscope_binary() + " serve --model " + kModel + " --port 0 2>&1",
+      /*timeout_seconds=*/30, /*kill_after_ms=*/1500);
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  EXPECT_TRUE(r.killed);
+  EXPECT_FALSE(r.timed_out);
+  EXPECT_EQ(r.exit_code, -1);
+  EXPECT_GE(seconds, 1.4);
+  EXPECT_LT(seconds, 10.0);
+}
+
 }  // namespace
 }  // namespace attnscope

@@ -14,12 +14,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <sstream>
@@ -93,13 +95,15 @@ std::string slurp(const std::string& path) {
 // The server binary as a child process, its output in a log file.
 class ServerProcess {
  public:
-  explicit ServerProcess(const std::string& model = tiny_model_dir()) {
+  explicit ServerProcess(const std::string& model = tiny_model_dir(),
+                         const std::vector<std::string>& extra = {}) {
     log_ = (fs::path(tiny_model_dir()).parent_path() /
             ("serve_" + std::to_string(counter_++) + ".log"))
                .string();
     std::vector<std::string> args = {ATTNSCOPE_BINARY, "serve",     "--model",   model,
                                      "--host",         "127.0.0.1", "--port",    "0",
                                      "--max-chars",    "200",       "--threads", "4"};
+    args.insert(args.end(), extra.begin(), extra.end());
     pid_ = fork();
     if (pid_ == 0) {
       const int fd = open(log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -417,6 +421,227 @@ TEST(Serve, BadArgumentsExitWithAMessage) {
   EXPECT_EQ(missing.port(), 0);
   EXPECT_EQ(missing.stop(SIGKILL, std::chrono::seconds(10)), 1) << missing.log();
   EXPECT_NE(missing.log().find("/nonexistent/model"), std::string::npos) << missing.log();
+}
+
+// A raw client on loopback: connect, send bytes (maybe not all of a request), read what comes.
+class RawClient {
+ public:
+  explicit RawClient(int port) {
+    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    connected_ = connect(fd_, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0;
+  }
+  ~RawClient() { close(fd_); }
+  RawClient(const RawClient&) = delete;
+  RawClient& operator=(const RawClient&) = delete;
+  bool connected() const { return connected_; }
+  void read_whole_stream() { stop_at_reply_ = false; }
+  void shutdown_write() { ::shutdown(fd_, SHUT_WR); }
+  bool send_text(const std::string& s) {
+    return ::send(fd_, s.data(), s.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(s.size());
+  }
+  // What the server sends until it closes the connection, a whole reply (headers and
+  // Content-Length bytes of body) arrived, or `ms` pass.
+  std::string read_all(int ms) {
+    std::string got;
+    const auto complete = [&got] {
+      const size_t end = got.find("\r\n\r\n");
+      const size_t len = got.find("Content-Length: ");
+      return end != std::string::npos && len != std::string::npos && len < end &&
+             got.size() >= end + 4 + std::stoul(got.substr(len + 16));
+    };
+    const auto deadline = Clock::now() + std::chrono::milliseconds(ms);
+    char buf[4096];
+    while (Clock::now() < deadline) {
+      pollfd p{fd_, POLLIN, 0};
+      const int left = static_cast<int>(
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count());
+      if (poll(&p, 1, std::max(left, 1)) <= 0) break;
+      const ssize_t n = read(fd_, buf, sizeof buf);
+      if (n <= 0) break;
+      got.append(buf, static_cast<size_t>(n));
+      if (stop_at_reply_ && complete()) break;
+    }
+    return got;
+  }
+
+ private:
+  int fd_ = -1;
+  bool connected_ = false;
+  bool stop_at_reply_ = true;
+};
+
+int status_of(const std::string& reply) {
+  return reply.rfind("HTTP/1.1 ", 0) == 0 ? std::atoi(reply.c_str() + 9) : -1;
+}
+
+// Whatever a client sends, the answer is a 4xx with a JSON error (or nothing, for a client that
+// sends nothing), and the server stays up.
+TEST(Serve, HostileRequestsAreAnswered4xx) {
+  ServerProcess server;
+  const int port = server.port();
+  ASSERT_GT(port, 0) << server.log();
+  struct Case {
+    std::string bytes;
+    int status;
+  };
+  const std::string post = "POST /api/translate HTTP/1.1\r\nHost: x\r\n";
+  const std::vector<Case> cases = {
+      {"\x16\x03\x01\x02\x05\x01\x05\x01\xfc\x03\x03\r\n\r\n", 400},  // TLS, not HTTP
+      {"GET\r\n\r\n", 400},
+      {"BREW /coffee HTTP/1.1\r\n\r\n", 400},
+      {"GET /" + std::string(20000, 'a') + " HTTP/1.1\r\n\r\n", 431},
+      {"GET / HTTP/1.1\r\nX-Long: " + std::string(20000, 'b') + "\r\n\r\n", 431},
+      {post + "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", 411},
+      {post + "Content-Length: 1000000000\r\n\r\n{\"text\":", 413},
+      {post + "Content-Length: -5\r\n\r\n", 400},
+      {post + "Content-Length: 11\r\n\r\n{\"text\": 4}", 400},
+      {post + "Content-Length: 28\r\n\r\n{\"text\": \"x\", \"beam\": 1e400}", 400},
+      {post + "Content-Length: 10\r\n\r\n\xff\xfe\xfd\xfc\xfb\xfa\xf9\xf8\xf7\xf6", 400},
+      {"PUT /api/translate HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}", 405},
+      {"GET /../../etc/passwd HTTP/1.1\r\n\r\n", 404},
+  };
+  for (const Case& c : cases) {
+    RawClient client(port);
+    ASSERT_TRUE(client.connected());
+    client.send_text(c.bytes);
+    const std::string reply = client.read_all(10000);
+    EXPECT_EQ(status_of(reply), c.status)
+        << c.bytes.substr(0, 60) << "\n→ " << reply.substr(0, 300);
+    const size_t body = reply.find("\r\n\r\n");
+    ASSERT_NE(body, std::string::npos) << reply.substr(0, 300);
+    const auto j = nlohmann::json::parse(reply.substr(body + 4), nullptr, false);
+    EXPECT_TRUE(j.is_object() && j.contains("error")) << reply.substr(0, 300);
+  }
+  const auto r = client(port)->Get("/api/health");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_TRUE(server.alive()) << server.log();
+}
+
+// Slow clients hold no worker: 30 connections (the server has 4 workers) that send half a
+// request and stall, or trickle a byte at a time, do not keep a normal client from its answer;
+// each slow one gets 408 when its request time (here 1 s) is up.
+TEST(Serve, SlowClientsHoldNoWorker) {
+  ServerProcess server(tiny_model_dir(), {"--request-timeout", "1"});
+  const int port = server.port();
+  ASSERT_GT(port, 0) << server.log();
+  std::vector<std::unique_ptr<RawClient>> slow;
+  for (int i = 0; i < 30; ++i) {
+    slow.push_back(std::make_unique<RawClient>(port));
+    ASSERT_TRUE(slow.back()->connected());
+    slow.back()->send_text(i % 2 ? "POST /api/translate HTTP/1.1\r\nContent-Length: 40\r\n\r\n{\"te"
+                                 : "GET /api/hea");
+  }
+  std::atomic<bool> trickling{true};
+  std::thread trickle([&] {
+    RawClient t(port);
+    const std::string req = "GET /api/health HTTP/1.1\r\nHost: x\r\n\r\n";
+    for (size_t i = 0; i < req.size() && trickling; ++i) {
+      t.send_text(req.substr(i, 1));
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  });
+  const auto start = Clock::now();
+  const auto r = post(port, R"({"text": "the cat sees a dog"})");
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_LT(seconds, 0.9) << "a normal request waited behind slow clients";
+  for (auto& c : slow) {
+    const std::string reply = c->read_all(5000);
+    EXPECT_EQ(status_of(reply), 408) << reply.substr(0, 200);
+  }
+  trickling = false;
+  trickle.join();
+  EXPECT_TRUE(server.alive()) << server.log();
+}
+
+// One connection, several requests (pipelined in one write): every one answered, in order.
+TEST(Serve, KeepAliveAnswersPipelinedRequestsInOrder) {
+  ServerProcess server;
+  const int port = server.port();
+  ASSERT_GT(port, 0) << server.log();
+  RawClient c(port);
+  ASSERT_TRUE(c.connected());
+  const std::string body = R"({"text": "the cat"})";
+  c.read_whole_stream();
+  c.send_text(
+      "GET /api/health HTTP/1.1\r\nHost: x\r\n\r\nPOST /api/translate HTTP/1.1\r\nHost: "
+      "x\r\nContent-Length: " +
+      std::to_string(body.size()) + "\r\n\r\n" + body +
+      "GET /nothing HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  const std::string reply = c.read_all(10000);
+  const size_t first = reply.find("HTTP/1.1 200"), second = reply.find("HTTP/1.1 200", first + 1),
+               third = reply.find("HTTP/1.1 404");
+  EXPECT_NE(first, std::string::npos) << reply.substr(0, 400);
+  EXPECT_NE(second, std::string::npos) << reply.substr(0, 400);
+  EXPECT_NE(third, std::string::npos) << reply.substr(0, 400);
+  EXPECT_LT(second, third);
+  EXPECT_NE(reply.find("\"translation\""), std::string::npos);
+}
+
+// A client that sends its request and shuts down its side (as `printf … | nc` does) still gets
+// the answer.
+TEST(Serve, AHalfClosedClientIsAnswered) {
+  ServerProcess server;
+  const int port = server.port();
+  ASSERT_GT(port, 0) << server.log();
+  RawClient c(port);
+  ASSERT_TRUE(c.connected());
+  c.send_text("GET /api/health HTTP/1.0\r\n\r\n");
+  c.shutdown_write();
+  const std::string reply = c.read_all(10000);
+  EXPECT_EQ(status_of(reply), 200) << reply.substr(0, 300);
+  RawClient empty(port);  // and one that sends nothing at all is closed at once
+  empty.shutdown_write();
+  EXPECT_EQ(empty.read_all(5000), "");
+}
+
+}  // namespace
+}  // namespace attnscope
+
+namespace attnscope {
+namespace {
+
+// A Hugging Face Marian directory served as downloaded: the model's own beam (num_beams 4 of its
+// generation config) unless the request names one, max_new_tokens honoured, the translation and
+// the maps of the golden files.
+TEST(Serve, MarianDirectoryAnswersWhatHuggingFaceGenerates) {
+  const std::string dir = std::string(ATTNSCOPE_TEST_DATA) + "/marian/shared_swish";
+  ServerProcess server(dir + "/model");
+  ASSERT_GT(server.port(), 0) << server.log();
+  std::ifstream gin(dir + "/golden.json");
+  const nlohmann::json golden = nlohmann::json::parse(gin);
+  const nlohmann::json& c = golden["cases"][0];
+  const auto health = client(server.port())->Get("/api/health");
+  ASSERT_TRUE(health);
+  const auto h = nlohmann::json::parse(health->body);
+  EXPECT_EQ(h["arch"], "marian");
+  EXPECT_EQ(h["default_beam"], 4);
+  for (const auto& [body, run] :
+       {std::pair<std::string, std::string>{R"({"text": "Onde fica a estação?"})", "beam"},
+        {R"({"text": "Onde fica a estação?", "beam": 1})", "greedy"}}) {
+    const auto r = post(server.port(), body);
+    ASSERT_TRUE(r) << server.log();
+    ASSERT_EQ(r->status, 200) << r->body;
+    const auto p = nlohmann::json::parse(r->body);
+    EXPECT_EQ(p["translation"], c["runs"][run]["hypotheses"][0]["text"]) << run;
+    EXPECT_EQ(p["target_tokens"].front(), "<pad>");  // Marian's decoder start token
+    EXPECT_EQ(p["weights"]["cross"].size(), 2u);
+    EXPECT_EQ(p["weights"]["cross"][0].size(), 4u);  // every head
+  }
+  const auto r = post(server.port(), R"({"text": "Onde fica a estação?", "max_new_tokens": 1})");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(nlohmann::json::parse(r->body)["target_tokens"].size(), 1u);  // only </s> came out
+  expect_error(server.port(), R"({"text": "x", "max_new_tokens": 0})", 400, "max_new_tokens");
+  expect_error(server.port(), R"({"text": "x", "max_new_tokens": 500})", 400,
+               "128 decoder positions");
+  EXPECT_TRUE(server.alive());
 }
 
 }  // namespace

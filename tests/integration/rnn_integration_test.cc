@@ -111,13 +111,14 @@ TEST(RnnConfigJson, BadConfigsNameTheKey) {
   m = with("d_model", 64);  // a Transformer key
   EXPECT_TRUE(has(m, "unknown key \"d_model\"")) << m;
   m = with("encoder_hidden", 0);
-  EXPECT_TRUE(has(m, "cfg.json") && has(m, "encoder_hidden must be positive")) << m;
+  EXPECT_TRUE(has(m, "cfg.json") && has(m, "\"encoder_hidden\" is 0; it must be from 1 to 65536"))
+      << m;
   m = with("attention_size", "big");
   EXPECT_TRUE(has(m, "\"attention_size\" must be an integer")) << m;
   m = with("max_len", -1);
-  EXPECT_TRUE(has(m, "max_len must be positive")) << m;
+  EXPECT_TRUE(has(m, "\"max_len\" is -1; it must be from 1")) << m;
   m = with("src_vocab", 2);
-  EXPECT_TRUE(has(m, "does not fit the vocabularies")) << m;
+  EXPECT_TRUE(has(m, "\"eos_id\" is 2, outside the source vocabulary (src_vocab 2)")) << m;
   m = error_of([] { config_from_json({{"arch", "lstm"}}, "cfg.json"); });
   EXPECT_TRUE(has(m, "lstm") && has(m, "rnn-attention")) << m;
 }

@@ -83,11 +83,13 @@ class TrainerTest : public ::testing::Test {
     fs::create_directories(root_);
   }
   void TearDown() override { fs::remove_all(root_); }
-  TrainerState train(const fs::path& dir, int64_t steps, bool resume) {
+  TrainerState train(const fs::path& dir, int64_t steps, bool resume, int64_t log_every = 1) {
     Transformer model(copy_config());
     model.init_weights(3);
     Batcher batcher(copy_pairs(64, 5), 60, 0, 11);
-    Trainer trainer(model, batcher, options(steps), dir.string());
+    TrainerOptions opt = options(steps);
+    opt.log_every = log_every;
+    Trainer trainer(model, batcher, opt, dir.string());
     if (resume) {
       EXPECT_TRUE(trainer.resume());
     }
@@ -118,6 +120,31 @@ TEST_F(TrainerTest, ResumedRunEqualsUninterruptedRunExactly) {
   });
 }
 
+// A log window that spans the checkpoint (log every 3 steps, checkpoint every 4) averages the
+// same steps after a resume: the open window is part of the checkpoint. And metrics.jsonl keeps
+// exactly the rows of the steps the checkpoint covers (rows after it, written by the stopped
+// run, go: the resumed run writes them again).
+TEST_F(TrainerTest, ResumedLogLinesAndMetricsRowsEqualUninterrupted) {
+  const auto rows = [](const fs::path& dir) {
+    std::vector<nlohmann::json> out;
+    std::ifstream in(dir / "metrics.jsonl");
+    for (std::string line; std::getline(in, line);) {
+      auto j = nlohmann::json::parse(line);
+      j.erase("elapsed_s");
+      j.erase("tgt_tokens_per_s");
+      out.push_back(j);
+    }
+    return out;
+  };
+  train(root_ / "straight", 12, false, 3);
+  train(root_ / "resumed", 10, false, 3);  // stops with a checkpoint at step 10, mid-window
+  std::ofstream(root_ / "resumed" / "metrics.jsonl", std::ios::app) << "{\"step\": 11, \"lo";
+  train(root_ / "resumed", 12, true, 3);
+  const auto a = rows(root_ / "straight"), b = rows(root_ / "resumed");
+  EXPECT_EQ(a, b);
+  EXPECT_EQ(a.size(), 4u);  // log rows at 3, 6, 9, 12 (no validation here: no other rows)
+}
+
 TEST_F(TrainerTest, ResumeAfterCrashBetweenRenamesUsesTheWholeOldCheckpoint) {
   train(root_ / "run", 8, false);
   // A crash after "checkpoint → checkpoint.old" and before "tmp → checkpoint".
@@ -126,6 +153,41 @@ TEST_F(TrainerTest, ResumeAfterCrashBetweenRenamesUsesTheWholeOldCheckpoint) {
   std::ofstream(root_ / "run" / "checkpoint.tmp" / "trainer.json") << "{\"step\": 9";  // cut
   const TrainerState s = train(root_ / "run", 12, true);
   EXPECT_EQ(s.step, 12);
+  EXPECT_TRUE(fs::exists(root_ / "run" / "checkpoint" / "trainer.json"));
+  EXPECT_FALSE(fs::exists(root_ / "run" / "checkpoint.old"));
+  EXPECT_FALSE(fs::exists(root_ / "run" / "checkpoint.tmp"));
+}
+
+// recover_checkpoint puts every state a crash in save_checkpoint leaves back in order, and never
+// removes the only whole checkpoint.
+TEST_F(TrainerTest, RecoveryRestoresTheOldCheckpointAndDropsPartialOnes) {
+  train(root_ / "run", 4, false);
+  const fs::path run = root_ / "run";
+  int64_t step = 0;
+  ASSERT_TRUE(has_checkpoint(run.string(), &step));
+  EXPECT_EQ(step, 4);
+  // Killed between the renames: only checkpoint.old (whole) and a partial checkpoint.tmp.
+  fs::rename(run / "checkpoint", run / "checkpoint.old");
+  fs::create_directories(run / "checkpoint.tmp");
+  ASSERT_TRUE(has_checkpoint(run.string(), &step));
+  EXPECT_EQ(step, 4);
+  recover_checkpoint(run.string());
+  EXPECT_TRUE(fs::exists(run / "checkpoint" / "trainer.json"));
+  EXPECT_FALSE(fs::exists(run / "checkpoint.old"));
+  EXPECT_FALSE(fs::exists(run / "checkpoint.tmp"));
+  // Killed while removing checkpoint.old after a finished swap: the leftover goes, the
+  // checkpoint stays.
+  fs::create_directories(run / "checkpoint.old");
+  std::ofstream(run / "checkpoint.old" / "model.safetensors") << "partial";
+  recover_checkpoint(run.string());
+  EXPECT_FALSE(fs::exists(run / "checkpoint.old"));
+  EXPECT_TRUE(fs::exists(run / "checkpoint" / "model.safetensors"));
+  recover_checkpoint(run.string());  // idempotent
+  EXPECT_TRUE(has_checkpoint(run.string()));
+  // Nothing there: nothing to recover, nothing to resume.
+  fs::create_directories(root_ / "empty");
+  recover_checkpoint((root_ / "empty").string());
+  EXPECT_FALSE(has_checkpoint((root_ / "empty").string()));
 }
 
 TEST_F(TrainerTest, LearnsTheCopyTask) {

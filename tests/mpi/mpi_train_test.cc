@@ -277,11 +277,13 @@ TEST_F(MpiTrainTest, RanksThatDifferInBinaryOptionsOrDataAreRefusedBeforeAnyWork
   // Nothing was written by any of them.
   EXPECT_FALSE(fs::exists(dir("run")));
 
-  // An error rank 0 finds alone (its directory holds a run) stops both; it is said once.
-  fs::create_directories(fs::path(dir("run")) / "checkpoint");
+  // An error rank 0 finds alone (its directory holds someone's model) stops both; it is said
+  // once.
+  fs::create_directories(dir("run"));
+  std::ofstream(fs::path(dir("run")) / "config.json") << "{}\n";
   r = test::run_shell(mpirun(kSharedMemory, args + " --data " + data()));
   EXPECT_NE(r.exit_code, 0);
-  const std::string said = "already holds a training run";
+  const std::string said = "holds a model that is not a training run";
   const size_t first = r.out.find(said);
   EXPECT_NE(first, std::string::npos) << r.out;
   EXPECT_EQ(r.out.find(said, first + 1), std::string::npos) << r.out;

@@ -76,6 +76,31 @@ TEST(DecodeStep, MatchesTeacherForcedForward) {
   }
 }
 
+TEST(BeamSearch, MaxNewTokensCapsEveryHypothesis) {
+  // attnscope's rules: at most N output tokens (eos included), on top of the length ratio; the
+  // capped hypotheses are the uncapped search's first N tokens (greedy).
+  auto model = model_with_seed(5, NormPlacement::kPost);
+  DecodeOptions free_run, capped;
+  free_run.stop_at_eos = capped.stop_at_eos = false;
+  capped.max_new_tokens = 3;
+  for (int64_t beam : {1, 3}) {
+    free_run.beam = capped.beam = beam;
+    const auto all = beam_search(*model, sources(), free_run);
+    const auto cut = beam_search(*model, sources(), capped);
+    for (size_t b = 0; b < all.size(); ++b) {
+      ASSERT_EQ(cut[b].front().tokens.size(), 3u) << beam;
+      EXPECT_GT(all[b].front().tokens.size(), 3u);
+      if (beam == 1) {
+        EXPECT_EQ(cut[b].front().tokens, std::vector<int32_t>(all[b].front().tokens.begin(),
+                                                              all[b].front().tokens.begin() + 3));
+      }
+    }
+  }
+  DecodeOptions bad;
+  bad.max_new_tokens = -1;
+  EXPECT_THROW(beam_search(*model, sources(), bad), Error);
+}
+
 TEST(BeamSearch, GreedyIsArgmaxAtEveryStep) {
   auto model = model_with_seed(9, NormPlacement::kPost);
   DecodeOptions opt;

@@ -55,6 +55,12 @@ std::map<std::string, ModelConfig> configs() {
   c.encoder_layers = 1;
   c.decoder_layers = 3;
   m["no_bias_uneven_stacks"] = c;
+  c = tiny();
+  c.src_vocab = c.tgt_vocab = 10;
+  c.share_embeddings = true;
+  c.tie_output = true;
+  c.positions = Positions::kTable;  // learned position tables (Hugging Face Marian's layout)
+  m["position_tables"] = c;
   return m;
 }
 

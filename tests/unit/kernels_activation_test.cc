@@ -1,5 +1,5 @@
-// Pointwise kernels: ReLU and exact GELU forward/backward against the reference and known values,
-// finite differences of the reference gradients, and add_bias / add / axpy.
+// Pointwise kernels: ReLU, exact GELU, tanh GELU and SiLU forward/backward against the reference
+// and known values, finite differences of the reference gradients, and add_bias / add / axpy.
 #include <gtest/gtest.h>
 
 #include <vector>
@@ -11,8 +11,21 @@
 namespace attnscope {
 namespace cpu {
 // ctest lists the case by its name (found by argument-dependent lookup, hence this namespace).
+const char* name_of(Activation a) {
+  switch (a) {
+    case Activation::kRelu:
+      return "Relu";
+    case Activation::kGelu:
+      return "Gelu";
+    case Activation::kGeluTanh:
+      return "GeluTanh";
+    case Activation::kSilu:
+      return "Silu";
+  }
+  return "?";
+}
 void PrintTo(Activation a, std::ostream* os) {
-  *os << (a == Activation::kRelu ? "relu" : "gelu");
+  *os << name_of(a);
 }
 }  // namespace cpu
 namespace {
@@ -71,11 +84,10 @@ TEST_P(ActivationTest, RefGradientMatchesFiniteDifferences) {
   expect_close(dx, test::numeric_gradient(loss, x), 1e-6, 1e-9, "dx");
 }
 
-INSTANTIATE_TEST_SUITE_P(Both, ActivationTest,
-                         ::testing::Values(Activation::kRelu, Activation::kGelu),
-                         [](const auto& p) {
-                           return p.param == Activation::kRelu ? "Relu" : "Gelu";
-                         });
+INSTANTIATE_TEST_SUITE_P(All, ActivationTest,
+                         ::testing::Values(Activation::kRelu, Activation::kGelu,
+                                           Activation::kGeluTanh, Activation::kSilu),
+                         [](const auto& p) { return std::string(cpu::name_of(p.param)); });
 
 TEST(Activation, KnownValues) {
   // GELU(x) = x·Φ(x): Φ(1) = 0.841344746068543, Φ(−2) = 0.0227501319481792.
@@ -95,6 +107,30 @@ TEST(Activation, KnownValues) {
   cpu::activation_backward(Activation::kRelu, x.data(), ones.data(), drelu.data(), 5);
   EXPECT_NEAR(dgelu[2], 0.5, 1e-7);
   expect_close(drelu, std::vector<float>{0, 0, 0, 1, 1}, 0, 0, "relu'");
+}
+
+TEST(Activation, SiluAndTanhGeluKnownValues) {
+  // SiLU(x) = x·σ(x): σ(1) = 0.731058578630005, σ(−2) = 0.119202922022118; SiLU'(0) = 1/2.
+  // tanh GELU(1) = 0.5·(1 + tanh(√(2/π)·1.044715)) = 0.8411919906..., GELU_tanh'(0) = 1/2.
+  const std::vector<float> x = {-2.0f, 0.0f, 1.0f, 30.0f, -30.0f};
+  std::vector<float> silu(5), gelu_tanh(5);
+  cpu::activation_forward(Activation::kSilu, x.data(), silu.data(), 5);
+  cpu::activation_forward(Activation::kGeluTanh, x.data(), gelu_tanh.data(), 5);
+  expect_close(silu,
+               std::vector<double>{-2 * 0.119202922022118, 0.0, 0.731058578630005, 30.0,
+                                   -30.0 * 9.357622968839299e-14},
+               1e-6, 1e-12, "silu");
+  EXPECT_NEAR(gelu_tanh[2], 0.8411919906082768, 1e-7);
+  EXPECT_NEAR(gelu_tanh[1], 0.0, 0.0);
+  EXPECT_NEAR(gelu_tanh[3], 30.0, 1e-5);
+  EXPECT_NEAR(gelu_tanh[4], 0.0, 1e-7);
+  std::vector<float> dsilu(5, 0.0f), dgelu(5, 0.0f);
+  const std::vector<float> ones(5, 1.0f);
+  cpu::activation_backward(Activation::kSilu, x.data(), ones.data(), dsilu.data(), 5);
+  cpu::activation_backward(Activation::kGeluTanh, x.data(), ones.data(), dgelu.data(), 5);
+  EXPECT_NEAR(dsilu[1], 0.5, 1e-7);
+  EXPECT_NEAR(dgelu[1], 0.5, 1e-7);
+  EXPECT_NEAR(dsilu[3], 1.0, 1e-6);  // far right: the identity
 }
 
 TEST(Activation, AddBiasMatchesRef) {

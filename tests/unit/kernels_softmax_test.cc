@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "grad_check.h"
+#include "kernels/cpu/row_max.h"
 #include "kernels/cpu/softmax.h"
 #include "kernels/ref/softmax.h"
 
@@ -143,6 +144,23 @@ TEST(Softmax, RefGradientMatchesFiniteDifferences) {
   ref::softmax_forward<double>(x.data(), mask.data(), y.data(), rows, n);
   ref::softmax_backward<double>(y.data(), w.data(), dx.data(), rows, n);
   expect_close(dx, test::numeric_gradient(loss, x), 1e-6, 1e-9, "dx");
+}
+
+// row_max (the max of softmax and cross_entropy, vectorized without a reduction pragma) equals
+// the plain running maximum at every size around its 16-lane blocks, skipping NaN as std::max.
+TEST(KernelsRowMax, EqualsThePlainMaximum) {
+  for (int64_t n : {0, 1, 2, 15, 16, 17, 31, 32, 33, 100, 257}) {
+    auto x = random_vector(n, static_cast<uint64_t>(n) + 7, -50.0, 50.0);
+    for (int64_t i = 0; i < n; i += 5) x[static_cast<size_t>(i)] = -kInf;
+    if (n > 3) x[3] = std::nanf("");
+    float expected = -kInf;
+    for (const float v : x) expected = std::max(expected, v);
+    EXPECT_EQ(cpu::row_max(x.data(), n), expected) << n;
+    if (n > 0) {
+      x[static_cast<size_t>(n - 1)] = 1e30f;  // the tail after the last block counts
+      EXPECT_EQ(cpu::row_max(x.data(), n), 1e30f) << n;
+    }
+  }
 }
 
 }  // namespace

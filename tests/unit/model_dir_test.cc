@@ -2,8 +2,10 @@
 // and the problem (missing, unexpected and mis-shaped tensors; impossible configs).
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 
 #include "core/error.h"
 #include "io/config_json.h"
@@ -176,6 +178,28 @@ TEST_F(ModelDir, TruncatedWeightsFile) {
   fs::resize_file(path, fs::file_size(path) / 2);
   const std::string msg = expect_load_error();
   EXPECT_NE(msg.find("model.safetensors"), std::string::npos) << msg;
+}
+
+TEST_F(ModelDir, NonFiniteWeightsAreReportedWithTheTensorAndIndex) {
+  Transformer model(small_config());
+  model.init_weights(3);
+  save_model(model, dir_.string());
+  const std::string weights = (dir_ / "model.safetensors").string();
+  for (const float bad : {std::nanf(""), std::numeric_limits<float>::infinity(),
+                          -std::numeric_limits<float>::infinity()}) {
+    SafetensorsFile f = read_safetensors(weights);
+    Tensor& t = f.tensors.at("decoder.layers.1.linear2.weight");
+    t[5] = bad;
+    t[9] = bad;
+    std::vector<std::pair<std::string, const Tensor*>> list;
+    for (const auto& [name, tensor] : f.tensors) list.emplace_back(name, &tensor);
+    write_safetensors(weights, list);
+    const std::string msg = expect_load_error();
+    EXPECT_NE(msg.find(weights + ": tensor \"decoder.layers.1.linear2.weight\" holds " +
+                       fmt::format("{}", bad) + " at index 5 (2 of its 128 values are not finite)"),
+              std::string::npos)
+        << msg;
+  }
 }
 
 }  // namespace

@@ -366,7 +366,12 @@ TEST_F(SafetensorsTest, ByteLengthDoesNotMatchShape) {
   expect_error(
       make("c.safetensors",
            R"({"w":{"dtype":"F64","shape":[4294967296,4294967296],"data_offsets":[0,0]}})"),
-      "needs more than 2^64");
+      "shape [4294967296, 4294967296] has too many elements");
+  // The same with a zero dimension: 0 bytes, so the byte count alone would pass it.
+  expect_error(
+      make("z.safetensors",
+           R"({"w":{"dtype":"F32","shape":[0,4294967296,4294967296],"data_offsets":[0,0]}})"),
+      "tensor \"w\": shape [0, 4294967296, 4294967296] has too many elements");
   expect_error(make("d.safetensors",
                     R"({"w":{"dtype":"F32","shape":[4611686018427387904],"data_offsets":[0,0]}})"),
                "tensor \"w\"");

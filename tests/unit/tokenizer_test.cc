@@ -14,6 +14,7 @@
 
 #include "core/error.h"
 #include "core/rng.h"
+#include "data/spm_model_check.h"
 #include "data/tokenizer.h"
 
 namespace attnscope {
@@ -262,6 +263,28 @@ TEST_F(TokenizerTest, MoveKeepsTheModel) {
   Tokenizer moved = std::move(tok);
   EXPECT_EQ(moved.encode("der hund"), ids);
   EXPECT_EQ(moved.path(), path("m.model"));
+}
+
+// A model file whose piece starts with a NUL byte (found by the spm fuzz target) made the
+// library's trie builder throw through its loader and end the process; it is an Error now. So
+// are files that are not protobuf at all, or end in the middle of a field.
+TEST(TokenizerFiles, MalformedModelFilesAreErrorsNotCrashes) {
+  const std::string nul_piece =
+      std::string(ATTNSCOPE_TEST_DATA) + "/../fuzz/corpus/spm/regress-nul-piece.spm";
+  try {
+    Tokenizer::load(nul_piece);
+    ADD_FAILURE() << "loaded " << nul_piece;
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(nul_piece + ": piece 5 holds a NUL byte"),
+              std::string::npos)
+        << e.what();
+  }
+  check_spm_model(std::string("\x0a\x07\x0a\x05<unk>", 9), "ok.model");  // one piece: fine
+  for (const std::string& bad :
+       {std::string(), std::string("\x0a\x09\x0a\x05<unk>", 9), std::string("\x0a\x02\x10\x01", 4),
+        std::string("\xff\xff", 2), std::string("\x0b", 1)}) {
+    EXPECT_THROW(check_spm_model(bad, "bad.model"), Error) << bad.size();
+  }
 }
 
 }  // namespace

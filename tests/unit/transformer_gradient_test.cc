@@ -1,6 +1,7 @@
 // Finite-difference gradient checks of the whole Transformer (every module's backward at once)
-// on a tiny model, across the switches: post/pre-norm, ReLU/GELU, tied and shared embeddings,
-// no final norms, no residual, no 1/√d_k, dropout on (fixed masks), and padding on both sides.
+// on a tiny model, across the switches: post/pre-norm, ReLU/GELU/tanh GELU/SiLU, tied and shared
+// embeddings, no final norms, no residual, no 1/√d_k, dropout on (fixed masks), positions in
+// halves and as parameter tables, Marian's source-tail padding mask, and padding on both sides.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -81,6 +82,26 @@ std::vector<GradCase> cases() {
     c.heads = 4;
     c.generator_bias = false;
     v.push_back({"four_heads_one_layer", c});
+  }
+  {
+    // Hugging Face Marian's switches: SiLU, sinusoid halves, no final norms, shared and tied
+    // tables with a generator bias, only the source's trailing pads masked.
+    auto c = tiny();
+    c.src_vocab = c.tgt_vocab = 10;
+    c.share_embeddings = true;
+    c.tie_output = true;
+    c.final_norms = false;
+    c.activation = cpu::Activation::kSilu;
+    c.positions = Positions::kSinusoidHalves;
+    c.padding_mask = PaddingMask::kSourceTail;
+    v.push_back({"marian_silu_halves_source_tail", c});
+  }
+  {
+    // Position tables as parameters (their gradients checked too), tanh GELU.
+    auto c = tiny();
+    c.activation = cpu::Activation::kGeluTanh;
+    c.positions = Positions::kTable;
+    v.push_back({"gelu_tanh_position_tables", c, true});
   }
   return v;
 }
@@ -179,6 +200,35 @@ TEST(TransformerAttention, MasksAndRowSums) {
             EXPECT_NEAR(sum, 1.0, 1e-5) << attention_kind_name(kind) << " layer " << l;
           }
     }
+  }
+}
+
+TEST(TransformerAttention, SourceTailMasksOnlyTheSourcesTrailingPads) {
+  // Hugging Face Marian: a pad id inside the source (a literal <pad> in the text) is a token;
+  // the pads after the last token are padding; the decoder masks nothing but the future (its
+  // start token is the pad id).
+  ModelConfig c = tiny();
+  c.padding_mask = PaddingMask::kSourceTail;
+  Transformer model(c);
+  model.init_weights(3);
+  const int32_t pad = c.pad_id;
+  TokenBatch src{2, 5, {5, pad, 7, 2, pad, 8, 2, pad, pad, pad}};
+  TokenBatch tgt{2, 3, {pad, 3, 4, pad, 5, pad}};
+  model.forward(src, tgt, ForwardOptions{});
+  const int64_t src_len[2] = {4, 2};
+  for (AttentionKind kind : kAllAttentionKinds) {
+    const Tensor& p = model.attention(kind, 0);
+    const int64_t H = p.dim(1), Tq = p.dim(2), Tk = p.dim(3);
+    for (int64_t b = 0; b < 2; ++b)
+      for (int64_t i = 0; i < Tq; ++i)
+        for (int64_t j = 0; j < Tk; ++j) {
+          const float w = p[((b * H + 0) * Tq + i) * Tk + j];
+          const bool masked = kind == AttentionKind::kDecoderSelf ? j > i : j >= src_len[b];
+          if (masked)
+            EXPECT_EQ(w, 0.0f) << attention_kind_name(kind) << " " << b << " " << i << " " << j;
+          else
+            EXPECT_GT(w, 0.0f) << attention_kind_name(kind) << " " << b << " " << i << " " << j;
+        }
   }
 }
 

@@ -322,7 +322,7 @@
     }
     if (kind.q === 'tgt') {
       html('h2', {}, L, 'Decoder steps');
-      html('p', {}, L, 'The left tokens are what the decoder was fed: <s>, then its own outputs. Row t is the step that had read them up to t and predicted the token of row t+1.');
+      html('p', {}, L, 'The left tokens are what the decoder was fed: its start token (<s>; <pad> for an OPUS-MT model), then its own outputs. Row t is the step that had read them up to t and predicted the token of row t+1.');
     }
     if (state.head === 'all') {
       html('h2', {}, L, 'Heads');

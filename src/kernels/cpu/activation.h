@@ -1,11 +1,12 @@
-// Pointwise activations and their gradients. GELU is the exact erf form (PyTorch's default).
+// Pointwise activations and their gradients: ReLU, GELU in its exact erf form (PyTorch's default),
+// GELU's tanh approximation (Hugging Face's "gelu_new") and SiLU x·σ(x) (Marian's "swish").
 #pragma once
 
 #include <cstdint>
 
 namespace attnscope::cpu {
 
-enum class Activation { kRelu, kGelu };
+enum class Activation { kRelu, kGelu, kGeluTanh, kSilu };
 
 void activation_forward(Activation a, const float* x, float* y, int64_t n);
 // dx[n] += f'(x) ⊙ dy

@@ -11,6 +11,7 @@
 
 #include "core/error.h"
 #include "kernels/cpu/fast_exp.h"
+#include "kernels/cpu/row_max.h"
 
 namespace attnscope::cpu {
 
@@ -50,9 +51,7 @@ CrossEntropyResult cross_entropy(const float* logits, const int32_t* targets, fl
         if (dx) std::fill(dx, dx + V, 0.0f);
         continue;
       }
-      float m = x[0];
-#pragma omp simd reduction(max : m)
-      for (int64_t v = 1; v < V; ++v) m = std::max(m, x[v]);
+      const float m = row_max(x, V);
       double sum_exp = 0.0, sum_x = 0.0;
 #pragma omp simd reduction(+ : sum_exp, sum_x)
       for (int64_t v = 0; v < V; ++v) {

@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "kernels/cpu/fast_exp.h"
+#include "kernels/cpu/row_max.h"
 
 namespace attnscope::cpu {
 
@@ -29,9 +30,7 @@ void softmax_forward(const float* x, const float* mask, float* y, int64_t rows, 
     } else if (yr != xr) {
       std::copy(xr, xr + n, yr);
     }
-    float m = kNegInf;
-#pragma omp simd reduction(max : m)
-    for (int64_t j = 0; j < n; ++j) m = std::max(m, yr[j]);
+    const float m = row_max(yr, n);
     if (m == kNegInf) {  // every column masked
       std::fill(yr, yr + n, 0.0f);
       continue;
@@ -50,14 +49,21 @@ void softmax_forward(const float* x, const float* mask, float* y, int64_t rows, 
 
 void log_softmax_forward(const float* x, float* y, int64_t rows, int64_t n) {
   ATTN_CHECK(rows >= 0 && n >= 1, "log_softmax: shape [{}, {}] (n must be ≥ 1)", rows, n);
+#pragma omp parallel for schedule(static) if (rows * n > kParallelMin)
   for (int64_t r = 0; r < rows; ++r) {
     const float* xr = x + r * n;  // x, y [rows, n]
     float* yr = y + r * n;
     if (yr != xr) std::copy(xr, xr + n, yr);
     const float m = *std::max_element(yr, yr + n);
+    // Σ e^(x − m): float sums of blocks (so the loop vectorises), added up in double.
     double sum = 0;
-#pragma omp simd reduction(+ : sum)
-    for (int64_t j = 0; j < n; ++j) sum += static_cast<double>(fast_exp(yr[j] - m));
+    for (int64_t j0 = 0; j0 < n; j0 += 1024) {
+      const int64_t j1 = std::min<int64_t>(n, j0 + 1024);
+      float block = 0;
+#pragma omp simd reduction(+ : block)
+      for (int64_t j = j0; j < j1; ++j) block += fast_exp(yr[j] - m);
+      sum += static_cast<double>(block);
+    }
     const float lse = m + static_cast<float>(std::log(sum));
     for (int64_t j = 0; j < n; ++j) yr[j] -= lse;
   }

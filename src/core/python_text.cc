@@ -1,4 +1,4 @@
-#include "eval/python_text.h"
+#include "core/python_text.h"
 
 namespace attnscope {
 
@@ -42,6 +42,24 @@ bool is_python_space(char32_t c) {
   return (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x20) || c == 0x85 || c == 0xA0 ||
          c == 0x1680 || (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F ||
          c == 0x205F || c == 0x3000;
+}
+
+std::string python_strip(std::string_view s) {
+  size_t begin = 0, end = s.size();
+  while (begin < end) {  // leading whitespace, code point by code point
+    char32_t cp = 0;
+    const size_t n = decode_utf8(s, begin, &cp);
+    if (!is_python_space(cp)) break;
+    begin += n;
+  }
+  while (end > begin) {  // trailing: step back to the start of the last code point
+    size_t start = end - 1;
+    while (start > begin && (static_cast<unsigned char>(s[start]) & 0xC0) == 0x80) --start;
+    char32_t cp = 0;
+    if (decode_utf8(s, start, &cp) != end - start || !is_python_space(cp)) break;
+    end = start;
+  }
+  return std::string(s.substr(begin, end - begin));
 }
 
 }  // namespace attnscope
