@@ -142,8 +142,8 @@ else()
   endforeach()
 endif()
 
-# ---- Every source file the doc names exists ----
-string(REGEX MATCHALL "src/[A-Za-z0-9_/]+\\.(h|cc)" named "${doc}")
+# ---- Every source file the doc names exists (src/ and the Python module's python/src/) ----
+string(REGEX MATCHALL "(python/)?src/[A-Za-z0-9_/]+\\.(h|cc)" named "${doc}")
 list(REMOVE_DUPLICATES named)
 foreach(path IN LISTS named)
   if(NOT EXISTS "${root}/${path}")

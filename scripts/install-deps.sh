@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Installs the Debian packages attnscope builds and tests with (numpy and pytest for the tests
-# of the Python tools in tests/python; clang with its sanitizer and libFuzzer runtimes and
-# OpenMP for the sanitizer build; strace for the crash-consistency tests; Open MPI for training
-# on several processes and machines, docs/scaling.md). Safe to run again: it installs only what
-# is missing.
+# Installs the Debian packages attnscope builds and tests with: the C++ build, the browser tests,
+# the Python module (pybind11, Python's headers, NumPy; pytest for tests/python; nbconvert and
+# ipykernel run the notebook tour; venv, pip, setuptools and wheel for `pip install
+# --no-build-isolation .`), clang with its sanitizer and libFuzzer runtimes and OpenMP for the
+# sanitizer build, strace for the crash-consistency tests, Open MPI for training on several
+# processes and machines (docs/scaling.md). Safe to run again: it installs only what is missing.
 # Run as root or with sudo available.
 set -euo pipefail
 SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
@@ -15,6 +16,8 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev libcpp-httplib-dev libhwy-dev fonts-dejavu-core
   nodejs npm chromium
   python3-numpy python3-pytest
+  pybind11-dev python3-dev jupyter-nbconvert python3-ipykernel
+  python3-venv python3-pip python3-setuptools python3-wheel
   libopenmpi-dev openmpi-bin
 )
 # A package also counts as present when an installed one provides it: NodeSource's nodejs

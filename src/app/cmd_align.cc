@@ -59,20 +59,6 @@ std::vector<InputLine> read_input(const std::string& path, bool need_target) {
   return lines;
 }
 
-// The text of each word of a piece sequence ("▁cat" "s" → "cats").
-std::vector<std::string> word_texts(const std::vector<std::string>& pieces,
-                                    const std::vector<int64_t>& word) {
-  static const std::string kWordStart = "\xE2\x96\x81";
-  std::vector<std::string> out;
-  for (size_t i = 0; i < pieces.size(); ++i) {
-    if (static_cast<int64_t>(out.size()) <= word[i]) out.emplace_back();
-    std::string p = pieces[i];
-    if (p.starts_with(kWordStart)) p = p.substr(kWordStart.size());
-    out.back() += p;
-  }
-  return out;
-}
-
 std::string join(const std::vector<std::string>& v) {
   std::string s;
   for (const auto& x : v) s += (s.empty() ? "" : " ") + x;
@@ -146,20 +132,17 @@ void run_align(const AlignArgs& a) {
   const AlignmentSource source = chosen_source(a);
   for (size_t i = 0; i < lines.size(); ++i) {
     const std::string where = fmt::format("{}:{}", in_name, i + 1);
+    // With --gold every head is ranked: the chosen map is not read (all_mean always exists).
+    const SentenceAlignment sa =
+        align_sentence(cross[i], tok.src->pieces(src_ids[i]), tok.tgt->pieces(out_ids[i]),
+                       gold ? AlignmentSource::all_mean() : source, opt, a.pieces);
+    const std::vector<std::string>& src_labels = sa.src_labels;
+    const std::vector<std::string>& tgt_labels = sa.tgt_labels;
     AlignmentExample ex;
     ex.cross = cross[i];
     ex.num_outputs = static_cast<int64_t>(out_ids[i].size());
-    std::vector<std::string> src_p = tok.src->pieces(src_ids[i]);  // ends in </s>
-    if (opt.skip_eos) src_p.pop_back();
-    std::vector<std::string> tgt_p = tok.tgt->pieces(out_ids[i]);
-    if (!opt.skip_eos) tgt_p.push_back("</s>");
-    std::vector<std::string> src_labels = src_p, tgt_labels = tgt_p;
-    if (!a.pieces) {
-      ex.src_word = word_index_of_pieces(src_p);
-      ex.tgt_word = word_index_of_pieces(tgt_p);
-      src_labels = word_texts(src_p, ex.src_word);
-      tgt_labels = word_texts(tgt_p, ex.tgt_word);
-    }
+    ex.src_word = sa.src_word;
+    ex.tgt_word = sa.tgt_word;
     if (gold) {
       ex.gold = golds[i];
       GoldPair pair;
@@ -175,8 +158,7 @@ void run_align(const AlignArgs& a) {
       if (tally.admit(pair)) examples.push_back(std::move(ex));
       continue;
     }
-    Tensor soft = soft_alignment(select_cross_map(ex.cross, source), ex.num_outputs, opt);
-    if (!a.pieces) soft = pool_to_words(soft, ex.tgt_word, ex.src_word);
+    const Tensor& soft = sa.soft;
     if (a.soft) {
       // One block per sentence: the source tokens, then one row per target token.
       fmt::print("# {}\t{}\n", i + 1, join(src_labels));
@@ -190,7 +172,7 @@ void run_align(const AlignArgs& a) {
       fmt::print("\n");
       continue;
     }
-    const std::string links = format_pharaoh(extract_links(soft, opt));
+    const std::string links = format_pharaoh(sa.links);
     if (force)
       fmt::print("{}\n", links);
     else

@@ -1,6 +1,7 @@
 // attnscope train: a translation model from a parallel corpus.
 #include <fmt/core.h>
 
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -9,7 +10,7 @@
 #include "app/flag_checks.h"
 #include "app/model_presets.h"
 #include "app/progress.h"
-#include "app/tsv_columns.h"
+#include "app/train_command.h"
 #include "core/error.h"
 #include "data/corpus.h"
 #include "dist/communicator.h"
@@ -21,24 +22,6 @@ namespace attnscope::app {
 
 namespace {
 
-struct TrainArgs {
-  std::string data, src_file, tgt_file, valid, out, config = "small", arch;
-  TsvColumns columns;
-  bool resume = false, separate_vocab = false;
-  int64_t split_dev = 0, steps = 0, epochs = 0;
-  double minutes = 0;
-  int vocab = 8000;
-  std::string spm_type = "unigram", spm, tgt_spm;
-  int64_t batch_tokens = 4096, accumulate = 1, warmup = 4000, valid_every = 500, log_every = 50;
-  int64_t patience = 0, valid_bleu_sentences = 500;
-  float lr = 1e-3f, label_smoothing = 0.1f, clip_norm = 1.0f, dropout = -1, weight_decay = 0;
-  std::string schedule = "inverse_sqrt", norm;
-  uint64_t seed = 1;
-  double rank_timeout = 120;  // data-parallel runs (mpirun / srun)
-  int64_t replica_check_every = 0;
-  double bucket_mb = 4;
-};
-
 std::vector<SentencePair> read_pairs(const TrainArgs& a, const std::string& tsv,
                                      const CorpusOptions& opt, std::FILE* log) {
   CorpusReport report;
@@ -48,15 +31,93 @@ std::vector<SentencePair> read_pairs(const TrainArgs& a, const std::string& tsv,
   return pairs;
 }
 
-// One rank's part of the run (all of it, alone): rank 0 logs, the others are quiet.
+// One rank's part of a run on the ranks of `mpirun`/`srun` (or alone): rank 0 logs and shows
+// progress, the others are quiet.
 void train_on(const TrainArgs& a, Communicator& ranks) {
   std::FILE* log = stderr;
   std::unique_ptr<std::FILE, int (*)(std::FILE*)> quiet(nullptr, std::fclose);
-  if (ranks.rank() != 0) {
+  std::function<void(const TrainProgress&)> progress = [](const TrainProgress&) {};
+  if (ranks.rank() == 0) {
+    progress = TrainingProgress(stderr, a.out);
+  } else {
     quiet.reset(std::fopen("/dev/null", "w"));
     ATTN_CHECK(quiet != nullptr, "cannot open /dev/null");
     log = quiet.get();
   }
+  const TrainerState s = run_train(a, progress, log, &ranks);
+  fmt::print(log, "best model (step {}) in {}\n", s.best_step, a.out);
+}
+
+// The command: the ranks this process was started with (one, without a launcher), each
+// training its part; an error stops all of them.
+void train_command(const TrainArgs& a) {
+  // The rules between flags, before any rank connects (the same on every rank).
+  validate_train_args(a);
+  WorldOptions world_options;
+  world_options.rank_timeout_s = a.rank_timeout;
+  std::unique_ptr<Communicator> world = connect_world(world_options);
+  if (world->size() == 1) return train_on(a, *world);
+  try {
+    train_on(a, *world);
+  } catch (const CollectiveError&) {
+    // Every rank found the same error: rank 0 reports it, once, after all ranks have ended.
+    const bool root = world->rank() == 0;
+    world.reset();
+    if (root) throw;
+    std::exit(1);
+  } catch (const std::exception& e) {
+    // This rank alone: the others would wait for it until their timeouts; stop them all now.
+    world->abort(e.what());
+  }
+}
+
+}  // namespace
+
+// The CLI checks each flag as it is parsed (flag_checks.h); callers without the CLI (the Python
+// module) get the same rules here.
+void validate_train_args(const TrainArgs& a) {
+  ATTN_CHECK(!a.out.empty(), "--out is required: the model directory to write");
+  ATTN_CHECK(a.spm_type == "unigram" || a.spm_type == "bpe",
+             "--spm-type must be unigram or bpe, not \"{}\"", a.spm_type);
+  ATTN_CHECK(a.schedule == "inverse_sqrt" || a.schedule == "constant",
+             "--schedule must be inverse_sqrt or constant, not \"{}\"", a.schedule);
+  ATTN_CHECK(a.norm.empty() || a.norm == "post" || a.norm == "pre",
+             "--norm must be post or pre, not \"{}\"", a.norm);
+  ATTN_CHECK(a.steps >= 0 && a.epochs >= 0 && a.minutes >= 0 && std::isfinite(a.minutes),
+             "--steps, --epochs and --minutes must not be negative");
+  ATTN_CHECK(a.steps > 0 || a.epochs > 0 || a.minutes > 0,
+             "training needs a limit: --steps, --epochs or --minutes");
+  ATTN_CHECK(a.vocab >= 8, "--vocab must be at least 8, not {}", a.vocab);
+  ATTN_CHECK(a.batch_tokens >= 1, "--batch-tokens must be ≥ 1, not {}", a.batch_tokens);
+  ATTN_CHECK(a.accumulate >= 1, "--accumulate must be ≥ 1, not {}", a.accumulate);
+  ATTN_CHECK(std::isfinite(a.lr) && a.lr > 0, "--lr must be > 0, not {}", a.lr);
+  ATTN_CHECK(a.warmup >= 0, "--warmup must not be negative, not {}", a.warmup);
+  ATTN_CHECK(a.label_smoothing >= 0 && a.label_smoothing < 1,
+             "--label-smoothing must lie in [0, 1), not {}", a.label_smoothing);
+  ATTN_CHECK(a.dropout < 1, "--dropout must be below 1, not {}", a.dropout);
+  ATTN_CHECK(a.clip_norm >= 0, "--clip-norm must not be negative, not {}", a.clip_norm);
+  ATTN_CHECK(a.weight_decay >= 0, "--weight-decay must not be negative, not {}", a.weight_decay);
+  ATTN_CHECK(a.valid_every >= 0 && a.log_every >= 1,
+             "--valid-every must be ≥ 0 (0: only at the end) and --log-every ≥ 1");
+  ATTN_CHECK(a.patience >= 0 && a.valid_bleu_sentences >= 0 && a.split_dev >= 0,
+             "--patience, --valid-bleu-sentences and --split-dev must not be negative");
+  ATTN_CHECK(a.columns.src_col >= 0 && a.columns.tgt_col >= 0,
+             "--src-col and --tgt-col must not be negative");
+  ATTN_CHECK(std::isfinite(a.rank_timeout) && a.rank_timeout >= 0,
+             "--rank-timeout must be ≥ 0 seconds (0: never), not {}", a.rank_timeout);
+  ATTN_CHECK(a.replica_check_every >= 0, "--replica-check-every must not be negative, not {}",
+             a.replica_check_every);
+  ATTN_CHECK(std::isfinite(a.bucket_mb) && a.bucket_mb >= 0.001 && a.bucket_mb <= 4096,
+             "--bucket-mb must lie in [0.001, 4096], not {}", a.bucket_mb);
+  ATTN_CHECK(!a.data.empty() || (!a.src_file.empty() && !a.tgt_file.empty()),
+             "give the training data: --data FILE.tsv, or --src-file and --tgt-file");
+  a.columns.check();
+}
+
+TrainerState run_train(const TrainArgs& a,
+                       const std::function<void(const TrainProgress&)>& progress, std::FILE* log,
+                       Communicator* ranks) {
+  validate_train_args(a);
   const CorpusOptions copt = a.columns.corpus_options();
   TrainRecipe r;
   r.out_dir = a.out;
@@ -109,41 +170,11 @@ void train_on(const TrainArgs& a, Communicator& ranks) {
   t.valid_every = a.valid_every;
   t.patience = a.patience;
   t.seed = a.seed;
-  r.ranks = &ranks;
+  r.ranks = ranks;
   r.parallel.replica_check_every = a.replica_check_every;
   r.parallel.bucket_bytes = static_cast<int64_t>(a.bucket_mb * 1024 * 1024);
-  std::function<void(const TrainProgress&)> progress = [](const TrainProgress&) {};
-  if (ranks.rank() == 0) progress = TrainingProgress(stderr, a.out);
-  const TrainerState s = run_training(r, progress, log);
-  fmt::print(log, "best model (step {}) in {}\n", s.best_step, a.out);
+  return run_training(r, progress, log);
 }
-
-void run_train(const TrainArgs& a) {
-  // The rules between flags, before anything is read or written (the same on every rank).
-  ATTN_CHECK(!a.data.empty() || !a.src_file.empty(),
-             "give the training data: --data FILE.tsv, or --src-file and --tgt-file");
-  ATTN_CHECK(a.steps > 0 || a.epochs > 0 || a.minutes > 0,
-             "training needs a limit: --steps, --epochs or --minutes");
-  a.columns.check();
-  WorldOptions world_options;
-  world_options.rank_timeout_s = a.rank_timeout;
-  std::unique_ptr<Communicator> world = connect_world(world_options);
-  if (world->size() == 1) return train_on(a, *world);
-  try {
-    train_on(a, *world);
-  } catch (const CollectiveError&) {
-    // Every rank found the same error: rank 0 reports it, once, after all ranks have ended.
-    const bool root = world->rank() == 0;
-    world.reset();
-    if (root) throw;
-    std::exit(1);
-  } catch (const std::exception& e) {
-    // This rank alone: the others would wait for it until their timeouts; stop them all now.
-    world->abort(e.what());
-  }
-}
-
-}  // namespace
 
 void register_train(CLI::App& app) {
   auto a = std::make_shared<TrainArgs>();
@@ -259,7 +290,7 @@ void register_train(CLI::App& app) {
                   "earlier during backward; larger ones pay the network's latency less often)")
       ->capture_default_str()
       ->check(finite_range(0.001, 4096));
-  cmd->callback([a] { run_train(*a); });
+  cmd->callback([a] { train_command(*a); });
 }
 
 }  // namespace attnscope::app

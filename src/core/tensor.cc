@@ -115,4 +115,16 @@ Tensor Tensor::view(Shape shape) const {
   return t;
 }
 
+Tensor Tensor::slice(int64_t i) const {
+  ATTN_CHECK(rank() >= 1 && i >= 0 && i < shape_[0], "cannot take entry {} of the first axis of {}",
+             i, shape_str());
+  Tensor t;
+  t.shape_.assign(shape_.begin() + 1, shape_.end());
+  t.numel_ = shape_numel(t.shape_);
+  t.capacity_ = t.numel_;
+  // The aliasing constructor: owns the whole block, points at entry i.
+  t.storage_ = std::shared_ptr<float[]>(storage_, storage_.get() + i * t.numel_);
+  return t;
+}
+
 }  // namespace attnscope

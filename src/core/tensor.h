@@ -1,9 +1,9 @@
 // Tensor: fp32 values, a row-major shape, 64-byte aligned contiguous storage.
 //
 // Copies share storage (like a PyTorch tensor handle); clone() copies the values. view() gives
-// the same storage another shape. resize() keeps the storage when it is large enough, so an
-// activation buffer that is resized to the same or a smaller shape on every step never
-// allocates after the first one (see nn/ for how modules plan their buffers).
+// the same storage another shape; slice(i) one entry of the first axis. resize() keeps the storage
+// when it is large enough, so an activation buffer that is resized to the same or a smaller shape
+// on every step never allocates after the first one (see nn/ for how modules plan their buffers).
 #pragma once
 
 #include <cstdint>
@@ -48,6 +48,10 @@ class Tensor {
   Tensor clone() const;
   // Same storage, another shape with the same number of elements.
   Tensor view(Shape shape) const;
+  // Entry i of the first axis, [A, ...] → [...], sharing this tensor's storage (and keeping all
+  // of it alive): per-layer maps that are slices of one [L, ...] block can be handed out whole,
+  // without a copy (the Python module's arrays). Growing the slice by resize() detaches it.
+  Tensor slice(int64_t i) const;
   // Bytes of storage held (for memory reports).
   int64_t capacity() const { return capacity_; }
 

@@ -65,17 +65,6 @@ Tensor captured(const Seq2SeqModel& model, AttentionKind kind, int64_t layer,
   return reduce_heads(model.attention_heads(kind, layer, heads), r);
 }
 
-// Keeps only the last query row of each head when asked: [H', T, cols] → [H', 1, cols].
-Tensor last_row_if(const Tensor& t, CaptureReduction r) {
-  if (r != CaptureReduction::kLastRow) return t;
-  const int64_t H = t.dim(0), T = t.dim(1), cols = t.dim(2);
-  Tensor out({H, 1, cols});
-  for (int64_t h = 0; h < H; ++h)
-    std::memcpy(out.data() + h * cols, t.data() + (h * T + T - 1) * cols,
-                static_cast<size_t>(cols) * sizeof(float));
-  return out;
-}
-
 }  // namespace
 
 std::vector<std::vector<Hypothesis>> beam_search(Seq2SeqModel& model, const TokenBatch& src,
@@ -140,19 +129,29 @@ std::vector<std::vector<Hypothesis>> beam_search(Seq2SeqModel& model, const Toke
                "decoder layers",
                l, Le, L);
 
-  // Encoder maps per sentence, trimmed to its real length: [H', n, n].
+  // Encoder maps per sentence, trimmed to its real length: [H', n, n] (only the last query row,
+  // [H', 1, n], when the spec says so). A sentence's layers are slices of one block
+  // [layers, H', rows, n], so its maps can be handed out whole, without a copy.
+  const bool last_row = red == CaptureReduction::kLastRow;
+  const int64_t Hc = reduces_heads(red) ? 1 : static_cast<int64_t>(heads.size());
   std::vector<std::vector<Tensor>> encoder_maps(static_cast<size_t>(B));
-  for (int64_t l : enc_layers) {
-    const Tensor sel = captured(model, AttentionKind::kEncoderSelf, l, heads, red);
-    const int64_t H = sel.dim(1);
+  std::vector<Tensor> encoder_blocks(static_cast<size_t>(B));
+  for (int64_t b = 0; b < B && !enc_layers.empty(); ++b) {
+    const int64_t n = src_len[b];
+    encoder_blocks[b] = Tensor({static_cast<int64_t>(enc_layers.size()), Hc, last_row ? 1 : n, n});
+  }
+  for (size_t k = 0; k < enc_layers.size(); ++k) {
+    const Tensor sel =
+        captured(model, AttentionKind::kEncoderSelf, enc_layers[k], heads, red);
     for (int64_t b = 0; b < B; ++b) {
-      const int64_t n = src_len[b];
-      Tensor t({H, n, n});
-      for (int64_t h = 0; h < H; ++h)
-        for (int64_t i = 0; i < n; ++i)
-          std::memcpy(t.data() + (h * n + i) * n, sel.data() + ((b * H + h) * Ts + i) * Ts,
+      const int64_t n = src_len[b], first = last_row ? n - 1 : 0, rows = n - first;
+      Tensor t = encoder_blocks[b].slice(static_cast<int64_t>(k));  // [H', rows, n]
+      for (int64_t h = 0; h < Hc; ++h)
+        for (int64_t i = first; i < n; ++i)
+          std::memcpy(t.data() + (h * rows + i - first) * n,
+                      sel.data() + ((b * Hc + h) * Ts + i) * Ts,
                       static_cast<size_t>(n) * sizeof(float));
-      encoder_maps[b].push_back(last_row_if(t, red));
+      encoder_maps[b].push_back(t);
     }
   }
 
@@ -263,24 +262,33 @@ std::vector<std::vector<Hypothesis>> beam_search(Seq2SeqModel& model, const Toke
         a.decoder_layers = dec_layers;
         a.heads = reduces_heads(red) ? std::vector<int64_t>{} : heads;
         a.reduction = red;
-        const int64_t H = reduces_heads(red) ? 1 : static_cast<int64_t>(heads.size());
-        // Gathers step s's row of the chosen hypothesis: [H', T, width] from [R, H', 1, ·].
+        // Gathers the chosen hypothesis's row of each step s (only the last step's, for the last
+        // query row) into dst [H', rows, width] from the steps' maps [R, H', 1, ·]; the rest of
+        // dst stays 0 (the self-attention maps above the diagonal).
+        const int64_t first = last_row ? T - 1 : 0, rows = T - first;
         auto gather = [&](const std::vector<Tensor> StepMaps::*which, size_t k, int64_t width,
-                          bool self_rows) {
-          Tensor rows({H, T, width});
-          for (int64_t s = 0; s < T; ++s) {
+                          bool self_rows, Tensor dst) {
+          for (int64_t s = first; s < T; ++s) {
             const Tensor& p = (maps[s].*which)[k];
             const int64_t cols = p.dim(3);
             const int64_t copy = self_rows ? s + 1 : width;
-            for (int64_t h = 0; h < H; ++h)
-              std::memcpy(rows.data() + (h * T + s) * width, p.data() + (row_at[s] * H + h) * cols,
+            for (int64_t h = 0; h < Hc; ++h)
+              std::memcpy(dst.data() + (h * rows + s - first) * width,
+                          p.data() + (row_at[s] * Hc + h) * cols,
                           static_cast<size_t>(copy) * sizeof(float));
           }
-          return last_row_if(rows, red);
+          return dst;
         };
+        // Each kind's layers are slices of one block [layers, H', rows, ·] (no copy to hand out).
+        const auto layers = static_cast<int64_t>(dec_layers.size());
+        const Tensor self_block = want_self ? Tensor({layers, Hc, rows, T}) : Tensor();
+        const Tensor cross_block = want_cross ? Tensor({layers, Hc, rows, n}) : Tensor();
         for (size_t k = 0; k < dec_layers.size(); ++k) {
-          if (want_self) a.decoder_self.push_back(gather(&StepMaps::self, k, T, true));
-          if (want_cross) a.cross.push_back(gather(&StepMaps::cross, k, n, false));
+          const auto layer = static_cast<int64_t>(k);
+          if (want_self)
+            a.decoder_self.push_back(gather(&StepMaps::self, k, T, true, self_block.slice(layer)));
+          if (want_cross)
+            a.cross.push_back(gather(&StepMaps::cross, k, n, false, cross_block.slice(layer)));
         }
       }
       out[b].push_back(std::move(e.hyp));

@@ -39,7 +39,9 @@ struct DecodeOptions {
 // Without a selection or reduction: per layer [H, Ts, Ts], [H, T, T] (zero above the
 // diagonal) and [H, T, Ts]. A capture spec keeps only the chosen layers (listed in
 // encoder_layers / decoder_layers) and heads (listed in heads; empty after a reduction over
-// heads, which leaves one map per layer), or only the last query row.
+// heads, which leaves one map per layer), or only the last query row. The layers of a kind are
+// slices (Tensor::slice) of one block [layers, H', T', Tk], in that order, so the whole kind can
+// be handed out as one array without a copy.
 struct HypothesisAttention {
   std::vector<Tensor> encoder_self;  // per captured encoder layer [H', Ts', Ts]
   std::vector<Tensor> decoder_self;  // per captured decoder layer [H', T', T]

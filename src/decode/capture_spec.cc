@@ -38,6 +38,20 @@ CaptureReduction parse_reduction(const std::string& s) {
   fail("unknown reduction \"{}\" (none, mean, max, last)", s);
 }
 
+const char* reduction_name(CaptureReduction r) {
+  switch (r) {
+    case CaptureReduction::kNone:
+      return "none";
+    case CaptureReduction::kMeanHeads:
+      return "mean";
+    case CaptureReduction::kMaxHeads:
+      return "max";
+    case CaptureReduction::kLastRow:
+      return "last";
+  }
+  return "none";
+}
+
 namespace {
 std::vector<std::string> split_commas(const std::string& s) {
   std::vector<std::string> out;

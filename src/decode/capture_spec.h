@@ -34,6 +34,8 @@ struct CaptureSpec {
 
 // "none" | "mean" | "max" | "last"; throws attnscope::Error for anything else.
 CaptureReduction parse_reduction(const std::string& s);
+// The name parse_reduction reads: "none", "mean", "max" or "last".
+const char* reduction_name(CaptureReduction r);
 // "encoder_self,cross" → kinds; "0,2" → indices. Errors name the bad item.
 std::vector<AttentionKind> parse_kinds(const std::string& s);
 std::vector<int64_t> parse_indices(const std::string& s, const char* what);

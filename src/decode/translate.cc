@@ -22,6 +22,13 @@ std::vector<int32_t> encode_source(const TextTokenizer& tok, const std::string& 
   return ids;
 }
 
+std::vector<int32_t> fed_tokens(const Hypothesis& h, int32_t decoder_start_id) {
+  std::vector<int32_t> fed = {decoder_start_id};
+  fed.insert(fed.end(), h.tokens.begin(), h.tokens.end());
+  if (!h.finished && !h.tokens.empty()) fed.pop_back();
+  return fed;
+}
+
 std::vector<Translation> translate_sentences(Seq2SeqModel& model, const TextTokenizer& src_tok,
                                              const TextTokenizer& tgt_tok,
                                              const std::vector<std::string>& sentences,
@@ -75,12 +82,7 @@ std::vector<Translation> translate_sentences(Seq2SeqModel& model, const TextToke
       if (!t.hypotheses.empty()) {
         const Hypothesis& best = t.hypotheses.front();
         t.text = tgt_tok.decode(best.tokens);
-        // The fed tokens: the decoder start and the outputs, except the last one of a
-        // hypothesis cut at the length limit (it was chosen at the final step and never fed).
-        std::vector<int32_t> fed = {cfg.decoder_start_id};
-        fed.insert(fed.end(), best.tokens.begin(), best.tokens.end());
-        if (!best.finished && !best.tokens.empty()) fed.pop_back();
-        t.tgt_pieces = tgt_tok.pieces(fed);
+        t.tgt_pieces = tgt_tok.pieces(fed_tokens(best, cfg.decoder_start_id));
       }
     }
   }

@@ -29,6 +29,11 @@ struct Translation {
 std::vector<int32_t> encode_source(const TextTokenizer& tok, const std::string& sentence,
                                    int64_t max_len, int32_t eos_id);
 
+// The tokens the decoder was fed for hypothesis h (the rows of its decoder maps): the decoder
+// start token and the outputs, except the last one of a hypothesis cut at the length limit (it
+// was chosen at the final step and never fed back).
+std::vector<int32_t> fed_tokens(const Hypothesis& h, int32_t decoder_start_id);
+
 // Under Hugging Face's rules (opt.decode.hf) a source longer than the model's positions is an
 // error naming the sentence (Hugging Face cannot run it either), not truncated.
 std::vector<Translation> translate_sentences(Seq2SeqModel& model, const TextTokenizer& src_tok,

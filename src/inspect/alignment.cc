@@ -145,6 +145,44 @@ std::vector<int64_t> word_index_of_pieces(const std::vector<std::string>& pieces
   return word;
 }
 
+std::vector<std::string> word_texts(const std::vector<std::string>& pieces,
+                                    const std::vector<int64_t>& word) {
+  static const std::string kWordStart = "\xE2\x96\x81";
+  ATTN_CHECK(word.size() == pieces.size(), "{} word indices for {} pieces", word.size(),
+             pieces.size());
+  std::vector<std::string> out;
+  for (size_t i = 0; i < pieces.size(); ++i) {
+    if (static_cast<int64_t>(out.size()) <= word[i]) out.emplace_back();
+    std::string p = pieces[i];
+    if (p.starts_with(kWordStart)) p = p.substr(kWordStart.size());
+    out.back() += p;
+  }
+  return out;
+}
+
+SentenceAlignment align_sentence(const std::vector<Tensor>& cross,
+                                 std::vector<std::string> src_pieces,
+                                 std::vector<std::string> out_pieces, const AlignmentSource& source,
+                                 const AlignOptions& opt, bool pieces) {
+  SentenceAlignment a;
+  const auto n = static_cast<int64_t>(out_pieces.size());
+  ATTN_CHECK(!src_pieces.empty(), "no source pieces to align to (not even </s>)");
+  if (opt.skip_eos) src_pieces.pop_back();
+  if (!opt.skip_eos) out_pieces.push_back("</s>");
+  a.soft = soft_alignment(select_cross_map(cross, source), n, opt);
+  a.src_labels = src_pieces;
+  a.tgt_labels = out_pieces;
+  if (!pieces) {
+    a.src_word = word_index_of_pieces(src_pieces);
+    a.tgt_word = word_index_of_pieces(out_pieces);
+    a.src_labels = word_texts(src_pieces, a.src_word);
+    a.tgt_labels = word_texts(out_pieces, a.tgt_word);
+    a.soft = pool_to_words(a.soft, a.tgt_word, a.src_word);
+  }
+  a.links = extract_links(a.soft, opt);
+  return a;
+}
+
 namespace {
 // Checks a word map made by word_index_of_pieces; returns the number of words.
 int64_t check_word_map(const std::vector<int64_t>& m, int64_t n, const char* what) {

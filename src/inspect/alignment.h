@@ -93,6 +93,10 @@ std::string format_pharaoh(const std::vector<AlignmentLink>& links);
 // starts the next word, any other piece continues the current one; "<s>" and "</s>" are words
 // of their own. {"▁the", "▁cat", "s", "▁sat", "</s>"} → {0, 1, 1, 2, 3}.
 std::vector<int64_t> word_index_of_pieces(const std::vector<std::string>& pieces);
+// The text of each word of a piece sequence, given word_index_of_pieces(pieces): the word's
+// pieces joined without their "▁" ({"▁cat", "s"} → "cats").
+std::vector<std::string> word_texts(const std::vector<std::string>& pieces,
+                                    const std::vector<int64_t>& word);
 // soft [Tt, Ts] over pieces → [Wt, Ws] over words, given the word of each target row
 // (tgt_word, Tt entries) and of each source column (src_word, Ts entries), both as made by
 // word_index_of_pieces (start at 0, each next entry equal or one more):
@@ -144,6 +148,26 @@ struct AlignmentExample {
 // example has word maps, extract_links.
 std::vector<AlignmentLink> align_example(const AlignmentExample& ex, const AlignmentSource& source,
                                          const AlignOptions& opt);
+
+// One sentence aligned as `attnscope align` prints it.
+struct SentenceAlignment {
+  Tensor soft;  // [target units, source units]: row k is output unit k over the source units
+  std::vector<AlignmentLink> links;  // extract_links(soft)
+  // The units: words (the pieces' texts joined), or the pieces themselves; with
+  // AlignOptions::skip_eos false the source ends in </s> and the target in the emitted </s>.
+  std::vector<std::string> src_labels, tgt_labels;
+  // The word of each source / target piece (word_index_of_pieces); empty when aligning pieces.
+  std::vector<int64_t> src_word, tgt_word;
+};
+
+// cross: per decoder layer [H, n + 1, Ts] (forced_cross_attention, or what beam search
+// captured), src_pieces: the source pieces ending in </s>, out_pieces: the n output pieces y1..yn
+// (no eos). Reads the map `source` names, applies soft_alignment (with opt), pools to words
+// unless `pieces`, and extracts the links.
+SentenceAlignment align_sentence(const std::vector<Tensor>& cross,
+                                 std::vector<std::string> src_pieces,
+                                 std::vector<std::string> out_pieces, const AlignmentSource& source,
+                                 const AlignOptions& opt, bool pieces);
 
 struct HeadScore {
   AlignmentSource source;

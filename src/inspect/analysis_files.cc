@@ -69,15 +69,9 @@ void check_analysis_supported(const Seq2SeqModel& model, const AnalysisOptions& 
              model_name, info.arch);
 }
 
-std::vector<std::string> write_analysis_files(const std::string& dir, Seq2SeqModel& model,
-                                              const std::vector<int32_t>& src_ids,
-                                              const Translation& t, const AnalysisOptions& opt) {
-  std::vector<std::string> written;
-  if (!opt.rollout && !opt.contributions) return written;
+void run_forced_pass(Seq2SeqModel& model, const std::vector<int32_t>& src_ids,
+                     const Translation& t) {
   ATTN_CHECK(!t.hypotheses.empty(), "nothing to analyse for \"{}\": no translation", t.source);
-  ATTN_CHECK(opt.residual_share >= 0 && opt.residual_share <= 1,
-             "the rollout's residual share must lie in [0, 1], not {}", opt.residual_share);
-  check_analysis_supported(model, opt, "the model");
   const ModelInfo cfg = model.info();
   const std::vector<int32_t>& out = t.hypotheses.front().tokens;
   ATTN_CHECK(src_ids.size() == t.src_pieces.size(), "\"{}\": {} source ids for {} source pieces",
@@ -90,6 +84,40 @@ std::vector<std::string> write_analysis_files(const std::string& dir, Seq2SeqMod
   ATTN_CHECK(tgt.ids.size() == t.tgt_pieces.size(), "\"{}\": {} target ids for {} target pieces",
              t.source, tgt.ids.size(), t.tgt_pieces.size());
   model.forward(src, tgt, ForwardOptions{});
+}
+
+SentenceRollout sentence_rollout(const Seq2SeqModel& model, float residual_share) {
+  ATTN_CHECK(residual_share >= 0 && residual_share <= 1,
+             "the rollout's residual share must lie in [0, 1], not {}", residual_share);
+  std::vector<Tensor> enc, dec;
+  for (int64_t l = 0; l < model.num_layers(AttentionKind::kEncoderSelf); ++l)
+    enc.push_back(model.attention(AttentionKind::kEncoderSelf, l));
+  for (int64_t l = 0; l < model.num_layers(AttentionKind::kDecoderSelf); ++l)
+    dec.push_back(model.attention(AttentionKind::kDecoderSelf, l));
+  return {drop_batch(attention_rollout(enc, residual_share)),   // [Ts, Ts]
+          drop_batch(attention_rollout(dec, residual_share))};  // [T, T]
+}
+
+std::vector<LayerContributions> sentence_contributions(const Seq2SeqModel& model,
+                                                       AttentionKind kind) {
+  std::vector<LayerContributions> layers = value_weighted_contributions(model, kind);
+  for (LayerContributions& c : layers) {
+    c.value_norms = drop_batch(c.value_norms);  // [H, Tk]
+    c.per_head = drop_batch(c.per_head);        // [H, Tq, Tk]
+    c.summed = drop_batch(c.summed);            // [Tq, Tk]
+  }
+  return layers;
+}
+
+std::vector<std::string> write_analysis_files(const std::string& dir, Seq2SeqModel& model,
+                                              const std::vector<int32_t>& src_ids,
+                                              const Translation& t, const AnalysisOptions& opt) {
+  std::vector<std::string> written;
+  if (!opt.rollout && !opt.contributions) return written;
+  check_analysis_supported(model, opt, "the model");
+  run_forced_pass(model, src_ids, t);
+  const SentenceRollout rollout =
+      opt.rollout ? sentence_rollout(model, opt.residual_share) : SentenceRollout{};
 
   std::error_code ec;
   fs::create_directories(dir, ec);
@@ -104,13 +132,8 @@ std::vector<std::string> write_analysis_files(const std::string& dir, Seq2SeqMod
                                ",\"translation\":" + nlohmann::json(t.text).dump();
 
   if (opt.rollout) {
-    std::vector<Tensor> enc, dec;
-    for (int64_t l = 0; l < model.num_layers(AttentionKind::kEncoderSelf); ++l)
-      enc.push_back(model.attention(AttentionKind::kEncoderSelf, l));
-    for (int64_t l = 0; l < model.num_layers(AttentionKind::kDecoderSelf); ++l)
-      dec.push_back(model.attention(AttentionKind::kDecoderSelf, l));
-    const Tensor enc_r = drop_batch(attention_rollout(enc, opt.residual_share));  // [Ts, Ts]
-    const Tensor dec_r = drop_batch(attention_rollout(dec, opt.residual_share));  // [T, T]
+    const Tensor& enc_r = rollout.encoder;  // [Ts, Ts]
+    const Tensor& dec_r = rollout.decoder;  // [T, T]
     std::string json = "{" + sentence + tokens +
                        fmt::format(",\"residual_share\":{},\"encoder\":", opt.residual_share);
     append_json_array(json, enc_r);
@@ -120,7 +143,7 @@ std::vector<std::string> write_analysis_files(const std::string& dir, Seq2SeqMod
     write_file_atomically(path("rollout.json"), json);
     written.push_back(path("rollout.json"));
     if (opt.pictures) {
-      auto sub = [&](size_t n) {
+      auto sub = [&](int64_t n) {
         return fmt::format(
             "row i: how much of each token (column) has flowed into position i through all {} "
             "layers (residual share {}) · each row sums to 1",
@@ -128,7 +151,7 @@ std::vector<std::string> write_analysis_files(const std::string& dir, Seq2SeqMod
       };
       HeatmapGrid e;
       e.title = fmt::format("encoder rollout — {}", t.source);
-      e.subtitle = sub(enc.size());
+      e.subtitle = sub(model.num_layers(AttentionKind::kEncoderSelf));
       e.row_labels = t.src_pieces;
       e.col_labels = t.src_pieces;
       e.panels = {enc_r};
@@ -136,7 +159,7 @@ std::vector<std::string> write_analysis_files(const std::string& dir, Seq2SeqMod
       append(write_pictures(path("rollout_encoder"), e));
       HeatmapGrid d;
       d.title = fmt::format("decoder self-attention rollout — {}", t.text);
-      d.subtitle = sub(dec.size());
+      d.subtitle = sub(model.num_layers(AttentionKind::kDecoderSelf));
       d.row_labels = decoder_step_labels(t);
       d.col_labels = t.tgt_pieces;
       d.panels = {dec_r};
@@ -148,12 +171,12 @@ std::vector<std::string> write_analysis_files(const std::string& dir, Seq2SeqMod
   if (opt.contributions) {
     std::string json = "{" + sentence + tokens;
     for (AttentionKind kind : kAllAttentionKinds) {
-      const auto layers = value_weighted_contributions(model, kind);
+      const auto layers = sentence_contributions(model, kind);
       std::vector<Tensor> norms, per_head, summed;
       for (const LayerContributions& c : layers) {
-        norms.push_back(drop_batch(c.value_norms));  // [H, Tk]
-        per_head.push_back(drop_batch(c.per_head));  // [H, Tq, Tk]
-        summed.push_back(drop_batch(c.summed));      // [Tq, Tk]
+        norms.push_back(c.value_norms);  // [H, Tk]
+        per_head.push_back(c.per_head);  // [H, Tq, Tk]
+        summed.push_back(c.summed);      // [Tq, Tk]
       }
       auto append_list = [&](const std::vector<Tensor>& list) {
         json += '[';

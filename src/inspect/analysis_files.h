@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "decode/translate.h"
+#include "inspect/contributions.h"
 #include "nn/seq2seq_model.h"
 
 namespace attnscope {
@@ -29,6 +30,24 @@ struct AnalysisOptions {
 // need value vectors (ModelInfo::value_vectors). Cheap: call it before decoding.
 void check_analysis_supported(const Seq2SeqModel& model, const AnalysisOptions& opt,
                               const std::string& model_name);
+
+// The teacher-forced pass both analyses read: model.forward over src_ids (the source as the
+// model saw it, encode_source) and <s> followed by the best hypothesis of t. Afterwards the
+// model's maps are those the translation was made with, every layer and head.
+void run_forced_pass(Seq2SeqModel& model, const std::vector<int32_t>& src_ids,
+                     const Translation& t);
+
+// After run_forced_pass: the rollout (inspect/rollout.h) of the encoder's self-attention stack
+// [Ts, Ts] and of the decoder's [T, T]. residual_share in [0, 1].
+struct SentenceRollout {
+  Tensor encoder, decoder;
+};
+SentenceRollout sentence_rollout(const Seq2SeqModel& model, float residual_share);
+
+// After run_forced_pass: the value-weighted contributions (inspect/contributions.h) of every layer
+// of `kind`, for the one sentence: value_norms [H, Tk], per_head [H, Tq, Tk], summed [Tq, Tk].
+std::vector<LayerContributions> sentence_contributions(const Seq2SeqModel& model,
+                                                       AttentionKind kind);
 
 // src_ids: the source as the model saw it (encode_source); t: its translation (the best
 // hypothesis is analysed). Returns the paths written into dir.

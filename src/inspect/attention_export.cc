@@ -35,12 +35,11 @@ std::string attention_json(const Translation& t) {
   out += ",\"cross\":";
   append_layers(out, a.cross);
   // Which layers and heads the arrays hold (a capture spec may have selected or reduced them).
-  static const char* kReductions[] = {"none", "mean", "max", "last"};
   out += "},\"layers\":{\"encoder_self\":" + nlohmann::json(a.encoder_layers).dump() +
          ",\"decoder_self\":" + nlohmann::json(a.decoder_layers).dump() +
          ",\"cross\":" + nlohmann::json(a.decoder_layers).dump() +
          "},\"heads\":" + nlohmann::json(a.heads).dump() + ",\"reduction\":\"" +
-         kReductions[static_cast<int>(a.reduction)] + "\"";
+         reduction_name(a.reduction) + "\"";
   return out + "}\n";
 }
 

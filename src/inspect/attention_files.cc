@@ -81,7 +81,28 @@ HeatmapGrid grid_for(const KindMaps& k, const HypothesisAttention& a, const Tran
   return g;
 }
 
+// The maps and labels of each kind of the best hypothesis (steps: decoder_step_labels(t)).
+std::vector<KindMaps> kind_maps(const Translation& t, const std::vector<std::string>& steps) {
+  const HypothesisAttention& a = t.hypotheses.front().attention;
+  return {{AttentionKind::kEncoderSelf, &a.encoder_self, &a.encoder_layers, &t.src_pieces,
+           &t.src_pieces},
+          {AttentionKind::kDecoderSelf, &a.decoder_self, &a.decoder_layers, &steps, &t.tgt_pieces},
+          {AttentionKind::kCross, &a.cross, &a.decoder_layers, &steps, &t.src_pieces}};
+}
+
 }  // namespace
+
+HeatmapGrid attention_heatmap_grid(const Translation& t, AttentionKind kind) {
+  ATTN_CHECK(!t.hypotheses.empty(), "nothing to draw for \"{}\": no translation", t.source);
+  const std::vector<std::string> steps = decoder_step_labels(t);
+  for (const KindMaps& k : kind_maps(t, steps)) {
+    if (k.kind != kind) continue;
+    ATTN_CHECK(!k.maps->empty(), "no {} attention was captured for \"{}\"",
+               attention_kind_name(kind), t.source);
+    return grid_for(k, t.hypotheses.front().attention, t);
+  }
+  fail("unknown attention kind");
+}
 
 std::vector<std::string> decoder_step_labels(const Translation& t) {
   std::vector<std::string> steps;
@@ -113,11 +134,7 @@ std::vector<std::string> write_attention_files(const std::string& dir, const Tra
   }
 
   const std::vector<std::string> steps = decoder_step_labels(t);
-  const std::vector<KindMaps> kinds = {
-      {AttentionKind::kEncoderSelf, &a.encoder_self, &a.encoder_layers, &t.src_pieces,
-       &t.src_pieces},
-      {AttentionKind::kDecoderSelf, &a.decoder_self, &a.decoder_layers, &steps, &t.tgt_pieces},
-      {AttentionKind::kCross, &a.cross, &a.decoder_layers, &steps, &t.src_pieces}};
+  const std::vector<KindMaps> kinds = kind_maps(t, steps);
 
   std::vector<std::pair<std::string, const Tensor*>> tensors;
   std::vector<std::string> names;

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "decode/translate.h"
+#include "inspect/heatmap.h"
 
 namespace attnscope {
 
@@ -23,6 +24,10 @@ struct AttentionFileOptions {
 // Row labels of the decoder's maps in pictures: "fed → written" per step ("<s> → ▁", …,
 // "5 → </s>"), since row t is fed y_t and predicts y_(t+1); "…" ends an unfinished hypothesis.
 std::vector<std::string> decoder_step_labels(const Translation& t);
+
+// The heatmap grid <kind>.png and <kind>.svg draw: the captured layers × heads of the best
+// hypothesis, labelled. Throws attnscope::Error when that kind was not captured.
+HeatmapGrid attention_heatmap_grid(const Translation& t, AttentionKind kind);
 
 // Writes the files above into dir (created if needed); returns the paths written.
 std::vector<std::string> write_attention_files(const std::string& dir, const Translation& t,

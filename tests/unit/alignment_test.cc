@@ -142,6 +142,69 @@ TEST(PiecesToWords, PoolingSumsSourcePiecesAndAveragesTargetPieces) {
             std::string::npos);
 }
 
+TEST(PiecesToWords, WordTextsJoinPiecesWithoutTheMark) {
+  const std::vector<std::string> pieces = {
+      "\xE2\x96\x81"
+      "the",
+      "\xE2\x96\x81"
+      "cat",
+      "s",
+      "\xE2\x96\x81",
+      "1",
+      "9",
+      "</s>"};
+  EXPECT_EQ(word_texts(pieces, word_index_of_pieces(pieces)),
+            (std::vector<std::string>{"the", "cats", "19", "</s>"}));
+  EXPECT_THROW(word_texts(pieces, {0, 1}), Error);
+}
+
+// align_sentence is `attnscope align` for one sentence: the shift, </s> dropped, pieces pooled
+// to words, the argmax links.
+TEST(AlignSentence, PiecesToWordsLinksAndLabels) {
+  // One layer, one head: rows <s> y1 y2 y3 (+ the eos row), columns ▁a ▁b c </s>.
+  const Tensor map = Tensor::from({1, 4, 4}, {0.7f, 0.1f, 0.1f, 0.1f,  //
+                                              0.1f, 0.2f, 0.6f, 0.1f,  //
+                                              0.1f, 0.8f, 0.0f, 0.1f,  //
+                                              0.2f, 0.2f, 0.2f, 0.4f});
+  const std::vector<std::string> src = {
+      "\xE2\x96\x81"
+      "a",
+      "\xE2\x96\x81"
+      "b",
+      "c", "</s>"};
+  const std::vector<std::string> out = {
+      "\xE2\x96\x81"
+      "x",
+      "y",
+      "\xE2\x96\x81"
+      "z"};
+  const SentenceAlignment words =
+      align_sentence({map}, src, out, AlignmentSource::all_mean(), AlignOptions{}, false);
+  EXPECT_EQ(words.src_labels, (std::vector<std::string>{"a", "bc"}));
+  EXPECT_EQ(words.tgt_labels, (std::vector<std::string>{"xy", "z"}));
+  EXPECT_EQ(words.src_word, (std::vector<int64_t>{0, 1, 1}));
+  EXPECT_EQ(words.tgt_word, (std::vector<int64_t>{0, 0, 1}));
+  ASSERT_EQ(words.soft.shape(), (Shape{2, 2}));
+  // Target word xy: rows 0 and 1 (renormalised without </s>) averaged, a 0.44 against bc 0.56;
+  // z: row 2, bc 0.89.
+  EXPECT_NEAR(words.soft[0], (0.7f / 0.9f + 0.1f / 0.9f) / 2, 1e-6f);
+  EXPECT_EQ(format_pharaoh(words.links), "1-0 1-1");
+  const SentenceAlignment pieces =
+      align_sentence({map}, src, out, AlignmentSource::all_mean(), AlignOptions{}, true);
+  EXPECT_EQ(pieces.src_labels, (std::vector<std::string>{src[0], src[1], src[2]}));
+  EXPECT_EQ(pieces.tgt_labels, out);
+  EXPECT_TRUE(pieces.src_word.empty());
+  EXPECT_EQ(format_pharaoh(pieces.links), "0-0 2-1 1-2");
+  AlignOptions keep;
+  keep.skip_eos = false;
+  const SentenceAlignment with_eos =
+      align_sentence({map}, src, out, AlignmentSource::all_mean(), keep, true);
+  EXPECT_EQ(with_eos.src_labels, src);
+  EXPECT_EQ(with_eos.tgt_labels.back(), "</s>");
+  EXPECT_EQ(with_eos.soft.shape(), (Shape{4, 4}));
+  EXPECT_EQ(format_pharaoh(with_eos.links), "0-0 2-1 1-2 3-3");
+}
+
 TEST(GoldAlignment, SureAndPossibleLinks) {
   const GoldAlignment g = parse_gold_alignment("0-0 1-2\t2p1  3?3 ", "gold.txt:1");
   EXPECT_EQ(g.sure, (std::set<AlignmentLink>{{0, 0}, {1, 2}}));

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "core/error.h"
 #include "inspect/attention_files.h"
 #include "io/npy.h"
 #include "io/safetensors.h"
@@ -83,6 +84,18 @@ TEST(AttentionFiles, FolderHoldsTheCapturedMaps) {
   for (int64_t i = 0; i < cross.numel(); ++i) EXPECT_EQ(cross[i], h.attention.cross[0][i]);
   EXPECT_EQ(st.metadata.at("source"), "um dois três");
   fs::remove_all(dir);
+
+  // The grid <kind>.png draws (the Python module's Result.heatmap): layers × heads, labelled.
+  const HeatmapGrid g = attention_heatmap_grid(t, AttentionKind::kEncoderSelf);
+  EXPECT_EQ(g.rows, 2);
+  EXPECT_EQ(g.cols, 2);
+  EXPECT_EQ(g.row_titles, (std::vector<std::string>{"layer 0", "layer 1"}));
+  EXPECT_EQ(g.col_labels, t.src_pieces);
+  ASSERT_EQ(g.panels.size(), 4u);
+  EXPECT_EQ(g.panels[3][0], h.attention.encoder_self[1][(1 * 4 + 0) * 4 + 0]);
+  Translation cross_only = t;
+  cross_only.hypotheses[0].attention.decoder_self.clear();
+  EXPECT_THROW(attention_heatmap_grid(cross_only, AttentionKind::kDecoderSelf), Error);
 }
 
 }  // namespace

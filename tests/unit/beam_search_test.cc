@@ -494,6 +494,37 @@ TEST(DecodeStepTopK, BestFirstTiesToTheSmallerIdBannedSkipped) {
   EXPECT_EQ(top.values[19], -std::numeric_limits<float>::infinity());
 }
 
+// The layers of each kind are consecutive slices of one block, so the Python module hands a
+// kind out as one [layers, H, Tq, Tk] array without copying; the last-row capture of the
+// encoder is the full map's last row.
+TEST(CaptureSpec, EachKindsLayersAreOneBlock) {
+  auto model = model_with_seed(33, NormPlacement::kPost);
+  DecodeOptions o;
+  o.beam = 3;
+  o.nbest = 2;
+  o.capture.emplace();
+  const auto all = beam_search(*model, sources(), o);
+  o.capture->reduction = CaptureReduction::kLastRow;
+  const auto last = beam_search(*model, sources(), o);
+  for (size_t b = 0; b < 3; ++b) {
+    for (const Hypothesis& h : all[b]) {
+      for (const auto* maps :
+           {&h.attention.encoder_self, &h.attention.decoder_self, &h.attention.cross}) {
+        ASSERT_EQ(maps->size(), 2u);
+        EXPECT_EQ((*maps)[1].shape(), (*maps)[0].shape());
+        EXPECT_EQ((*maps)[1].data(), (*maps)[0].data() + (*maps)[0].numel());
+      }
+    }
+    const Tensor& enc = all[b][0].attention.encoder_self[1];  // [4, n, n]
+    const Tensor& enc_last = last[b][0].attention.encoder_self[1];
+    const int64_t n = enc.dim(1);
+    ASSERT_EQ(enc_last.shape(), (Shape{4, 1, n}));
+    EXPECT_EQ(enc_last.data(), last[b][0].attention.encoder_self[0].data() + 4 * n);
+    for (int64_t h = 0; h < 4; ++h)
+      for (int64_t j = 0; j < n; ++j) EXPECT_EQ(enc_last[h * n + j], enc[(h * n + n - 1) * n + j]);
+  }
+}
+
 TEST(CaptureSpec, BadSelectionsAreErrors) {
   auto model = model_with_seed(33, NormPlacement::kPost);
   DecodeOptions o;
