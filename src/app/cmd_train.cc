@@ -59,11 +59,15 @@ void train_command(const TrainArgs& a) {
   if (world->size() == 1) return train_on(a, *world);
   try {
     train_on(a, *world);
-  } catch (const CollectiveError&) {
-    // Every rank found the same error: rank 0 reports it, once, after all ranks have ended.
-    const bool root = world->rank() == 0;
+  } catch (const CollectiveError& e) {
+    // Every rank found the same error: rank 0 says it, once, and the others end only after it
+    // has (mpirun stops the whole job, unflushed output and all, when a rank exits with an error).
+    if (world->rank() == 0) {
+      fmt::print(stderr, "attnscope: error: {}\n", e.what());
+      std::fflush(stderr);
+    }
+    world->barrier();
     world.reset();
-    if (root) throw;
     std::exit(1);
   } catch (const std::exception& e) {
     // This rank alone: the others would wait for it until their timeouts; stop them all now.

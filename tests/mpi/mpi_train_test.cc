@@ -1,9 +1,10 @@
 // `mpirun -np 2 attnscope train` on this machine (label mpi): two ranks over shared memory and
 // over TCP on loopback follow one rank with twice the accumulation (the same batches, dropout
 // masks and updates, up to the rounding of another summation order); resuming continues exactly,
-// also on one rank; a rank killed or stopped mid-run stops the other within a bounded time with
-// a message naming it, leaving a checkpoint that resumes exactly; ranks that differ in binary,
-// options or data are refused before any work.
+// also on one rank, and a one-rank run continues on two (the global batch kept); a rank killed or
+// stopped mid-run stops the other within a bounded time with a message naming it, leaving a
+// checkpoint that resumes exactly; ranks that differ in binary, options or data are refused before
+// any work.
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -162,6 +163,20 @@ TEST_F(MpiTrainTest, ResumeContinuesExactlyOnTwoRanksAndOnOneWithDoubledAccumula
       EXPECT_NEAR(one.at(step), loss, 1e-4 * loss) << "step " << step;
   }
   EXPECT_EQ(one.at(11), whole.at(11));  // from the same checkpoint, before any update differs
+
+  // And the other way: one rank with --accumulate 4, continued on two ranks with 2 each.
+  r = test::run_attnscope(kTrain + " --data " + data() +
+                          " --accumulate 4 --valid-every 10 --valid-bleu-sentences 8 --out " +
+                          dir("solo") + " --steps 10");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  r = test::run_shell(
+      mpirun(kSharedMemory, args + " --out " + dir("solo") + " --steps 20 --resume"));
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("resumed at step 10"), std::string::npos) << r.out;
+  const auto solo = losses(dir("solo"));
+  ASSERT_EQ(solo.size(), 20u);
+  for (const auto& [step, loss] : whole)
+    EXPECT_NEAR(solo.at(step), loss, 1e-4 * loss) << "step " << step;
 }
 
 // Runs `cmd` (mpirun of 2 ranks that write their pids to root/pid.<rank>) in the background,
