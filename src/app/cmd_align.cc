@@ -8,6 +8,7 @@
 #include "app/align_checks.h"
 #include "app/commands.h"
 #include "app/decode_args.h"
+#include "app/device_args.h"
 #include "app/flag_checks.h"
 #include "app/text_lines.h"
 #include "core/error.h"
@@ -28,6 +29,7 @@ struct AlignArgs {
   float threshold = 0.0f;
   int gold_base = 0;
   DecodeFlags decode;
+  std::string mask_heads;
   CLI::Option *layer_opt = nullptr, *head_opt = nullptr, *mean_layer_opt = nullptr;
 };
 
@@ -77,6 +79,7 @@ void run_align(const AlignArgs& a) {
   check_align_flags({a.data, a.gold, a.gold_base, a.threshold});
   check_decode_flags(a.decode);
   auto model = load_model(a.model);
+  apply_mask_heads(*model, a.mask_heads);
   const TokenizerPair tok = load_tokenizers(a.model);
   const ModelInfo cfg = model->info();
   const TranslateOptions topt = a.decode.options_for(cfg);
@@ -262,6 +265,7 @@ void register_align(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::IsMember({0, 1}));
   add_decode_options(cmd, a->decode);
+  add_mask_heads_option(cmd, a->mask_heads);
   cmd->callback([a] { run_align(*a); });
 }
 

@@ -135,6 +135,7 @@ void register_attention(CLI::App& app) {
   cmd->add_flag("--no-html", a->no_html, "Skip the interactive viewer attention.html");
   add_decode_options(cmd, a->decode);
   add_device_options(cmd, a->device);
+  add_mask_heads_option(cmd, a->device.mask_heads);
   cmd->callback([a] { run_attention(*a); });
 }
 

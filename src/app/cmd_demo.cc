@@ -172,6 +172,10 @@ DemoResult train_one(const DemoArgs& a, const std::string& arch, const std::stri
   const double pct = 100.0 * static_cast<double>(exact) / static_cast<double>(out.size());
   fmt::print("\nexact match: {:.1f}% ({} of {} held-out dates, greedy decoding; trained {})\n", pct,
              exact, out.size(), format_duration(train_s));
+  // The held-out pairs, for eval, heads and align on the same dates.
+  std::string tsv;
+  for (const auto& d : test_dates) tsv += d.written + "\t" + d.iso + "\n";
+  write_file_atomically((fs::path(a.out) / "test.tsv").string(), tsv);
 
   fmt::print("\nexamples:\n");
   const std::vector<std::string> examples = {"terça-feira, 12 de outubro de 1993",
@@ -219,6 +223,9 @@ DemoResult train_one(const DemoArgs& a, const std::string& arch, const std::stri
       r.out_dir);
   fmt::print("next:       attnscope translate --model {} <<< \"9 de outubro de 1993\"\n",
              r.out_dir);
+  if (arch != "rnn-attention")
+    fmt::print("heads:      attnscope heads --model {} --data {} --limit 500 --out heads\n",
+               r.out_dir, (fs::path(a.out) / "test.tsv").string());
   return res;
 }
 

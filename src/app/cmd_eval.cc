@@ -67,6 +67,7 @@ void register_eval(CLI::App& app) {
   cmd->add_flag("--json", a->json, "Print one JSON object");
   add_decode_options(cmd, a->decode);
   add_device_options(cmd, a->device);
+  add_mask_heads_option(cmd, a->device.mask_heads);
   cmd->callback([a] { run_eval(*a); });
 }
 

@@ -98,6 +98,7 @@ void register_forward(CLI::App& app) {
                 "[L][B][H][Ts][Ts], \"decoder_self\": [L][B][H][Tt][Tt], \"cross\": "
                 "[L][B][H][Tt][Ts]}}");
   add_device_options(cmd, args->device);
+  add_mask_heads_option(cmd, args->device.mask_heads);
   cmd->callback([args] { run_forward(*args); });
 }
 

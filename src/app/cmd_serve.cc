@@ -181,6 +181,7 @@ void register_serve(CLI::App& app) {
       ->capture_default_str()
       ->check(finite_range(0.05, 3600.0));
   add_device_options(cmd, a->device);
+  add_mask_heads_option(cmd, a->device.mask_heads);
   cmd->callback([a] { run_serve(*a); });
 }
 

@@ -80,6 +80,7 @@ void register_translate(CLI::App& app) {
   cmd->add_option("--output", a->output, "Write translations to this file instead of stdout");
   add_decode_options(cmd, a->decode);
   add_device_options(cmd, a->device);
+  add_mask_heads_option(cmd, a->device.mask_heads);
   cmd->callback([a] { run_translate(*a); });
 }
 

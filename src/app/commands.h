@@ -17,5 +17,7 @@ void register_align(CLI::App& app);
 void register_attention(CLI::App& app);
 void register_serve(CLI::App& app);
 void register_bench(CLI::App& app);
+void register_attribute(CLI::App& app);
+void register_heads(CLI::App& app);
 
 }  // namespace attnscope::app

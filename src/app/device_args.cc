@@ -1,6 +1,8 @@
 #include "app/device_args.h"
 
+#include "core/error.h"
 #include "io/model_dir.h"
+#include "nn/head_mask.h"
 
 namespace attnscope::app {
 
@@ -16,6 +18,30 @@ void add_device_options(CLI::App* cmd, DeviceArgs& d) {
       ->check(CLI::IsMember({"bf16", "fp32"}));
 }
 
+void add_mask_heads_option(CLI::App* cmd, std::string& mask_heads) {
+  cmd->add_option("--mask-heads", mask_heads,
+                  "Switch attention heads off (gate 0 on the head's output, before W_O): "
+                  "kind:layer:head,... with kind encoder_self, decoder_self or cross and * for "
+                  "every layer or head, e.g. cross:1:2,encoder_self:0:*")
+      ->check(CLI::Validator(
+          [](std::string& input) -> std::string {
+            try {
+              parse_head_masks(input, "--mask-heads");
+            } catch (const Error& e) {
+              // CLI11 puts the flag's name in front itself.
+              const std::string prefix = "--mask-heads: ", what = e.what();
+              return what.rfind(prefix, 0) == 0 ? what.substr(prefix.size()) : what;
+            }
+            return std::string();
+          },
+          "KIND:LAYER:HEAD,..."));
+}
+
+void apply_mask_heads(Seq2SeqModel& model, const std::string& spec) {
+  if (spec.empty()) return;
+  apply_head_masks(model, parse_head_masks(spec, "--mask-heads"), "--mask-heads");
+}
+
 DeviceOptions device_options(const DeviceArgs& d) {
   DeviceOptions o;
   o.device = parse_device(d.device);
@@ -26,7 +52,9 @@ DeviceOptions device_options(const DeviceArgs& d) {
 
 std::unique_ptr<Seq2SeqModel> load_model_on(const std::string& dir, const DeviceArgs& d) {
   const DeviceOptions o = device_options(d);
-  return to_device(load_model(dir), o);
+  auto model = to_device(load_model(dir), o);
+  apply_mask_heads(*model, d.mask_heads);
+  return model;
 }
 
 }  // namespace attnscope::app

@@ -56,6 +56,8 @@ int main(int argc, char** argv) {
   attnscope::app::register_eval(app);
   attnscope::app::register_score(app);
   attnscope::app::register_attention(app);
+  attnscope::app::register_attribute(app);
+  attnscope::app::register_heads(app);
   attnscope::app::register_serve(app);
   attnscope::app::register_forward(app);
   attnscope::app::register_align(app);

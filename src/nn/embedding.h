@@ -39,6 +39,12 @@ class PositionalEncoding {
 // outside the vocabulary or T > max_len.
 void embed_tokens(const char* side, const TokenBatch& ids, const Param& table, float scale,
                   const Tensor& positions, float p, uint64_t seed, Tensor& out);
+// scale · table[ids] [B, T, D]: the token embeddings before positions (the ids checked as above).
+Tensor token_embeddings(const char* side, const TokenBatch& ids, const Param& table, float scale);
+// out [B, T, D] = given + positions[:T]: the embedding with the token embeddings replaced (by
+// attribution's interpolations). Throws attnscope::Error naming the side unless given is [B, T, D].
+void embed_given(const char* side, const TokenBatch& ids, const Tensor& given,
+                 const Tensor& positions, Tensor& out);
 // Accumulates table.grad from d_out [B, T, D] (the dropout mask is regenerated from seed), and
 // d_positions [max_len, D] when it is not null (a position table that is a parameter).
 void embed_tokens_backward(const TokenBatch& ids, const float* d_out, Param& table, float scale,

@@ -57,7 +57,7 @@ void MultiHeadAttention::forward_self(const float* x, float* y, const AttentionC
                          cpu::interleaved_heads(qkv, c.Tk, 3 * D, dh, D),
                          cpu::interleaved_heads(qkv, c.Tk, 3 * D, dh, 2 * D),
                          cpu::interleaved_heads(a.ctx.data(), c.Tq, D, dh), a.probs.data());
-  out_proj.forward(a.ctx.data(), y, N);
+  out_proj.forward(gated_input(a.ctx, N, a.gated), y, N);
 }
 
 void MultiHeadAttention::backward_self(const float* x, const float* dy, float* dx,
@@ -65,7 +65,8 @@ void MultiHeadAttention::backward_self(const float* x, const float* dy, float* d
   const int64_t D = d_model_, dh = D / heads_, N = c.B * c.Tq;
   a.d_ctx.resize_zero({c.B, c.Tq, D});
   a.d_qkv.resize_zero({c.B, c.Tq, 3 * D});
-  out_proj.backward(a.ctx.data(), dy, a.d_ctx.data(), N);
+  out_proj.backward(gates_.empty() ? a.ctx.data() : a.gated.data(), dy, a.d_ctx.data(), N);
+  gate_backward(a.ctx, a.d_ctx, c.B, c.Tq, a.gate_grad);
   float* qkv = a.qkv.data();
   float* dqkv = a.d_qkv.data();
   const auto s = shape_of(c, heads_, dh, scale());
@@ -97,7 +98,7 @@ void MultiHeadAttention::forward_cross(const float* x, const float* memory, floa
                          cpu::interleaved_heads(a.kv.data(), c.Tk, 2 * D, dh, 0),
                          cpu::interleaved_heads(a.kv.data(), c.Tk, 2 * D, dh, D),
                          cpu::interleaved_heads(a.ctx.data(), c.Tq, D, dh), a.probs.data());
-  out_proj.forward(a.ctx.data(), y, c.B * c.Tq);
+  out_proj.forward(gated_input(a.ctx, c.B * c.Tq, a.gated), y, c.B * c.Tq);
 }
 
 void MultiHeadAttention::backward_cross(const float* x, const float* memory, const float* dy,
@@ -107,7 +108,8 @@ void MultiHeadAttention::backward_cross(const float* x, const float* memory, con
   a.d_ctx.resize_zero({c.B, c.Tq, D});
   a.d_qkv.resize_zero({c.B, c.Tq, D});
   a.d_kv.resize_zero({c.B, c.Tk, 2 * D});
-  out_proj.backward(a.ctx.data(), dy, a.d_ctx.data(), c.B * c.Tq);
+  out_proj.backward(gates_.empty() ? a.ctx.data() : a.gated.data(), dy, a.d_ctx.data(), c.B * c.Tq);
+  gate_backward(a.ctx, a.d_ctx, c.B, c.Tq, a.gate_grad);
   const auto s = shape_of(c, heads_, dh, scale());
   cpu::attention_backward(s, cpu::interleaved_heads(a.qkv.data(), c.Tq, D, dh),
                           cpu::interleaved_heads(a.kv.data(), c.Tk, 2 * D, dh, 0),
@@ -166,8 +168,8 @@ void MultiHeadAttention::forward_self_step(const float* x, float* y, int64_t B, 
                          cpu::HeadView{kv, capacity * 2 * D, dh, 2 * D},
                          cpu::HeadView{kv + D, capacity * 2 * D, dh, 2 * D},
                          cpu::HeadView{a.ctx.data(), D, dh, D}, a.probs.data());
-  project(a.ctx.data(), out_proj.weight.value.data(), packed ? &packed->out : nullptr,
-          out_proj.bias.value.data(), y, B, D, D);
+  project(gated_input(a.ctx, B, a.gated), out_proj.weight.value.data(),
+          packed ? &packed->out : nullptr, out_proj.bias.value.data(), y, B, D, D);
 }
 
 void MultiHeadAttention::project_memory(const float* memory, int64_t B, int64_t Ts,
@@ -198,8 +200,60 @@ void MultiHeadAttention::forward_cross_step(const float* x, float* y, const Tens
                          cpu::interleaved_heads(kvp, Ts, 2 * D, dh, 0),
                          cpu::interleaved_heads(kvp, Ts, 2 * D, dh, D),
                          cpu::HeadView{a.ctx.data(), D, dh, D}, a.probs.data());
-  project(a.ctx.data(), out_proj.weight.value.data(), packed ? &packed->out : nullptr,
-          out_proj.bias.value.data(), y, B, D, D);
+  project(gated_input(a.ctx, B, a.gated), out_proj.weight.value.data(),
+          packed ? &packed->out : nullptr, out_proj.bias.value.data(), y, B, D, D);
+}
+
+void MultiHeadAttention::set_head_gates(std::vector<float> gates) {
+  ATTN_CHECK(gates.empty() || static_cast<int64_t>(gates.size()) == heads_,
+             "{} head gates for an attention layer of {} heads", gates.size(), heads_);
+  for (size_t h = 0; h < gates.size(); ++h)
+    ATTN_CHECK(std::isfinite(gates[h]), "head gate {} is {}, not a finite number", h, gates[h]);
+  gates_ = std::move(gates);
+}
+
+std::vector<float> MultiHeadAttention::head_gates() const {
+  return gates_.empty() ? std::vector<float>(static_cast<size_t>(heads_), 1.0f) : gates_;
+}
+
+const float* MultiHeadAttention::gated_input(const Tensor& ctx, int64_t rows, Tensor& gated) const {
+  if (gates_.empty()) return ctx.data();
+  const int64_t D = d_model_, dh = D / heads_;
+  gated.resize({rows, D});
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t h = 0; h < heads_; ++h) {
+      const float g = gates_[static_cast<size_t>(h)];
+      const float* in = ctx.data() + r * D + h * dh;
+      float* out = gated.data() + r * D + h * dh;
+      for (int64_t i = 0; i < dh; ++i) out[i] = g * in[i];
+    }
+  return gated.data();
+}
+
+void MultiHeadAttention::gate_backward(const Tensor& ctx, Tensor& d_ctx, int64_t B, int64_t Tq,
+                                       Tensor& gate_grad) const {
+  const int64_t D = d_model_, H = heads_, dh = D / H;
+  // gated = g_h · ctx_h, so ∂/∂g_h = Σ_{t,i} ctx_h · ∂/∂gated_h and ∂/∂ctx_h = g_h · ∂/∂gated_h.
+  gate_grad.resize_zero({B, H});
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t h = 0; h < H; ++h) {
+      double sum = 0;
+      for (int64_t t = 0; t < Tq; ++t) {
+        const float* c = ctx.data() + (b * Tq + t) * D + h * dh;
+        const float* d = d_ctx.data() + (b * Tq + t) * D + h * dh;
+        float dot = 0;
+        for (int64_t i = 0; i < dh; ++i) dot += c[i] * d[i];
+        sum += dot;
+      }
+      gate_grad.data()[b * H + h] = static_cast<float>(sum);
+    }
+  if (gates_.empty()) return;
+  for (int64_t r = 0; r < B * Tq; ++r)
+    for (int64_t h = 0; h < H; ++h) {
+      const float g = gates_[static_cast<size_t>(h)];
+      float* d = d_ctx.data() + r * D + h * dh;
+      for (int64_t i = 0; i < dh; ++i) d[i] *= g;
+    }
 }
 
 void MultiHeadAttention::visit_params(const ParamVisitor& f) {

@@ -6,10 +6,16 @@
 // cross-attention projects Q from the decoder and K, V (rows d_model.. of in_proj) from the
 // encoder memory. The weights [B, H, Tq, Tk] are always kept in Activations::probs: backward
 // reads them, and they are what a user sees.
+//
+// Head gates (Michel et al. 2019): head h's output — its d_head columns of the concatenated heads —
+// is multiplied by gate[h] before W_O. No gates (the default) is every gate 1, at no cost; a gate
+// of 0 switches the head off (`--mask-heads`). backward gives ∂/∂gate[h] per sequence either way,
+// so a head's importance is read off the gradient of the loss at the trained model (gates all 1).
 #pragma once
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "kernels/cpu/packed_linear.h"
 #include "nn/linear.h"
@@ -29,10 +35,12 @@ struct AttentionCall {
 class MultiHeadAttention {
  public:
   struct Activations {
-    Tensor qkv;    // self: [B, Tq, 3·D] packed Q|K|V; cross: [B, Tq, D] Q only
-    Tensor kv;     // cross: [B, Tk, 2·D] packed K|V from the memory
-    Tensor probs;  // [B, H, Tq, Tk] attention weights (before dropout)
-    Tensor ctx;    // [B, Tq, D] heads concatenated, before W_O
+    Tensor qkv;        // self: [B, Tq, 3·D] packed Q|K|V; cross: [B, Tq, D] Q only
+    Tensor kv;         // cross: [B, Tk, 2·D] packed K|V from the memory
+    Tensor probs;      // [B, H, Tq, Tk] attention weights (before dropout)
+    Tensor ctx;        // [B, Tq, D] heads concatenated, before W_O
+    Tensor gated;      // [B, Tq, D] ctx with the head gates applied (only when there are gates)
+    Tensor gate_grad;  // [B, H] ∂/∂gate[h] for each sequence, written by backward
     // backward scratch
     Tensor d_ctx;  // [B, Tq, D]
     Tensor d_qkv;  // like qkv
@@ -81,6 +89,12 @@ class MultiHeadAttention {
   // with `where`, when `a` holds no full forward pass (nothing yet, or a decode step).
   Tensor values(const Activations& a, bool cross, const std::string& where) const;
 
+  // gates [H], each finite (1 = as trained, 0 = masked); empty: no gates. Throws attnscope::Error
+  // for a wrong count or a non-finite gate.
+  void set_head_gates(std::vector<float> gates);
+  // The gates [H] (all 1 when there are none).
+  std::vector<float> head_gates() const;
+
   void visit_params(const ParamVisitor& f);
   int64_t heads() const { return heads_; }
   int64_t d_model() const { return d_model_; }
@@ -91,6 +105,13 @@ class MultiHeadAttention {
 
  private:
   float scale() const;
+  // ctx [rows, D] as W_O reads it: ctx itself without gates, else `gated` filled from it.
+  const float* gated_input(const Tensor& ctx, int64_t rows, Tensor& gated) const;
+  // backward's end of the gate: gate_grad [B, H] from ctx and d(gated ctx) [B, Tq, D], then
+  // d_ctx scaled by the gates (in place).
+  void gate_backward(const Tensor& ctx, Tensor& d_ctx, int64_t B, int64_t Tq,
+                     Tensor& gate_grad) const;
+  std::vector<float> gates_;  // [H] or empty
   int64_t d_model_ = 0, heads_ = 0;
   bool scale_scores_ = true;
 };

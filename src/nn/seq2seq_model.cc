@@ -25,6 +25,41 @@ const Tensor& Seq2SeqModel::attention_output_weight(AttentionKind, int64_t) cons
   no_value_vectors();
 }
 
+void Seq2SeqModel::no_input_gradients() const {
+  const ModelInfo i = info();
+  fail("an {} model{} gives no gradients with respect to its input embeddings", i.arch,
+       i.on_device ? " on " + i.device : std::string());
+}
+
+void Seq2SeqModel::no_head_gates() const {
+  const ModelInfo i = info();
+  if (i.on_device) fail("a model on {} has no head gates: run it on the CPU", i.device);
+  fail("an {} model has no head gates: {}", i.arch,
+       i.heads == 1 ? "it has one attention head per attention (switching it off removes "
+                      "attention altogether, there are no heads to compare)"
+                    : "its attention has no per-head output to switch off");
+}
+
+Tensor Seq2SeqModel::token_embeddings(InputSide, const TokenBatch&) const {
+  no_input_gradients();
+}
+
+const Tensor& Seq2SeqModel::input_gradient(InputSide) const {
+  no_input_gradients();
+}
+
+void Seq2SeqModel::set_head_gates(AttentionKind, int64_t, std::vector<float>) {
+  no_head_gates();
+}
+
+std::vector<float> Seq2SeqModel::head_gates(AttentionKind, int64_t) const {
+  no_head_gates();
+}
+
+Tensor Seq2SeqModel::head_gate_gradient(AttentionKind, int64_t) const {
+  no_head_gates();
+}
+
 void Seq2SeqModel::check_extra_tensor(const std::string& file, const std::string& name,
                                       const Tensor& t) const {
   const std::string hint = unexpected_tensor_hint(name);

@@ -24,10 +24,18 @@
 
 namespace attnscope {
 
+// Which side of the model an input embedding or its gradient belongs to.
+enum class InputSide { kSource, kTarget };
+
 struct ForwardOptions {
   bool training = false;   // dropout on (config.dropout) when true; architectures without
                            // dropout (rnn-attention) ignore it
   uint64_t step_seed = 0;  // dropout masks derive from it
+  // Attribution (inspect/attribution.h, when info().input_gradients): a side's token embeddings,
+  // what token_embeddings() gives for its ids, replaced by these [B, T, D] (a Transformer still
+  // adds its positions; masks still come from the ids). Not while training.
+  const Tensor* src_embeddings = nullptr;
+  const Tensor* tgt_embeddings = nullptr;
 };
 
 // What every architecture's config has in common, and what the model can show.
@@ -53,6 +61,13 @@ struct ModelInfo {
   // it for only the best few per row instead of every logit.
   std::string device = "cpu";
   bool on_device = false;
+  // Whether token_embeddings(), ForwardOptions::src/tgt_embeddings and input_gradient() work:
+  // gradients with respect to the input embeddings, for attribution (inspect/attribution.h).
+  bool input_gradients = false;
+  // Whether each attention head has a gate (set_head_gates, head_gate_gradient): to switch heads
+  // off (--mask-heads) and to rank them (inspect/head_analysis.h). A model of one head per
+  // attention (rnn-attention) has none: switching off its only head removes attention altogether.
+  bool head_gates = false;
 };
 
 // One decoding step as beam search ranks it (Seq2SeqModel::decode_step_topk): for each row r,
@@ -127,6 +142,24 @@ class Seq2SeqModel {
   // columns h·d_head … (h+1)·d_head − 1.
   virtual const Tensor& attention_output_weight(AttentionKind kind, int64_t layer) const;
 
+  // Inputs and their gradients (when info().input_gradients; the defaults throw attnscope::Error
+  // saying the architecture has none). The token embeddings of `ids` as the model's stack reads
+  // them before positions are added: [B, T, D] (a Transformer's table·√D when it scales them).
+  virtual Tensor token_embeddings(InputSide side, const TokenBatch& ids) const;
+  // After backward() of an inference forward(): ∂/∂(token embeddings of `side`) [B, T, D], the
+  // gradient of what backward was given (Σ d_logits · logits) — the same as with respect to the
+  // stack's input, positions being added to the embeddings.
+  virtual const Tensor& input_gradient(InputSide side) const;
+
+  // Head gates (when info().head_gates; the defaults throw attnscope::Error saying the
+  // architecture has none): head h of `layer` adds gate[h] × its output, before W_O — 1 as
+  // trained, 0 switched off. gates: [H] finite values; empty restores every head.
+  virtual void set_head_gates(AttentionKind kind, int64_t layer, std::vector<float> gates);
+  // The gates [H] of `layer` (all 1 unless set).
+  virtual std::vector<float> head_gates(AttentionKind kind, int64_t layer) const;
+  // After backward(): ∂/∂gate[h] for each sequence of the batch, [B, H] (at the gates set).
+  virtual Tensor head_gate_gradient(AttentionKind kind, int64_t layer) const;
+
   // A tensor of the weights file `file` that visit_params does not yield (after every parameter
   // was loaded). Returning accepts it: an architecture whose files also carry copies of its
   // parameters (tied tables, fixed position tables) checks them here. The default refuses
@@ -157,6 +190,9 @@ class Seq2SeqModel {
  protected:
   // The error of an architecture without value vectors (the defaults above).
   [[noreturn]] void no_value_vectors() const;
+  // The errors of an architecture without input gradients or head gates.
+  [[noreturn]] void no_input_gradients() const;
+  [[noreturn]] void no_head_gates() const;
 };
 
 }  // namespace attnscope

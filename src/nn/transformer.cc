@@ -159,8 +159,12 @@ void Transformer::encode(const TokenBatch& src, const ForwardOptions& o) {
   last_ = o;
   padding_mask(src_, cfg_.pad_id, cfg_.padding_mask == PaddingMask::kSourceTail, act_.src_padding);
   const float p = o.training ? cfg_.dropout : 0.0f;
+  ATTN_CHECK(!(o.training && (o.src_embeddings || o.tgt_embeddings)),
+             "token embeddings can be replaced for inference only, not while training");
   embed_tokens("source", src_, src_table(), embed_scale(), src_positions(), p,
                site_seed(o.step_seed, kSourceEmbeddingSite), act_.src_embedded);
+  if (o.src_embeddings != nullptr)
+    embed_given("source", src_, *o.src_embeddings, src_positions(), act_.src_embedded);
   const StackCall c = encoder_call();
   act_.encoder.resize(encoder_.size());
   const float* x = act_.src_embedded.data();
@@ -191,6 +195,8 @@ void Transformer::decode(const TokenBatch& tgt_in, const ForwardOptions& o) {
   const float p = o.training ? cfg_.dropout : 0.0f;
   embed_tokens("target", tgt_, tgt_embed_.weight, embed_scale(), tgt_positions(), p,
                site_seed(o.step_seed, kTargetEmbeddingSite), act_.tgt_embedded);
+  if (o.tgt_embeddings != nullptr)
+    embed_given("target", tgt_, *o.tgt_embeddings, tgt_positions(), act_.tgt_embedded);
   const StackCall c = decoder_call();
   act_.decoder.resize(decoder_.size());
   const float* x = act_.tgt_embedded.data();
@@ -267,6 +273,11 @@ void Transformer::backward_reporting(const Tensor& d_logits, const ParamVisitor&
   }
   const float p = last_.training ? cfg_.dropout : 0.0f;
   const bool tables = cfg_.positions == Positions::kTable;
+  // The embeddings' gradient (before dropout: none outside training) for input_gradient().
+  if (last_.training)
+    act_.d_tgt_input = Tensor();
+  else
+    copy(*d_out, act_.d_tgt_input);
   embed_tokens_backward(tgt_, d_out->data(), tgt_embed_.weight, embed_scale(), p,
                         site_seed(last_.step_seed, kTargetEmbeddingSite), act_.d_embed_scratch,
                         tables ? tgt_positions_.grad.data() : nullptr);
@@ -290,6 +301,10 @@ void Transformer::backward_reporting(const Tensor& d_logits, const ParamVisitor&
     encoder_[l].visit_params(report);
     std::swap(d_out, d_in);
   }
+  if (last_.training)
+    act_.d_src_input = Tensor();
+  else
+    copy(*d_out, act_.d_src_input);
   embed_tokens_backward(src_, d_out->data(), src_table(), embed_scale(), p,
                         site_seed(last_.step_seed, kSourceEmbeddingSite), act_.d_embed_scratch,
                         tables ? src_positions_.grad.data() : nullptr);
@@ -471,6 +486,74 @@ const Tensor& Transformer::attention_output_weight(AttentionKind kind, int64_t l
   fail("unknown attention kind");
 }
 
+Tensor Transformer::token_embeddings(InputSide side, const TokenBatch& ids) const {
+  return side == InputSide::kSource
+             ? attnscope::token_embeddings("source", ids, src_table(), embed_scale())
+             : attnscope::token_embeddings("target", ids, tgt_embed_.weight, embed_scale());
+}
+
+const Tensor& Transformer::input_gradient(InputSide side) const {
+  const Tensor& g = side == InputSide::kSource ? act_.d_src_input : act_.d_tgt_input;
+  ATTN_CHECK(!g.empty(),
+             "no input gradient: run backward after a forward that is not a training step");
+  return g;
+}
+
+MultiHeadAttention& Transformer::attention_module(AttentionKind kind, int64_t layer) {
+  const auto& self = *this;
+  return const_cast<MultiHeadAttention&>(self.attention_module(kind, layer));
+}
+
+const MultiHeadAttention& Transformer::attention_module(AttentionKind kind, int64_t layer) const {
+  ATTN_CHECK(layer >= 0 && layer < num_layers(kind), "no {} attention layer {} (the model has {})",
+             attention_kind_name(kind), layer, num_layers(kind));
+  const size_t l = static_cast<size_t>(layer);
+  switch (kind) {
+    case AttentionKind::kEncoderSelf:
+      return encoder_[l].self_attn;
+    case AttentionKind::kDecoderSelf:
+      return decoder_[l].self_attn;
+    case AttentionKind::kCross:
+      return decoder_[l].cross_attn;
+  }
+  fail("unknown attention kind");
+}
+
+const MultiHeadAttention::Activations& Transformer::attention_activations(AttentionKind kind,
+                                                                          int64_t layer) const {
+  attention_module(kind, layer);  // checks the layer
+  const size_t l = static_cast<size_t>(layer);
+  const bool encoder = kind == AttentionKind::kEncoderSelf;
+  ATTN_CHECK(encoder ? l < act_.encoder.size() : l < act_.decoder.size(),
+             "{} layer {}: no activations yet; run forward first", attention_kind_name(kind),
+             layer);
+  switch (kind) {
+    case AttentionKind::kEncoderSelf:
+      return act_.encoder[l].attn;
+    case AttentionKind::kDecoderSelf:
+      return act_.decoder[l].self_attn;
+    case AttentionKind::kCross:
+      return act_.decoder[l].cross_attn;
+  }
+  fail("unknown attention kind");
+}
+
+void Transformer::set_head_gates(AttentionKind kind, int64_t layer, std::vector<float> gates) {
+  attention_module(kind, layer).set_head_gates(std::move(gates));
+}
+
+std::vector<float> Transformer::head_gates(AttentionKind kind, int64_t layer) const {
+  return attention_module(kind, layer).head_gates();
+}
+
+Tensor Transformer::head_gate_gradient(AttentionKind kind, int64_t layer) const {
+  const Tensor& g = attention_activations(kind, layer).gate_grad;  // [B, H]
+  ATTN_CHECK(
+      !g.empty() && g.dim(0) == (kind == AttentionKind::kEncoderSelf ? src_.rows : tgt_.rows),
+      "{} layer {}: no head gate gradient; run backward first", attention_kind_name(kind), layer);
+  return g.clone();
+}
+
 std::string Transformer::unexpected_tensor_hint(const std::string& name) const {
   if (name == "generator.weight" && cfg_.tie_output)
     return "config.json has tie_output: true, so the generator uses tgt_embed.weight";
@@ -493,6 +576,8 @@ ModelInfo Transformer::info() const {
   i.eos_id = cfg_.eos_id;
   i.unk_id = cfg_.unk_id;
   i.value_vectors = true;
+  i.input_gradients = true;
+  i.head_gates = true;
   return i;
 }
 

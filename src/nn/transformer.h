@@ -56,6 +56,8 @@ class Transformer : public Seq2SeqModel {
     LayerNorm::Saved decoder_norm;
     Tensor logits;         // [B, Tt, V]
     Tensor step_embedded;  // decode_step: [rows, D]
+    // backward's gradients of the embeddings [B, Ts, D], [B, Tt, D] (input_gradient())
+    Tensor d_src_input, d_tgt_input;
     // backward scratch
     Tensor d_decoded, d_memory, d_stream_a, d_stream_b, d_embed_scratch;
   };
@@ -99,6 +101,13 @@ class Transformer : public Seq2SeqModel {
   // From the last forward: v [B, H, Tk, d_head] and out_proj.weight [D, D] of the layer.
   Tensor attention_values(AttentionKind kind, int64_t layer) const override;
   const Tensor& attention_output_weight(AttentionKind kind, int64_t layer) const override;
+  // Attribution: scale·table[ids] [B, T, D]; after backward, ∂/∂ those [B, T, D].
+  Tensor token_embeddings(InputSide side, const TokenBatch& ids) const override;
+  const Tensor& input_gradient(InputSide side) const override;
+  // Head gates on every attention layer (MultiHeadAttention::set_head_gates).
+  void set_head_gates(AttentionKind kind, int64_t layer, std::vector<float> gates) override;
+  std::vector<float> head_gates(AttentionKind kind, int64_t layer) const override;
+  Tensor head_gate_gradient(AttentionKind kind, int64_t layer) const override;
   // generator.weight / src_embed.weight when the config ties or shares them.
   std::string unexpected_tensor_hint(const std::string& name) const override;
   const Activations& activations() const { return act_; }
@@ -116,6 +125,14 @@ class Transformer : public Seq2SeqModel {
   const Tensor& src_positions() const;  // [max_len, D]
   const Tensor& tgt_positions() const;
   Param& src_table() { return cfg_.share_embeddings ? tgt_embed_.weight : src_embed_.weight; }
+  const Param& src_table() const {
+    return cfg_.share_embeddings ? tgt_embed_.weight : src_embed_.weight;
+  }
+  // The attention module of (kind, layer) and its activations of the last forward (checked).
+  MultiHeadAttention& attention_module(AttentionKind kind, int64_t layer);
+  const MultiHeadAttention& attention_module(AttentionKind kind, int64_t layer) const;
+  const MultiHeadAttention::Activations& attention_activations(AttentionKind kind,
+                                                               int64_t layer) const;
   Param& generator_weight() { return cfg_.tie_output ? tgt_embed_.weight : generator_.weight; }
 
   ModelConfig cfg_;

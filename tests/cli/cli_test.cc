@@ -200,6 +200,15 @@ TEST(CliDemo, CompareWritesBothModelsFiguresAndPage) {
       run("demo --compare --steps 12 --train-pairs 300 --test-pairs 40 --out " + out.string());
   ASSERT_EQ(r.exit_code, 0) << r.out;
   EXPECT_NE(r.out.find("exact match by source length"), std::string::npos) << r.out;
+  // The held-out dates, for `heads` and `eval` on the same pairs.
+  std::ifstream test_tsv(out / "test.tsv");
+  int lines = 0;
+  for (std::string line; std::getline(test_tsv, line);) {
+    EXPECT_NE(line.find('\t'), std::string::npos) << line;
+    ++lines;
+  }
+  EXPECT_EQ(lines, 40);
+  EXPECT_NE(r.out.find("attnscope heads --model "), std::string::npos) << r.out;
   std::ifstream in(out / "compare.json");
   ASSERT_TRUE(in.is_open());
   const auto j = nlohmann::json::parse(in);

@@ -29,8 +29,20 @@
       qName: 'decoder steps', kName: 'source tokens',
       what: 'each decoder step (left) reads the encoder’s output for the source tokens (right). This is where word alignment shows.',
     },
+    // Attribution (attnscope attribute): not attention weights but each input token’s share of
+    // the gradient-based attribution of the token a step predicts. Shown only when present.
+    attribution_source: {
+      label: 'Attribution · source', long: 'Attribution to the source', q: 'tgt', k: 'src', causal: false, optional: true,
+      qName: 'decoder steps', kName: 'source tokens',
+      what: 'each decoder step (left) and the share of its predicted token’s attribution that each source token (right) carries: what moved the output, not where a head looked.',
+    },
+    attribution_target: {
+      label: 'Attribution · target', long: 'Attribution to the target prefix', q: 'tgt', k: 'tgt', causal: true, optional: true,
+      qName: 'decoder steps', kName: 'target tokens so far',
+      what: 'each decoder step (left) and the share of its predicted token’s attribution that each earlier target token (right) carries; with the source shares a row sums to 1.',
+    },
   };
-  const KIND_ORDER = ['encoder_self', 'decoder_self', 'cross'];
+  const KIND_ORDER = ['encoder_self', 'decoder_self', 'cross', 'attribution_source', 'attribution_target'];
   const HEAD_COLORS = ['#4e79a7', '#f28e2b', '#e15759', '#59a14f', '#b07aa1', '#edc948', '#76b7b2',
     '#ff9da7', '#9c755f', '#7f7f7f'];
   const MEAN_COLOR = '#4338ca';
@@ -204,6 +216,7 @@
     const kp = $('kind-picker');
     kp.replaceChildren();
     for (const id of KIND_ORDER) {
+      if (KINDS[id].optional && numLayers(id) === 0) continue;
       segButton(kp, KINDS[id].label, id, id === state.kind, {
         disabled: numLayers(id) === 0,
         title: `${KINDS[id].long}: queries are ${KINDS[id].qName}, keys are ${KINDS[id].kName}`,

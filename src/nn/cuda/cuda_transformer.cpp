@@ -167,6 +167,10 @@ class CudaTransformer final : public Seq2SeqModel {
     ModelInfo i = host_->info();
     i.device = device_;
     i.on_device = true;
+    // The device kernels have no head gates and no backward: --mask-heads and attribution
+    // refuse (Seq2SeqModel's defaults say to run the model on the CPU).
+    i.head_gates = false;
+    i.input_gradients = false;
     return i;
   }
   const ArchConfig& config() const override { return host_->config(); }
