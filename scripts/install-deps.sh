@@ -3,8 +3,8 @@
 # the Python module (pybind11, Python's headers, NumPy; pytest for tests/python; nbconvert and
 # ipykernel run the notebook tour; venv, pip, setuptools and wheel for `pip install
 # --no-build-isolation .`), clang with its sanitizer and libFuzzer runtimes and OpenMP for the
-# sanitizer build, strace for the crash-consistency tests. Safe to run again: it installs only
-# what is missing.
+# sanitizer build, strace for the crash-consistency tests, Open MPI for training on several
+# processes and machines (docs/scaling.md). Safe to run again: it installs only what is missing.
 # Run as root or with sudo available.
 set -euo pipefail
 SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
@@ -18,6 +18,7 @@ PACKAGES=(
   python3-numpy python3-pytest
   pybind11-dev python3-dev jupyter-nbconvert python3-ipykernel
   python3-venv python3-pip python3-setuptools python3-wheel
+  libopenmpi-dev openmpi-bin
 )
 # A package also counts as present when an installed one provides it: NodeSource's nodejs
 # provides (and conflicts with) Debian's npm, so asking apt for npm there would fail.

@@ -5,7 +5,7 @@
 # and UndefinedBehaviorSanitizer, docs/reliability.md) runs the unit tests again and each libFuzzer
 # target of tests/fuzz/ for a short fixed time (ATTNSCOPE_FUZZ_SECONDS, default 15), and checks
 # that clang compiles everything with -Werror. Arguments go to the first build's ctest:
-# `bash scripts/test.sh -L unit` runs one label (unit, integration, cli, browser) of it;
+# `bash scripts/test.sh -L unit` runs one label (unit, integration, cli, browser, mpi) of it;
 # ATTNSCOPE_SANITIZER_BUILD=0 skips the second build.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -20,6 +20,7 @@
 #include "kernels/cpu/attention_tiles.h"
 #include "nn/marian_model.h"
 #include "nn/transformer.h"
+#include "train/gradient_reducer.h"
 #include "train/loss.h"
 #include "train/optimizer.h"
 
@@ -353,6 +354,94 @@ W2Result run_w2(const Sizes& s, const RunOptions& o) {
   }
   r.tgt_tokens_per_s = static_cast<double>(r.tgt_tokens) / (r.step.median_ms * 1e-3);
   return r;
+}
+
+namespace {
+
+// Like time_runs, with every rank starting each repetition together.
+Timing time_together(Communicator& comm, int warmup, int repeat, const std::function<void()>& fn) {
+  for (int i = 0; i < warmup; ++i) {
+    comm.barrier();
+    fn();
+  }
+  std::vector<double> ms;
+  for (int i = 0; i < repeat; ++i) {
+    comm.barrier();
+    const auto t0 = Clock::now();
+    fn();
+    ms.push_back(ms_since(t0));
+  }
+  return summarise(std::move(ms));
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n == 0 ? 0 : n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+}  // namespace
+
+std::vector<W7Result> run_w7(const Sizes& s, const RunOptions& o, Communicator& comm) {
+  ATTN_CHECK(comm.size() >= 2,
+             "bench: W7 sums gradients over ranks: start it with several, e.g. `mpirun -np 2 "
+             "attnscope bench W7`");
+  const int warmup = or_default(o.warmup, 2), repeat = or_default(o.repeat, 10);
+  std::vector<W7Result> results;
+  for (const std::string name : {"small", "base"}) {
+    const ModelConfig cfg = name == "small" ? w2_config(s) : w6_config(s);
+    Transformer model(cfg);
+    model.init_weights(o.seed);
+    model.alloc_grads();
+    GradientReducer reducer(comm, model);
+    W7Result r;
+    r.model = name;
+    r.ranks = comm.size();
+    r.params = model.num_params();
+    r.buckets = reducer.num_buckets();
+    r.bytes = 4.0 * static_cast<double>(r.params);
+    // The gradients stay as they are; summing them again and again changes nothing measured.
+    r.sum = time_together(comm, warmup, repeat, [&] { reducer.finish(); });
+    r.bus_gbit_s = 2.0 * (r.ranks - 1) / r.ranks * r.bytes * 8 / (r.sum.median_ms * 1e-3) / 1e9;
+    if (name == "small") {
+      r.steps = true;
+      Rng rng(o.seed + 1 + static_cast<uint64_t>(comm.rank()));
+      const TokenBatch src = random_tokens(rng, s.batch, s.src_len, s.vocab, -1, cfg.eos_id);
+      const TokenBatch tgt = random_tokens(rng, s.batch, s.tgt_len, s.vocab, cfg.bos_id, -1);
+      Tensor d_logits;
+      uint64_t step = 0;
+      const auto forward = [&] {
+        ++step;
+        model.zero_grads();
+        const Tensor& logits =
+            model.forward(src, tgt, ForwardOptions{true, counter_hash(o.seed, step)});
+        sequence_loss(logits, tgt, cfg.pad_id, 0.1f, &d_logits);
+      };
+      const int step_warmup = or_default(o.warmup, 1), step_repeat = or_default(o.repeat, 5);
+      r.step_alone = time_together(comm, step_warmup, step_repeat, [&] {
+        forward();
+        model.backward(d_logits);
+      });
+      std::vector<double> waits;
+      r.step_overlapped = time_together(comm, step_warmup, step_repeat, [&] {
+        forward();
+        model.backward_reporting(d_logits, reducer.grad_final());
+        reducer.finish();
+        waits.push_back(reducer.last_wait_s() * 1e3);
+      });
+      r.overlapped_wait_ms = median(waits);
+      waits.clear();
+      r.step_after = time_together(comm, step_warmup, step_repeat, [&] {
+        forward();
+        model.backward(d_logits);
+        reducer.finish();
+        waits.push_back(reducer.last_wait_s() * 1e3);
+      });
+      r.after_wait_ms = median(waits);
+    }
+    results.push_back(r);
+  }
+  return results;
 }
 
 W3Result run_w3(const Sizes& s, int64_t beam, const RunOptions& o) {

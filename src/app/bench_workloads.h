@@ -10,6 +10,7 @@
 #include <functional>
 #include <string>
 
+#include "dist/communicator.h"
 #include "kernels/cpu/quantized_linear.h"
 #include "nn/device.h"
 #include "nn/marian_config.h"
@@ -129,6 +130,27 @@ struct W3mResult {
 // bookkeeping) with eos and pad banned, so every hypothesis has exactly m_out_len tokens — the
 // same work as the PyTorch peer's (scripts/bench-pytorch.py W3m).
 W3mResult run_w3m(const Sizes& s, int64_t beam, const RunOptions& o);
+
+struct W7Result {
+  std::string model;  // "small" (W2's model) or "base" (W6's: Transformer-base, vocabulary 32000)
+  int ranks = 0;
+  int64_t params = 0, buckets = 0;
+  double bytes = 0;  // gradient bytes each rank sends into the sum (params · 4)
+  Timing sum;        // the sum of every gradient over the ranks, all buckets started at once
+  // Bus bandwidth of the sum: a ring allreduce moves 2·(N−1)/N · bytes through each rank's link.
+  double bus_gbit_s = 0;
+  // W2's training step on every rank (its own random batch; the small model only): forward and
+  // backward alone, then with the gradient sum overlapped with backward (the buckets start as
+  // backward finishes them, as training does), and started only after backward; the *_wait_ms
+  // are how long the step waited for the sums after backward (medians).
+  bool steps = false;
+  Timing step_alone, step_overlapped, step_after;
+  double overlapped_wait_ms = 0, after_wait_ms = 0;
+};
+// The gradient sums of data-parallel training on the ranks of `comm` (≥ 2: `mpirun -np N
+// attnscope bench W7`), for the small model and, unless small_only, the base one. Every rank
+// runs it; the timings are rank 0's.
+std::vector<W7Result> run_w7(const Sizes& s, const RunOptions& o, Communicator& comm);
 
 // What the numbers ran on.
 struct Environment {

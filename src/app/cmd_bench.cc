@@ -18,6 +18,8 @@
 #include "app/commands.h"
 #include "app/device_args.h"
 #include "core/error.h"
+#include "dist/communicator.h"
+#include "dist/launch.h"
 
 namespace attnscope::app {
 
@@ -164,6 +166,40 @@ class Report {
                {"repeat", r.run.repeat}});
   }
 
+  void w7(const bench::W7Result& r) const {
+    if (!json_) {
+      row("W7", fmt::format("sum {} ({} ranks)", r.model, r.ranks), r.sum,
+          fmt::format("{:.1f}M params, {:.1f} MB, {} buckets, bus {:.2f} Gbit/s",
+                      static_cast<double>(r.params) / 1e6, r.bytes / 1e6, r.buckets, r.bus_gbit_s));
+      if (r.steps) {
+        row("W7", "step alone", r.step_alone, "forward + backward, no sums");
+        row("W7", "step + sum overlapped", r.step_overlapped,
+            fmt::format("waited {:.2f} ms after backward", r.overlapped_wait_ms));
+        row("W7", "step + sum after backward", r.step_after,
+            fmt::format("waited {:.2f} ms after backward", r.after_wait_ms));
+      }
+      return;
+    }
+    nlohmann::json j{{"workload", "W7"},
+                     {"model", r.model},
+                     {"ranks", r.ranks},
+                     {"params", r.params},
+                     {"bytes", r.bytes},
+                     {"buckets", r.buckets},
+                     {"sum_ms", round3(r.sum.median_ms)},
+                     {"sum_min_ms", round3(r.sum.min_ms)},
+                     {"bus_gbit_s", round3(r.bus_gbit_s)},
+                     {"repeat", r.sum.repeat}};
+    if (r.steps) {
+      j["step_ms"] = round3(r.step_alone.median_ms);
+      j["step_overlapped_ms"] = round3(r.step_overlapped.median_ms);
+      j["step_after_ms"] = round3(r.step_after.median_ms);
+      j["overlapped_wait_ms"] = round3(r.overlapped_wait_ms);
+      j["after_wait_ms"] = round3(r.after_wait_ms);
+    }
+    json_line(j);
+  }
+
   void w6(const bench::Sizes& s, const bench::W6Result& r) const {
     if (!json_) {
       fmt::print("W6 on {}\n", r.device);
@@ -256,11 +292,33 @@ void run_bench(const BenchArgs& a) {
                  "bench --precision {} on the CPU applies to decoding (W3, W3b, W3m), not {}",
                  precision_name(*device.precision), w);
   }
+  // W7 runs on ranks (`mpirun -np N attnscope bench W7`), and alone on them.
+  std::unique_ptr<Communicator> ranks;
+  if (wants(a.workloads, "W7") && !a.workloads.empty()) {
+    for (const std::string& w : a.workloads)
+      ATTN_CHECK(wants({w}, "W7"), "bench: run W7 on its own (it runs on every rank), not with {}",
+                 w);
+    ranks = connect_world(WorldOptions{});
+  } else {
+    const Launch launch = detect_launch();
+    ATTN_CHECK(!launch.by_mpi || launch.size == 1,
+               "bench: {} started it on several ranks, and only W7 runs on ranks (the others "
+               "would time each rank's copy against the others)",
+               launch.by);
+  }
   const bench::Environment env = bench::setup_environment(a.threads);
   const bench::Sizes sizes = a.small ? bench::Sizes::small() : bench::Sizes{};
   bench::RunOptions opt;
   opt.repeat = a.repeat;
   opt.warmup = a.warmup;
+  if (ranks) {
+    const std::vector<bench::W7Result> results =
+        bench::run_w7(a.small ? bench::Sizes::small() : bench::Sizes{}, opt, *ranks);
+    if (ranks->rank() != 0) return;
+    const Report report(env, a.json, a.small);
+    for (const bench::W7Result& r : results) report.w7(r);
+    return;
+  }
   opt.capture = a.capture;
   if (reduced) opt.step_weights = step_weight_format(*device.precision);
   Report report(env, a.json, a.small);
@@ -297,11 +355,14 @@ void register_bench(CLI::App& app) {
       "       batch 16, 24 output tokens\n"
       "  W6   (--device cuda) beam-4 translation with Transformer-base (vocabulary 32000) of 256\n"
       "       sentences × 32 tokens, batch 64, 32 output tokens, on the GPU\n"
+      "  W7   (named only, on ranks: mpirun -np N attnscope bench W7) the gradient sum over the\n"
+      "       ranks for the W2 and W6 models, and W2's step with it overlapped or after backward\n"
       "Medians (and minima) of repeated runs after warm-up; compare with a peer measured in the\n"
       "same run (scripts/bench-compare.sh), not with figures from another day.");
   cmd->add_option("workloads", args->workloads,
-                  "Workloads to run: W1 W1w W2 W3 W3b W3m (default: all), or W6 with --device cuda")
-      ->check(CLI::IsMember({"W1", "W1w", "W2", "W3", "W3b", "W3m", "W6"}, CLI::ignore_case));
+                  "Workloads to run: W1 W1w W2 W3 W3b W3m (default: all), W6 with --device cuda, "
+                  "W7 on ranks")
+      ->check(CLI::IsMember({"W1", "W1w", "W2", "W3", "W3b", "W3m", "W6", "W7"}, CLI::ignore_case));
   cmd->add_flag("--json", args->json, "One JSON object per line and workload");
   cmd->add_flag("--capture", args->capture,
                 "W3, W3b: also capture every attention map of the output (as `attnscope "

@@ -2,6 +2,8 @@
 #include <fmt/core.h>
 
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <memory>
 
 #include "app/commands.h"
@@ -11,6 +13,7 @@
 #include "app/train_command.h"
 #include "core/error.h"
 #include "data/corpus.h"
+#include "dist/communicator.h"
 #include "io/architectures.h"
 #include "io/config_json.h"
 #include "train/recipe.h"
@@ -26,6 +29,50 @@ std::vector<SentencePair> read_pairs(const TrainArgs& a, const std::string& tsv,
       tsv.empty() ? read_parallel(a.src_file, a.tgt_file, opt, report) : read_tsv(tsv, opt, report);
   fmt::print(log, "{}\n", report.summary());
   return pairs;
+}
+
+// One rank's part of a run on the ranks of `mpirun`/`srun` (or alone): rank 0 logs and shows
+// progress, the others are quiet.
+void train_on(const TrainArgs& a, Communicator& ranks) {
+  std::FILE* log = stderr;
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> quiet(nullptr, std::fclose);
+  std::function<void(const TrainProgress&)> progress = [](const TrainProgress&) {};
+  if (ranks.rank() == 0) {
+    progress = TrainingProgress(stderr, a.out);
+  } else {
+    quiet.reset(std::fopen("/dev/null", "w"));
+    ATTN_CHECK(quiet != nullptr, "cannot open /dev/null");
+    log = quiet.get();
+  }
+  const TrainerState s = run_train(a, progress, log, &ranks);
+  fmt::print(log, "best model (step {}) in {}\n", s.best_step, a.out);
+}
+
+// The command: the ranks this process was started with (one, without a launcher), each
+// training its part; an error stops all of them.
+void train_command(const TrainArgs& a) {
+  // The rules between flags, before any rank connects (the same on every rank).
+  validate_train_args(a);
+  WorldOptions world_options;
+  world_options.rank_timeout_s = a.rank_timeout;
+  std::unique_ptr<Communicator> world = connect_world(world_options);
+  if (world->size() == 1) return train_on(a, *world);
+  try {
+    train_on(a, *world);
+  } catch (const CollectiveError& e) {
+    // Every rank found the same error: rank 0 says it, once, and the others end only after it
+    // has (mpirun stops the whole job, unflushed output and all, when a rank exits with an error).
+    if (world->rank() == 0) {
+      fmt::print(stderr, "attnscope: error: {}\n", e.what());
+      std::fflush(stderr);
+    }
+    world->barrier();
+    world.reset();
+    std::exit(1);
+  } catch (const std::exception& e) {
+    // This rank alone: the others would wait for it until their timeouts; stop them all now.
+    world->abort(e.what());
+  }
 }
 
 }  // namespace
@@ -60,16 +107,21 @@ void validate_train_args(const TrainArgs& a) {
              "--patience, --valid-bleu-sentences and --split-dev must not be negative");
   ATTN_CHECK(a.columns.src_col >= 0 && a.columns.tgt_col >= 0,
              "--src-col and --tgt-col must not be negative");
+  ATTN_CHECK(std::isfinite(a.rank_timeout) && a.rank_timeout >= 0,
+             "--rank-timeout must be ≥ 0 seconds (0: never), not {}", a.rank_timeout);
+  ATTN_CHECK(a.replica_check_every >= 0, "--replica-check-every must not be negative, not {}",
+             a.replica_check_every);
+  ATTN_CHECK(std::isfinite(a.bucket_mb) && a.bucket_mb >= 0.001 && a.bucket_mb <= 4096,
+             "--bucket-mb must lie in [0.001, 4096], not {}", a.bucket_mb);
+  ATTN_CHECK(!a.data.empty() || (!a.src_file.empty() && !a.tgt_file.empty()),
+             "give the training data: --data FILE.tsv, or --src-file and --tgt-file");
+  a.columns.check();
 }
 
 TrainerState run_train(const TrainArgs& a,
-                       const std::function<void(const TrainProgress&)>& progress, std::FILE* log) {
+                       const std::function<void(const TrainProgress&)>& progress, std::FILE* log,
+                       Communicator* ranks) {
   validate_train_args(a);
-  ATTN_CHECK(!a.data.empty() || (!a.src_file.empty() && !a.tgt_file.empty()),
-             "give the training data: --data FILE.tsv, or --src-file and --tgt-file");
-  ATTN_CHECK(a.steps > 0 || a.epochs > 0 || a.minutes > 0,
-             "training needs a limit: --steps, --epochs or --minutes");
-  a.columns.check();
   const CorpusOptions copt = a.columns.corpus_options();
   TrainRecipe r;
   r.out_dir = a.out;
@@ -122,6 +174,9 @@ TrainerState run_train(const TrainArgs& a,
   t.valid_every = a.valid_every;
   t.patience = a.patience;
   t.seed = a.seed;
+  r.ranks = ranks;
+  r.parallel.replica_check_every = a.replica_check_every;
+  r.parallel.bucket_bytes = static_cast<int64_t>(a.bucket_mb * 1024 * 1024);
   return run_training(r, progress, log);
 }
 
@@ -223,10 +278,23 @@ void register_train(CLI::App& app) {
                   "Stop after N validations without improvement (0 = never)")
       ->capture_default_str()
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 20));
-  cmd->callback([a] {
-    const TrainerState s = run_train(*a, TrainingProgress(stderr, a->out), stderr);
-    fmt::print(stderr, "best model (step {}) in {}\n", s.best_step, a->out);
-  });
+  // Data-parallel training: `mpirun -np N attnscope train …` (or srun) needs no flag of its own.
+  cmd->add_option("--rank-timeout", a->rank_timeout,
+                  "With several ranks (mpirun/srun): stop every rank when one has not been heard "
+                  "from for this many seconds (0 = never)")
+      ->capture_default_str()
+      ->check(finite_range(0, 1e6));
+  cmd->add_option("--replica-check-every", a->replica_check_every,
+                  "With several ranks: also check every N updates that all ranks hold the same "
+                  "weights (always before a checkpoint; 0 = only then)")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{0}, kMaxCountFlag));
+  cmd->add_option("--bucket-mb", a->bucket_mb,
+                  "With several ranks: MiB of gradients summed at once (smaller buckets start "
+                  "earlier during backward; larger ones pay the network's latency less often)")
+      ->capture_default_str()
+      ->check(finite_range(0.001, 4096));
+  cmd->callback([a] { train_command(*a); });
 }
 
 }  // namespace attnscope::app

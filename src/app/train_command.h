@@ -8,6 +8,7 @@
 #include <string>
 
 #include "app/tsv_columns.h"
+#include "dist/communicator.h"
 #include "train/trainer.h"
 
 namespace attnscope::app {
@@ -27,6 +28,10 @@ struct TrainArgs {
   float lr = 1e-3f, label_smoothing = 0.1f, clip_norm = 1.0f, dropout = -1, weight_decay = 0;
   std::string schedule = "inverse_sqrt", norm;
   uint64_t seed = 1;
+  // With several ranks (`mpirun -np N attnscope train`, docs/scaling.md); alone they do nothing.
+  double rank_timeout = 120;  // seconds a silent rank is waited for
+  int64_t replica_check_every = 0;
+  double bucket_mb = 4;  // MiB of gradients per sum
 };
 
 // Checks the options that need no file (attnscope::Error naming the flag), so a bad value fails
@@ -36,8 +41,11 @@ void validate_train_args(const TrainArgs& a);
 // validate_train_args, then: reads the corpora, builds the model config (preset or config.json,
 // the architecture), trains the tokenizers and the model into a.out. The corpus reports and the
 // training log go to `log`; `progress` is called on every log step, each validation and at the
-// end. Returns the final state (best_step: the step of the model saved in a.out).
+// end. Returns the final state (best_step: the step of the model saved in a.out). With `ranks`
+// (the CLI under mpirun), this process is one of them: every rank calls it alike, and rank 0
+// alone writes a.out; null (the Python module): this process alone.
 TrainerState run_train(const TrainArgs& a,
-                       const std::function<void(const TrainProgress&)>& progress, std::FILE* log);
+                       const std::function<void(const TrainProgress&)>& progress, std::FILE* log,
+                       Communicator* ranks = nullptr);
 
 }  // namespace attnscope::app

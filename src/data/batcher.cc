@@ -110,13 +110,22 @@ void Batcher::plan_epoch() {
   }
 }
 
-Batch Batcher::next() {
+const std::vector<int64_t>& Batcher::advance() {
   if (index_ >= batches_per_epoch()) {
     ++epoch_;
     index_ = 0;
     plan_epoch();
   }
-  const auto& idx = batches_[static_cast<size_t>(index_++)];
+  return batches_[static_cast<size_t>(index_++)];
+}
+
+void Batcher::skip(int64_t n) {
+  ATTN_CHECK(n >= 0, "Batcher::skip: n must be >= 0 (got {})", n);
+  for (int64_t i = 0; i < n; ++i) advance();
+}
+
+Batch Batcher::next() {
+  const auto& idx = advance();
   std::vector<const EncodedPair*> ptrs;
   ptrs.reserve(idx.size());
   for (const int64_t i : idx) ptrs.push_back(&pairs_[static_cast<size_t>(i)]);

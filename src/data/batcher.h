@@ -33,6 +33,9 @@ class Batcher {
 
   // The next batch; advances (epoch, index), starting a new shuffled epoch when one ends.
   Batch next();
+  // Advances past n batches as n calls of next() would, without building them: a rank of a
+  // data-parallel run steps over the other ranks' batches.
+  void skip(int64_t n);
   int64_t epoch() const { return epoch_; }
   int64_t index() const { return index_; }  // batches taken in this epoch
   int64_t batches_per_epoch() const;
@@ -42,6 +45,7 @@ class Batcher {
 
  private:
   void plan_epoch();
+  const std::vector<int64_t>& advance();  // the pair indices of the next batch
   std::vector<EncodedPair> pairs_;
   std::vector<std::vector<int64_t>> batches_;  // the current epoch's batches (pair indices)
   int64_t max_tokens_;

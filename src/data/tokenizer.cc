@@ -198,6 +198,15 @@ Tokenizer Tokenizer::load(const std::string& model_path) {
   return tok;
 }
 
+Tokenizer Tokenizer::from_bytes(const std::string& model_bytes, const std::string& name) {
+  Tokenizer tok;
+  const auto status = tok.sp_->LoadFromSerializedProto(model_bytes);
+  ATTN_CHECK(status.ok(), "{} is not a SentencePiece model: {}", name, status.message());
+  check_special_ids(*tok.sp_, name);
+  tok.path_ = name;
+  return tok;
+}
+
 std::vector<int32_t> Tokenizer::encode(const std::string& text) const {
   std::vector<int> ids;
   const auto status = sp_->Encode(text, &ids);

@@ -35,6 +35,9 @@ class Tokenizer : public TextTokenizer {
                          const TokenizerOptions& opt);
   // Loads a .model file; throws attnscope::Error naming the file when it is not one.
   static Tokenizer load(const std::string& model_path);
+  // The same from a .model file's bytes (another rank's tokenizer); `name` stands for the file
+  // in messages.
+  static Tokenizer from_bytes(const std::string& model_bytes, const std::string& name);
 
   Tokenizer(Tokenizer&&) noexcept;
   Tokenizer& operator=(Tokenizer&&) noexcept;

@@ -78,6 +78,13 @@ std::string Seq2SeqModel::unexpected_tensor_hint(const std::string&) const {
   return {};
 }
 
+void Seq2SeqModel::backward_reporting(const Tensor& d_logits, const ParamVisitor& grad_final) {
+  backward(d_logits);
+  std::vector<Param*> params;
+  visit_params([&](Param& p) { params.push_back(&p); });
+  for (auto it = params.rbegin(); it != params.rend(); ++it) grad_final(**it);
+}
+
 Tensor Seq2SeqModel::attention_heads(AttentionKind kind, int64_t layer,
                                      const std::vector<int64_t>& heads) const {
   const Tensor& all = attention(kind, layer);  // [G, H, rows, cols]

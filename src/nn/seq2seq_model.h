@@ -113,6 +113,12 @@ class Seq2SeqModel {
                                 const ForwardOptions& o) = 0;
   // Accumulates parameter gradients from d_logits [B, Tt, V] (after forward).
   virtual void backward(const Tensor& d_logits) = 0;
+  // backward, calling grad_final(p) for each parameter as soon as nothing later in this backward
+  // adds to p.grad: every parameter of visit_params exactly once, roughly in reverse visit order
+  // (the top of the model first). Data-parallel training starts summing those gradients over
+  // the ranks while the rest of backward runs. The default reports them all after backward, in
+  // reverse visit order; a Transformer reports each layer as its backward ends.
+  virtual void backward_reporting(const Tensor& d_logits, const ParamVisitor& grad_final);
 
   // The weights [B, H, Tq, Tk] of `layer` from the last forward (or decode step).
   virtual const Tensor& attention(AttentionKind kind, int64_t layer) const = 0;

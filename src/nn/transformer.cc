@@ -229,6 +229,14 @@ const Tensor& Transformer::forward(const TokenBatch& src, const TokenBatch& tgt_
 }
 
 void Transformer::backward(const Tensor& d_logits) {
+  backward_reporting(d_logits, nullptr);
+}
+
+void Transformer::backward_reporting(const Tensor& d_logits, const ParamVisitor& grad_final) {
+  // A parameter is final once the last module that uses it is done (shared tables at the end).
+  const auto report = [&](Param& p) {
+    if (grad_final) grad_final(p);
+  };
   ATTN_CHECK(d_logits.shape() == act_.logits.shape(), "backward: d_logits {} but logits {}",
              d_logits.shape_str(), act_.logits.shape_str());
   const int64_t D = cfg_.d_model, V = cfg_.tgt_vocab;
@@ -241,6 +249,8 @@ void Transformer::backward(const Tensor& d_logits) {
   cpu::linear_backward(act_.decoded.data(), gw.value.data(), d_logits.data(), act_.d_decoded.data(),
                        gw.grad.data(), cfg_.generator_bias ? generator_.bias.grad.data() : nullptr,
                        Nt, D, V);
+  if (!cfg_.tie_output) report(generator_.weight);
+  if (cfg_.generator_bias) report(generator_.bias);
 
   // Decoder stack, last layer first; d_stream_a holds d(layer output), d_stream_b d(input).
   Tensor* d_out = &act_.d_stream_a;
@@ -250,6 +260,7 @@ void Transformer::backward(const Tensor& d_logits) {
     d_out->resize_zero({dc.B, dc.T, D});
     decoder_norm_.backward(dec_last.data(), act_.d_decoded.data(), d_out->data(), Nt,
                            act_.decoder_norm);
+    decoder_norm_.visit_params(report);
   } else {
     copy(act_.d_decoded, *d_out);
   }
@@ -259,6 +270,7 @@ void Transformer::backward(const Tensor& d_logits) {
     d_in->resize_zero({dc.B, dc.T, D});
     decoder_[l].backward(x, act_.memory.data(), d_out->data(), d_in->data(), act_.d_memory.data(),
                          dc, act_.decoder[l]);
+    decoder_[l].visit_params(report);
     std::swap(d_out, d_in);
   }
   const float p = last_.training ? cfg_.dropout : 0.0f;
@@ -271,6 +283,8 @@ void Transformer::backward(const Tensor& d_logits) {
   embed_tokens_backward(tgt_, d_out->data(), tgt_embed_.weight, embed_scale(), p,
                         site_seed(last_.step_seed, kTargetEmbeddingSite), act_.d_embed_scratch,
                         tables ? tgt_positions_.grad.data() : nullptr);
+  if (!cfg_.share_embeddings) report(tgt_embed_.weight);  // with the generator's part, when tied
+  if (tables) report(tgt_positions_);
 
   // Encoder stack.
   const Tensor& enc_last = encoder_.empty() ? act_.src_embedded : act_.encoder.back().out();
@@ -278,6 +292,7 @@ void Transformer::backward(const Tensor& d_logits) {
     d_out->resize_zero({ec.B, ec.T, D});
     encoder_norm_.backward(enc_last.data(), act_.d_memory.data(), d_out->data(), Ns,
                            act_.encoder_norm);
+    encoder_norm_.visit_params(report);
   } else {
     copy(act_.d_memory, *d_out);
   }
@@ -285,6 +300,7 @@ void Transformer::backward(const Tensor& d_logits) {
     const float* x = l == 0 ? act_.src_embedded.data() : act_.encoder[l - 1].out().data();
     d_in->resize_zero({ec.B, ec.T, D});
     encoder_[l].backward(x, d_out->data(), d_in->data(), ec, act_.encoder[l]);
+    encoder_[l].visit_params(report);
     std::swap(d_out, d_in);
   }
   if (last_.training)
@@ -294,6 +310,8 @@ void Transformer::backward(const Tensor& d_logits) {
   embed_tokens_backward(src_, d_out->data(), src_table(), embed_scale(), p,
                         site_seed(last_.step_seed, kSourceEmbeddingSite), act_.d_embed_scratch,
                         tables ? src_positions_.grad.data() : nullptr);
+  report(src_table());
+  if (tables) report(src_positions_);
 }
 
 void DecoderCache::reorder(const std::vector<int64_t>& from) {

@@ -87,6 +87,8 @@ class Transformer : public Seq2SeqModel {
   // Accumulates parameter gradients from d_logits [B, Tt, V] (after forward with the same
   // batch and options).
   void backward(const Tensor& d_logits) override;
+  // The same, reporting each layer's parameters as its backward ends (Seq2SeqModel).
+  void backward_reporting(const Tensor& d_logits, const ParamVisitor& grad_final) override;
 
   // Incremental decoding (see Seq2SeqModel): the state is a DecoderCache. The steps multiply by
   // weights packed once (kernels/cpu/packed_linear.h) and kept across decodings: a step has few

@@ -12,7 +12,9 @@
 #include "data/corpus.h"
 #include "data/tokenizer.h"
 #include "decode/beam_search.h"
+#include "dist/communicator.h"
 #include "nn/arch_config.h"
+#include "train/data_parallel.h"
 #include "train/trainer.h"
 
 namespace attnscope {
@@ -33,6 +35,10 @@ struct TrainRecipe {
   // Continue the checkpoint in out_dir, or start when there is none yet (train/run_dir.h: what
   // each state of out_dir leads to).
   bool resume = false;
+  // The ranks training together (`mpirun -np N attnscope train`); null: this process alone.
+  // Every rank runs run_training with the same recipe; rank 0 alone writes out_dir.
+  Communicator* ranks = nullptr;
+  DataParallelOptions parallel;
 };
 
 // Encodes pairs for training: src = pieces + eos, tgt = bos + pieces + eos. Pairs longer than
@@ -44,6 +50,14 @@ std::vector<EncodedPair> encode_pairs(const std::vector<SentencePair>& pairs,
 // Mean teacher-forced loss (no dropout, no smoothing) over pairs, token-weighted.
 double validation_loss(Seq2SeqModel& model, const std::vector<EncodedPair>& pairs,
                        int64_t max_tokens);
+// The same as its parts: the summed loss of every target token, and their number (ranks that
+// validate a share each add these up).
+struct LossTotal {
+  double sum = 0;
+  int64_t tokens = 0;
+};
+LossTotal validation_loss_total(Seq2SeqModel& model, const std::vector<EncodedPair>& pairs,
+                                int64_t max_tokens);
 
 TrainerState run_training(const TrainRecipe& recipe,
                           const std::function<void(const TrainProgress&)>& progress,

@@ -20,22 +20,38 @@ namespace attnscope {
 namespace fs = std::filesystem;
 
 Trainer::Trainer(Seq2SeqModel& model, Batcher& batcher, const TrainerOptions& opt,
-                 std::string out_dir)
-    : model_(model), batcher_(batcher), opt_(opt), out_dir_(std::move(out_dir)), adam_(opt.adam) {
+                 std::string out_dir, DataParallel* parallel)
+    : model_(model),
+      batcher_(batcher),
+      opt_(opt),
+      out_dir_(std::move(out_dir)),
+      adam_(opt.adam),
+      dp_(parallel != nullptr ? *parallel : alone_parallel_) {
   ATTN_CHECK(opt_.max_steps > 0 || opt_.max_epochs > 0 || opt_.max_minutes > 0,
              "training needs a limit: --steps, --epochs or --minutes");
   ATTN_CHECK(opt_.accumulate >= 1, "--accumulate must be ≥ 1");
   state_.seed = opt_.seed;
   model_.alloc_grads();
-  fs::create_directories(out_dir_);
+  if (dp_.writes_files()) fs::create_directories(out_dir_);
+  if (dp_.ranks() > 1)
+    reducer_ = std::make_unique<GradientReducer>(dp_.comm(), model_, dp_.options().bucket_bytes);
 }
 
 bool Trainer::resume() {
-  if (!load_checkpoint(out_dir_, model_, adam_, state_)) return false;
+  if (!dp_.share_flag(dp_.writes_files() && load_checkpoint(out_dir_, model_, adam_, state_)))
+    return false;
+  shared_ = false;
+  share_start_state();
   batcher_.seek(state_.epoch, state_.batch_index);
   saved_step_ = state_.step;
-  restore_metrics();
+  if (dp_.writes_files()) restore_metrics();
   return true;
+}
+
+void Trainer::share_start_state() {
+  if (shared_ || dp_.ranks() == 1) return;
+  dp_.share_state(model_, adam_, state_);
+  shared_ = true;
 }
 
 double Trainer::clip_gradients() {
@@ -58,11 +74,18 @@ double Trainer::step_once(int64_t& tgt_tokens) {
   double loss_sum = 0;
   tgt_tokens = 0;
   const int64_t step = state_.step + 1;
-  for (int64_t micro = 0; micro < opt_.accumulate; ++micro) {
+  // The update's micro-batches over all ranks; this rank takes [first, first + accumulate) of
+  // them and steps over the others' (one rank: all of them).
+  const int64_t global = opt_.accumulate * dp_.ranks();
+  const int64_t first = opt_.accumulate * dp_.rank();
+  dp_.comm().set_activity(fmt::format("step {}", step));
+  batcher_.skip(first);
+  for (int64_t local = 0; local < opt_.accumulate; ++local) {
+    const int64_t micro = first + local;
     Batch batch = batcher_.next();
     // Each micro-batch has its own dropout masks, a pure function of (seed, step, micro).
     const uint64_t step_seed =
-        counter_hash(state_.seed, static_cast<uint64_t>(step * opt_.accumulate + micro));
+        counter_hash(state_.seed, static_cast<uint64_t>(step * global + micro));
     const Tensor& logits = model_.forward(batch.src, batch.tgt_in, ForwardOptions{true, step_seed});
     const LossValue loss = sequence_loss(logits, batch.tgt_out, model_.info().pad_id,
                                          opt_.label_smoothing, &d_logits_);
@@ -78,13 +101,26 @@ double Trainer::step_once(int64_t& tgt_tokens) {
           "--warmup; the last checkpoint is in {}/checkpoint",
           step, loss.mean, where, out_dir_);
     }
-    if (opt_.accumulate > 1) {
-      const float s = 1.0f / static_cast<float>(opt_.accumulate);
+    if (global > 1) {
+      const float s = 1.0f / static_cast<float>(global);
       for (int64_t i = 0; i < d_logits_.numel(); ++i) d_logits_[i] *= s;
     }
-    model_.backward(d_logits_);
+    // The last backward of the update starts summing each gradient over the ranks as soon as
+    // it is final.
+    if (reducer_ && local + 1 == opt_.accumulate)
+      model_.backward_reporting(d_logits_, reducer_->grad_final());
+    else
+      model_.backward(d_logits_);
     loss_sum += loss.mean;
     tgt_tokens += batch.tgt_tokens;
+  }
+  batcher_.skip(global - first - opt_.accumulate);
+  if (reducer_) {
+    reducer_->finish();  // every rank's gradients summed: from here on all ranks compute alike
+    double totals[2] = {loss_sum, static_cast<double>(tgt_tokens)};
+    dp_.sum(totals);
+    loss_sum = totals[0];
+    tgt_tokens = static_cast<int64_t>(totals[1]);
   }
   const double norm = clip_gradients();
   if (!std::isfinite(norm)) {
@@ -107,7 +143,7 @@ double Trainer::step_once(int64_t& tgt_tokens) {
   state_.epoch = batcher_.epoch();
   state_.batch_index = batcher_.index();
   state_.tokens_seen += tgt_tokens;
-  return loss_sum / static_cast<double>(opt_.accumulate);
+  return loss_sum / static_cast<double>(global);
 }
 
 std::string Trainer::metrics_path() const {
@@ -115,6 +151,7 @@ std::string Trainer::metrics_path() const {
 }
 
 void Trainer::append_metrics(const std::string& json_line) {
+  if (!dp_.writes_files()) return;
   append_to_file(metrics_path(), json_line + "\n");
 }
 
@@ -149,11 +186,12 @@ void Trainer::restore_metrics() {
 }
 
 void Trainer::save_best() {
-  save_model(model_, out_dir_);
+  if (dp_.writes_files()) save_model(model_, out_dir_);
 }
 
 TrainerState Trainer::run(const std::function<void(const TrainProgress&)>& on_progress) {
   using clock = std::chrono::steady_clock;
+  share_start_state();
   const auto start = clock::now();
   const double elapsed_before = state_.elapsed_s;
   auto elapsed = [&] {
@@ -179,6 +217,7 @@ TrainerState Trainer::run(const std::function<void(const TrainProgress&)>& on_pr
   };
   auto validate_and_save = [&](TrainProgress& p) {
     state_.elapsed_s = elapsed();
+    dp_.comm().set_activity(fmt::format("validating after step {}", state_.step));
     if (validate_) {
       ValidationResult v = validate_(model_);
       p.validation = v;
@@ -200,6 +239,9 @@ TrainerState Trainer::run(const std::function<void(const TrainProgress&)>& on_pr
       state_.best_step = state_.step;
       save_best();
     }
+    dp_.check_replicas(model_, state_.step);
+    saved_step_ = state_.step;
+    if (!dp_.writes_files()) return;
     // The checkpoint records how much of metrics.jsonl it covers, after making those rows
     // durable: a resume keeps exactly them.
     const std::string metrics = metrics_path();
@@ -211,7 +253,6 @@ TrainerState Trainer::run(const std::function<void(const TrainProgress&)>& on_pr
       state_.metrics_bytes = 0;
     }
     save_checkpoint(out_dir_, model_, adam_, state_);
-    saved_step_ = state_.step;
   };
 
   while (true) {
@@ -219,8 +260,8 @@ TrainerState Trainer::run(const std::function<void(const TrainProgress&)>& on_pr
       stop = "steps";
     else if (opt_.max_epochs > 0 && batcher_.epoch() >= opt_.max_epochs)
       stop = "epochs";
-    else if (opt_.max_minutes > 0 && elapsed() >= 60.0 * opt_.max_minutes)
-      stop = "minutes";
+    else if (opt_.max_minutes > 0 && dp_.share_flag(elapsed() >= 60.0 * opt_.max_minutes))
+      stop = "minutes";  // rank 0's clock decides for all
     else if (opt_.patience > 0 && state_.bad_validations >= opt_.patience)
       stop = "early stopping";
     if (!stop.empty()) break;
@@ -229,6 +270,9 @@ TrainerState Trainer::run(const std::function<void(const TrainProgress&)>& on_pr
     state_.window_loss += step_once(tokens);
     window_tokens += tokens;
     ++state_.window_steps;
+    if (dp_.options().replica_check_every > 0 &&
+        state_.step % dp_.options().replica_check_every == 0)
+      dp_.check_replicas(model_, state_.step);
 
     const bool log_now = state_.step % opt_.log_every == 0;
     const bool valid_now = opt_.valid_every > 0 && state_.step % opt_.valid_every == 0;

@@ -12,12 +12,14 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 
 #include "data/batcher.h"
 #include "nn/seq2seq_model.h"
 #include "train/checkpoint.h"
+#include "train/data_parallel.h"
 #include "train/optimizer.h"
 #include "train/schedule.h"
 
@@ -27,7 +29,7 @@ struct TrainerOptions {
   int64_t max_steps = 0;  // 0: no limit (one of the three limits must be set)
   int64_t max_epochs = 0;
   double max_minutes = 0;
-  int64_t accumulate = 1;  // batches per optimizer update
+  int64_t accumulate = 1;  // batches per optimizer update (per rank: N ranks take N× as many)
   float label_smoothing = 0.1f;
   float clip_norm = 1.0f;  // global gradient norm limit; 0 = off
   cpu::AdamConfig adam;    // lr is taken from the schedule
@@ -60,15 +62,19 @@ struct TrainProgress {
 
 class Trainer {
  public:
-  Trainer(Seq2SeqModel& model, Batcher& batcher, const TrainerOptions& opt, std::string out_dir);
+  // With `parallel`, this is one of its ranks (train/data_parallel.h): each update takes
+  // accumulate batches on every rank, rank r the r-th group of the update's batches, the same
+  // batches, dropout masks and update as one rank with accumulate × ranks; rank 0 writes.
+  Trainer(Seq2SeqModel& model, Batcher& batcher, const TrainerOptions& opt, std::string out_dir,
+          DataParallel* parallel = nullptr);
 
   // Validation run every valid_every steps and at the end; without one, the last model counts
   // as the best.
   void set_validation(std::function<ValidationResult(Seq2SeqModel&)> validate) {
     validate_ = std::move(validate);
   }
-  // Restores the last checkpoint of out_dir (weights, Adam, data position, counters).
-  // False when there is none.
+  // Restores the last checkpoint of out_dir (weights, Adam, data position, counters); rank 0
+  // reads it and hands it to the others. False when there is none.
   bool resume();
   // Trains until a limit or early stopping; calls on_progress on every log step, validation and
   // at the end. Returns the final state.
@@ -84,6 +90,7 @@ class Trainer {
   void restore_metrics();
   std::string metrics_path() const;
   void save_best();
+  void share_start_state();  // rank 0's weights and state on every rank, once
 
   Seq2SeqModel& model_;
   Batcher& batcher_;
@@ -94,6 +101,13 @@ class Trainer {
   std::function<ValidationResult(Seq2SeqModel&)> validate_;
   int64_t saved_step_ = -1;  // the step of the last checkpoint written or resumed from
   Tensor d_logits_;          // [B, Tt, V], reused across steps
+
+  // The ranks training together (train/data_parallel.h); alone_ when none were given.
+  LocalCommunicator alone_;
+  DataParallel alone_parallel_{alone_};
+  DataParallel& dp_;
+  std::unique_ptr<GradientReducer> reducer_;  // with more than one rank
+  bool shared_ = false;                       // share_start_state done
 };
 
 }  // namespace attnscope

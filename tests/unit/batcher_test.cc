@@ -237,6 +237,29 @@ TEST(Batcher, SeekReproducesUninterruptedRun) {
   EXPECT_EQ(end.index(), 1);
 }
 
+TEST(Batcher, SkipStepsOverBatchesAsNextWould) {
+  const auto pairs = make_pairs(150, 8);
+  Batcher ref(pairs, 90, kPad, 77);
+  const int64_t n = ref.batches_per_epoch();
+  std::vector<Batch> seq;
+  for (int64_t i = 0; i < 3 * n; ++i) seq.push_back(ref.next());
+  // A rank of a data-parallel run: skip the others' batches, take its own, across epochs.
+  for (const int64_t stride : {int64_t{1}, int64_t{2}, int64_t{3}, n + 1}) {
+    Batcher b(pairs, 90, kPad, 77);
+    b.skip(0);
+    int64_t at = 0;
+    while (at < 3 * n) {
+      SCOPED_TRACE(testing::Message() << "stride " << stride << ", batch " << at);
+      expect_same_batch(b.next(), seq[at]);
+      b.skip(stride - 1);
+      at += stride;
+      EXPECT_EQ(b.epoch() * n + b.index(), at);
+    }
+  }
+  Batcher b(pairs, 90, kPad, 77);
+  EXPECT_THROW(b.skip(-1), Error);
+}
+
 TEST(Batcher, Errors) {
   EXPECT_THROW(Batcher({}, 100, kPad, 1), Error);
   EXPECT_THROW(Batcher(make_pairs(3, 1), 0, kPad, 1), Error);

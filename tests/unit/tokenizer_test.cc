@@ -125,6 +125,26 @@ TEST_F(TokenizerTest, UnigramTrainsRoundTripsAndLoads) {
   for (const auto& s : sentences(20, 99)) EXPECT_EQ(loaded.encode(s), tok.encode(s));
 }
 
+TEST_F(TokenizerTest, LoadsFromBytesAsFromTheFile) {
+  // Another rank's tokenizer arrives as the bytes of its .model file.
+  const auto p = path("uni.model");
+  const Tokenizer tok = Tokenizer::train(sentences(), p, options("unigram", 40));
+  std::ifstream in(p, std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const Tokenizer copy = Tokenizer::from_bytes(bytes, "rank 0's uni.model");
+  EXPECT_EQ(copy.path(), "rank 0's uni.model");
+  EXPECT_EQ(copy.vocab_size(), tok.vocab_size());
+  for (const auto& s : sentences(20, 99)) EXPECT_EQ(copy.encode(s), tok.encode(s));
+  try {
+    Tokenizer::from_bytes(bytes.substr(0, bytes.size() / 2), "rank 0's cut.model");
+    FAIL() << "half a model loaded";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("rank 0's cut.model is not a SentencePiece model"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
 TEST_F(TokenizerTest, BpeTrainsRoundTripsAndLoads) {
   const auto p = path("bpe.model");
   const Tokenizer tok = Tokenizer::train(sentences(), p, options("bpe", 60));
