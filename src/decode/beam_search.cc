@@ -141,8 +141,7 @@ std::vector<std::vector<Hypothesis>> beam_search(Seq2SeqModel& model, const Toke
     encoder_blocks[b] = Tensor({static_cast<int64_t>(enc_layers.size()), Hc, last_row ? 1 : n, n});
   }
   for (size_t k = 0; k < enc_layers.size(); ++k) {
-    const Tensor sel =
-        captured(model, AttentionKind::kEncoderSelf, enc_layers[k], heads, red);
+    const Tensor sel = captured(model, AttentionKind::kEncoderSelf, enc_layers[k], heads, red);
     for (int64_t b = 0; b < B; ++b) {
       const int64_t n = src_len[b], first = last_row ? n - 1 : 0, rows = n - first;
       Tensor t = encoder_blocks[b].slice(static_cast<int64_t>(k));  // [H', rows, n]
