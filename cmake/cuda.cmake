@@ -33,6 +33,10 @@ file(GLOB ATTNSCOPE_CUDA_SOURCES CONFIGURE_DEPENDS ${ATTNSCOPE_ROOT}/src/kernels
   ${ATTNSCOPE_ROOT}/src/kernels/cuda/*.cpp)
 add_library(attnscope_cuda STATIC ${ATTNSCOPE_CUDA_SOURCES})
 target_include_directories(attnscope_cuda PUBLIC ${ATTNSCOPE_ROOT}/src)
+# Position-independent like the layer libraries it belongs to (CMakeLists.txt), so the Python
+# module links it too.
+set_target_properties(attnscope_cuda PROPERTIES POSITION_INDEPENDENT_CODE ON
+  CXX_VISIBILITY_PRESET hidden CUDA_VISIBILITY_PRESET hidden VISIBILITY_INLINES_HIDDEN ON)
 target_compile_options(attnscope_cuda PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:${ATTNSCOPE_CUDA_FLAGS}>
   $<$<COMPILE_LANGUAGE:CXX>:${ATTNSCOPE_WARNINGS}>)
 # cuBLASLt is loaded when first used (kernels/cuda/cublaslt_library.h), not linked: linking it

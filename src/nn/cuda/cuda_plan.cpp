@@ -71,9 +71,9 @@ namespace {
 class FieldValues : public ConfigFields {
  public:
   std::map<std::string, std::string> values;
-  void field(const char* key, int64_t& v) override { values[key] = std::to_string(v); }
-  void field(const char* key, int32_t& v) override { values[key] = std::to_string(v); }
-  void field(const char* key, float& v) override { values[key] = fmt::format("{}", v); }
+  void field(const char* key, int64_t& v, IntRange) override { values[key] = std::to_string(v); }
+  void field(const char* key, int32_t& v, IntRange) override { values[key] = std::to_string(v); }
+  void field(const char* key, float& v, FloatRange) override { values[key] = fmt::format("{}", v); }
   void field(const char* key, bool& v) override { values[key] = v ? "true" : "false"; }
   void one_of(const char* key, size_t& index, const std::vector<std::string>& names) override {
     values[key] = index < names.size() ? names[index] : "?";
