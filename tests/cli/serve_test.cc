@@ -329,12 +329,16 @@ TEST(Serve, TwentyConcurrentRequests) {
       if (r) {
         status[i] = r->status;
         bodies[i] = r->body;
+      } else {
+        bodies[i] = "no answer: " + httplib::to_string(r.error());
       }
     });
   }
   for (auto& t : threads) t.join();
   for (int i = 0; i < 20; ++i) {
-    ASSERT_EQ(status[i], 200) << "request " << i << ": " << bodies[i];
+    ASSERT_EQ(status[i], 200) << "request " << i << ": " << bodies[i]
+                              << "\nserver alive: " << server.alive() << ", its log:\n"
+                              << server.log();
     const auto p = nlohmann::json::parse(bodies[i]);
     EXPECT_EQ(p["source"], texts[i % texts.size()]);
     check_payload(p);
