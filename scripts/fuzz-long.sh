@@ -52,13 +52,6 @@ out=$(cd "$out" && pwd)
 summary="$out/summary.tsv"
 [ -f "$summary" ] || printf 'target\tcpu_s\twall_s\truns\texecs\tcov\tft\tcorpus\tcrashes\n' >"$summary"
 
-# CPU seconds (user + system) of the children this shell has waited for (bash's `times`).
-children_cpu() {
-  local t
-  t=$(times | tail -1)
-  awk '{ split($1, u, /[ms]/); split($2, s, /[ms]/); printf "%d", u[1] * 60 + u[2] + s[1] * 60 + s[2] }' <<<"$t"
-}
-
 # CPU seconds (user + system) a running process has used so far.
 cpu_of() {
   local stat
@@ -87,7 +80,7 @@ fuzz_one() {
       if [ $((used + cpu)) -ge "$cpu_seconds" ]; then kill -INT "$pid" 2>/dev/null || true; fi
     done
     wait "$pid" || true
-    used=$(children_cpu)  # every run so far, to the end (a crash can come between two looks)
+    used=$((used + cpu))  # this run's CPU at its last look (≤ 2 s short)
   done
   local last execs cov ft corp crashes
   last=$(grep -E '^#[0-9]+' "$log" | tail -1 || true)
