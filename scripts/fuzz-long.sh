@@ -73,10 +73,11 @@ fuzz_one() {
     OMP_NUM_THREADS=1 OMP_WAIT_POLICY=passive "$bin" -timeout=10 -rss_limit_mb=2048 \
       -print_final_stats=1 -artifact_prefix="$artifacts/" "$corpus" "tests/fuzz/corpus/$t" \
       >>"$log" 2>&1 &
-    local pid=$! cpu=0
+    local pid=$! cpu=0 c=0
     while kill -0 "$pid" 2>/dev/null; do
       sleep 2
-      cpu=$(cpu_of "$pid")
+      c=$(cpu_of "$pid")  # 0 once it has exited: keep the last reading
+      [ "$c" -gt "$cpu" ] && cpu=$c
       if [ $((used + cpu)) -ge "$cpu_seconds" ]; then kill -INT "$pid" 2>/dev/null || true; fi
     done
     wait "$pid" || true
