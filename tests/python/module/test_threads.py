@@ -18,8 +18,11 @@ def test_python_runs_while_the_engine_translates(model):
     span = {}
 
     def worker():
+        # Translations until at least half a second has passed: long enough to watch on a fast
+        # or idle machine too.
         span["start"] = time.perf_counter()
-        model.translate(BATCH, beam=4, attention=True)
+        while time.perf_counter() - span["start"] < 0.5:
+            model.translate(BATCH, beam=4, attention=True)
         span["end"] = time.perf_counter()
         done.set()
 
@@ -31,7 +34,6 @@ def test_python_runs_while_the_engine_translates(model):
     t.join()
     inside = [s for s in stamps if span["start"] <= s <= span["end"]]
     duration = span["end"] - span["start"]
-    assert duration > 0.2, f"the translation took only {duration:.3f} s: too short to watch"
     assert len(inside) > 100, f"the main thread ran {len(inside)} steps during {duration:.2f} s"
     edges = [span["start"], *inside, span["end"]]
     longest = max(b - a for a, b in zip(edges, edges[1:]))
