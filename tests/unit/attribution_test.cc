@@ -14,23 +14,13 @@
 #include "inspect/attribution_files.h"
 #include "io/model_dir.h"
 #include "nn/transformer.h"
+#include "tiny_transformer.h"
 
 namespace attnscope {
 namespace {
 
 ModelConfig tiny() {
-  ModelConfig c;
-  c.d_model = 8;
-  c.heads = 2;
-  c.encoder_layers = 2;
-  c.decoder_layers = 2;
-  c.d_ff = 12;
-  c.src_vocab = 11;
-  c.tgt_vocab = 9;
-  c.max_len = 16;
-  c.dropout = 0.0f;
-  c.activation = cpu::Activation::kGelu;
-  return c;
+  return test::tiny_transformer_config();
 }
 
 const std::vector<int32_t> kSrc = {5, 6, 7, 8, 2};

@@ -13,23 +13,13 @@
 #include "nn/head_mask.h"
 #include "nn/rnn_seq2seq_model.h"
 #include "nn/transformer.h"
+#include "tiny_transformer.h"
 
 namespace attnscope {
 namespace {
 
 ModelConfig tiny() {
-  ModelConfig c;
-  c.d_model = 8;
-  c.heads = 2;
-  c.encoder_layers = 2;
-  c.decoder_layers = 2;
-  c.d_ff = 12;
-  c.src_vocab = 11;
-  c.tgt_vocab = 9;
-  c.max_len = 16;
-  c.dropout = 0.0f;
-  c.activation = cpu::Activation::kGelu;
-  return c;
+  return test::tiny_transformer_config();
 }
 
 const TokenBatch kSrc{2, 5, {5, 6, 7, 8, 2, 9, 4, 2, 0, 0}};

@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "core/rng.h"
 #include "nn/transformer.h"
+#include "tiny_transformer.h"
 #include "train/loss.h"
 
 namespace attnscope {
@@ -26,18 +27,7 @@ void PrintTo(const GradCase& c, std::ostream* os) {
 }
 
 ModelConfig tiny() {
-  ModelConfig c;
-  c.d_model = 8;
-  c.heads = 2;
-  c.encoder_layers = 2;
-  c.decoder_layers = 2;
-  c.d_ff = 12;
-  c.src_vocab = 11;
-  c.tgt_vocab = 9;
-  c.max_len = 16;
-  c.dropout = 0.0f;
-  c.activation = cpu::Activation::kGelu;
-  return c;
+  return test::tiny_transformer_config();
 }
 
 std::vector<GradCase> cases() {
