@@ -1,6 +1,7 @@
 // cblas_sgemm through cpu::gemm: square products (1024³ is the practical CPU ceiling that
 // docs/performance.md quotes) and nn.Linear forward/backward at the W2 model's shapes.
 #include "kernels/cpu/gemm.h"
+#include "kernels/cpu/packed_linear.h"
 
 #include "bench_util.h"
 
@@ -58,6 +59,47 @@ void BM_LinearBackward(benchmark::State& state) {
   set_flops(state, 4.0 * static_cast<double>(rows * in) * static_cast<double>(out));
 }
 BENCHMARK(BM_LinearBackward)->Apply(linear_shapes)->UseRealTime();
+
+// A decode step's products (one position per row: W3's 32 rows, W3b's 128) over weights packed
+// once (kernels/cpu/packed_linear.h), beside cblas_sgemm on the same shapes (BM_DecodeSgemm).
+void decode_shapes(benchmark::internal::Benchmark* b) {
+  const int64_t D = kW.d_model;
+  b->ArgNames({"rows", "in", "out"});
+  for (int64_t rows : {kW.decode_batch, 4 * kW.decode_batch}) {
+    b->Args({rows, D, D});         // a projection
+    b->Args({rows, D, kW.d_ff});   // FFN linear1
+    b->Args({rows, kW.d_ff, D});   // FFN linear2
+    b->Args({rows, D, kW.vocab});  // generator
+  }
+}
+
+void BM_DecodePacked(benchmark::State& state) {
+  const int64_t rows = state.range(0), in = state.range(1), out = state.range(2);
+  const auto x = random_floats(rows * in, 1), w = random_floats(out * in, 2),
+             bias = random_floats(out, 3);
+  cpu::PackedWeight packed;
+  cpu::pack_weight(w.data(), out, in, packed);
+  std::vector<float> y(static_cast<size_t>(rows * out));
+  for (auto _ : state) {
+    cpu::packed_linear_forward(x.data(), packed, bias.data(), y.data(), rows);
+    benchmark::DoNotOptimize(y.data());
+  }
+  set_flops(state, 2.0 * static_cast<double>(rows * in) * static_cast<double>(out));
+}
+BENCHMARK(BM_DecodePacked)->Apply(decode_shapes)->UseRealTime();
+
+void BM_DecodeSgemm(benchmark::State& state) {
+  const int64_t rows = state.range(0), in = state.range(1), out = state.range(2);
+  const auto x = random_floats(rows * in, 1), w = random_floats(out * in, 2),
+             bias = random_floats(out, 3);
+  std::vector<float> y(static_cast<size_t>(rows * out));
+  for (auto _ : state) {
+    cpu::linear_forward(x.data(), w.data(), bias.data(), y.data(), rows, in, out);
+    benchmark::DoNotOptimize(y.data());
+  }
+  set_flops(state, 2.0 * static_cast<double>(rows * in) * static_cast<double>(out));
+}
+BENCHMARK(BM_DecodeSgemm)->Apply(decode_shapes)->UseRealTime();
 
 }  // namespace
 }  // namespace attnscope::bench

@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "decode/sentence_search.h"
+#include "kernels/cpu/row_max.h"
 
 namespace attnscope {
 
@@ -29,20 +30,15 @@ class AttnscopeSearch : public SentenceSearch {
   }
 
   void step(float* logp, int64_t V, int64_t t, SearchStep& out) override {
-    // One pass over the rows keeps a sorted list of the best 2·K: a token is looked at twice only
-    // when it beats the worst kept.
-    cands_.clear();
-    for (int64_t k = 0; k < K_; ++k) {
-      if (beams_[k].log_prob == kNegInf) continue;
-      const float* row = logp + k * V;
-      for (int64_t v = 0; v < V; ++v) {
-        const float lp = beams_[k].log_prob + row[v];
-        if (cands_.size() == cap() && !(lp > cands_.back().log_prob)) continue;
-        if (!opt_.stop_at_eos && v == info_.eos_id) continue;
-        if (v == info_.pad_id || v == info_.bos_id) continue;
-        consider(lp, k, static_cast<int32_t>(v));
-      }
-    }
+    const std::vector<float> zero(static_cast<size_t>(K_), 0.0f);  // x − 0 is x: the same values
+    scan(logp, zero.data(), V, /*skip_blocks=*/false);  // every token: the plain reference
+    choose(t, out);
+  }
+
+  bool steps_from_logits() const override { return true; }
+  void step_logits(const float* logits, const float* lse, int64_t V, int64_t t,
+                   SearchStep& out) override {
+    scan(logits, lse, V, /*skip_blocks=*/true);
     choose(t, out);
   }
 
@@ -75,6 +71,34 @@ class AttnscopeSearch : public SentenceSearch {
 
  private:
   size_t cap() const { return static_cast<size_t>(2 * K_); }
+
+  // Keeps the best 2·K continuations of rows [K, V] of logits, log p = logit − lse[k]. One pass
+  // over the rows: a token is looked at twice only when it beats the worst kept. With skip_blocks,
+  // once the list is full, a block of tokens whose largest logit cannot beat the worst kept is
+  // passed over (log p rises with the logit, so none of the block can).
+  void scan(const float* logits, const float* lse, int64_t V, bool skip_blocks) {
+    constexpr int64_t kBlock = 64;
+    cands_.clear();
+    for (int64_t k = 0; k < K_; ++k) {
+      const float base = beams_[k].log_prob;
+      if (base == kNegInf) continue;
+      const float* row = logits + k * V;
+      const float c = lse[k];
+      for (int64_t v0 = 0; v0 < V; v0 += kBlock) {
+        const int64_t v1 = std::min(V, v0 + kBlock);
+        if (skip_blocks && cands_.size() == cap() &&
+            !(base + (cpu::row_max(row + v0, v1 - v0) - c) > cands_.back().log_prob))
+          continue;
+        for (int64_t v = v0; v < v1; ++v) {
+          const float lp = base + (row[v] - c);
+          if (cands_.size() == cap() && !(lp > cands_.back().log_prob)) continue;
+          if (!opt_.stop_at_eos && v == info_.eos_id) continue;
+          if (v == info_.pad_id || v == info_.bos_id) continue;
+          consider(lp, k, static_cast<int32_t>(v));
+        }
+      }
+    }
+  }
 
   // Keeps the best 2·K continuations, best first (ties: the earlier row and token first).
   void consider(float lp, int64_t row, int32_t token) {

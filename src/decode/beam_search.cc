@@ -171,6 +171,10 @@ std::vector<std::vector<Hypothesis>> beam_search(Seq2SeqModel& model, const Toke
   std::vector<StepMaps> maps;
   Tensor logp;  // [R, V]
   const bool log_softmax_first = search.front()->wants_log_softmax();
+  // A search that ranks raw logits gets them as the model left them, with each row's
+  // log-sum-exp (computed by its slot below): no log-softmaxed copy of [R, V] is written.
+  const bool from_logits = search.front()->steps_from_logits();
+  std::vector<float> lse;  // [R]
   // A model on a device ranks there when the search can step from each row's best
   // continuations alone: only each row's 2·K best (row log-probability + log p, best first, ties
   // to the smaller id) cross to the host, and they hold every candidate the full scan would keep.
@@ -180,6 +184,7 @@ std::vector<std::vector<Hypothesis>> beam_search(Seq2SeqModel& model, const Toke
   request.banned = {cfg.pad_id, cfg.bos_id};
   if (!opt.stop_at_eos) request.banned.push_back(cfg.eos_id);
   StepTopK top;
+  const Tensor* logits = nullptr;  // [R, V], the model's own buffer, for from_logits
 
   for (int64_t t = 0; t < max_steps; ++t) {
     if (rank_on_model) {
@@ -187,6 +192,9 @@ std::vector<std::vector<Hypothesis>> beam_search(Seq2SeqModel& model, const Toke
       for (size_t slot = 0; slot < live.size(); ++slot)
         search[live[slot]]->row_log_probs(request.offsets.data() + slot * static_cast<size_t>(K));
       model.decode_step_topk(*cache, feed, request, top);
+    } else if (from_logits) {
+      logits = &model.decode_step(*cache, feed);
+      lse.resize(static_cast<size_t>(logits->dim(0)));
     } else {
       log_softmax_rows(model.decode_step(*cache, feed), logp, log_softmax_first);
     }
@@ -204,16 +212,21 @@ std::vector<std::vector<Hypothesis>> beam_search(Seq2SeqModel& model, const Toke
     std::vector<int64_t> slot_of(static_cast<size_t>(B), -1);
     // The sentences are searched independently: in parallel over the slots when there is much to
     // scan (each writes only its own rows of from, feed and its own done and slot_of).
-#pragma omp parallel for schedule(dynamic, 1) if (slots > 1 && K * V > (1 << 14))
+#pragma omp parallel for schedule(dynamic, 1) if (slots > 1 && slots * K * V > (1 << 15))
     for (int64_t slot = 0; slot < slots; ++slot) {
       const int64_t b = live[static_cast<size_t>(slot)];
       slot_of[b] = slot;
       SearchStep step;
-      if (rank_on_model)
+      if (rank_on_model) {
         search[b]->step_ranked(top.values.data() + slot * K * top.k,
                                top.ids.data() + slot * K * top.k, top.k, t, step);
-      else
+      } else if (from_logits) {
+        const float* rows = logits->data() + slot * K * V;  // [K, V]
+        for (int64_t k = 0; k < K; ++k) lse[slot * K + k] = cpu::row_log_sum_exp(rows + k * V, V);
+        search[b]->step_logits(rows, lse.data() + slot * K, V, t, step);
+      } else {
         search[b]->step(logp.data() + slot * K * V, V, t, step);
+      }
       for (int64_t k = 0; k < K; ++k) {
         from[slot * K + k] = slot * K + step.from[static_cast<size_t>(k)];
         feed[slot * K + k] = step.feed[static_cast<size_t>(k)];

@@ -36,6 +36,14 @@ class SentenceSearch {
   // wants_log_softmax() says; a copy the search may change. Fills out.from, out.feed (K each)
   // and out.done.
   virtual void step(float* rows, int64_t V, int64_t t, SearchStep& out) = 0;
+  // Stepping from the raw logits [K, V] and each row's log-sum-exp lse [K] (kernels/cpu/softmax.h):
+  // log p = logit − lse, computed for the continuations the search looks at only, with the float
+  // arithmetic of the log-softmax, so the result is step()'s on the log-softmaxed rows.
+  virtual bool steps_from_logits() const { return false; }
+  virtual void step_logits(const float* /*logits*/, const float* /*lse*/, int64_t /*V*/,
+                           int64_t /*t*/, SearchStep& /*out*/) {
+    fail("this search steps from log-softmaxed rows only");
+  }
 
   // Ranking on the model's device (Seq2SeqModel::decode_step_topk): a search that can step from
   // each row's best continuations alone says so. row_log_probs writes each of its K rows'

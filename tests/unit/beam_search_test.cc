@@ -4,12 +4,17 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <vector>
 
 #include "core/error.h"
+#include "core/rng.h"
 #include "decode/beam_search.h"
+#include "decode/sentence_search.h"
+#include "kernels/cpu/softmax.h"
 #include "nn/transformer.h"
 
 namespace attnscope {
@@ -594,6 +599,61 @@ TEST(CaptureSpec, BadSelectionsAreErrors) {
   EXPECT_THROW(parse_kinds("cross,decoder"), Error);
   EXPECT_THROW(parse_indices("0,x", "--layers"), Error);
   EXPECT_THROW(parse_reduction("median"), Error);
+}
+
+// The search ranks raw logits with each row's log-sum-exp (no log-softmaxed copy of [R, V]) and
+// passes over blocks of tokens that cannot enter its list: every step must equal the scan of the
+// log-softmaxed rows, on a vocabulary wide enough for many blocks, with ties, −∞ and a
+// row with a NaN logit.
+TEST(SentenceSearch, RankingLogitsWithTheirLogSumExpEqualsTheLogSoftmaxedScan) {
+  ModelInfo info;
+  info.tgt_vocab = 1000;
+  info.pad_id = 0, info.bos_id = 1, info.eos_id = 2, info.decoder_start_id = 1;
+  const int64_t V = info.tgt_vocab;
+  for (const int64_t beam : {1, 4}) {
+    for (const bool stop_at_eos : {true, false}) {
+      SCOPED_TRACE("beam " + std::to_string(beam) + (stop_at_eos ? "" : ", no eos"));
+      DecodeOptions o;
+      o.beam = beam;
+      o.nbest = beam;
+      o.stop_at_eos = stop_at_eos;
+      const int64_t limit = 30;
+      auto scan = attnscope_search(o, info, limit), ranked = attnscope_search(o, info, limit);
+      Rng rng(77 + static_cast<uint64_t>(beam));
+      for (int64_t t = 0; t < limit; ++t) {
+        std::vector<float> logits(static_cast<size_t>(beam * V));
+        // Steps of 1/16: many equal values, and the kept list's worst is often only a step or
+        // two below the best of a block (a block passed over by mistake changes the step).
+        for (float& x : logits) x = std::round(48.0f * rng.normal()) / 16.0f;
+        logits[5] = logits[6];  // a tie
+        logits[7] = -std::numeric_limits<float>::infinity();
+        if (beam > 1)  // the last row's lse is NaN: every continuation of it scores NaN
+          logits[static_cast<size_t>((beam - 1) * V + 9)] = std::numeric_limits<float>::quiet_NaN();
+        if (t % 8 == 7) logits[2] = 14.0f;  // eos wins now and then
+        std::vector<float> logp(logits.size()), lse(static_cast<size_t>(beam));
+        cpu::log_softmax_forward(logits.data(), logp.data(), beam, V);
+        for (int64_t k = 0; k < beam; ++k) lse[k] = cpu::row_log_sum_exp(logits.data() + k * V, V);
+        SearchStep a, b;
+        scan->step(logp.data(), V, t, a);
+        ranked->step_logits(logits.data(), lse.data(), V, t, b);
+        ASSERT_EQ(a.from, b.from) << "step " << t;
+        ASSERT_EQ(a.feed, b.feed) << "step " << t;
+        ASSERT_EQ(a.done, b.done) << "step " << t;
+        if (a.done) break;
+      }
+      const auto x = scan->results(beam), y = ranked->results(beam);
+      ASSERT_EQ(x.size(), y.size());
+      for (size_t i = 0; i < x.size(); ++i) {
+        EXPECT_EQ(x[i].hyp.tokens, y[i].hyp.tokens);
+        EXPECT_EQ(x[i].step, y[i].step);
+        EXPECT_EQ(x[i].row, y[i].row);
+        // Bit for bit (NaN included: a NaN row scores NaN in both).
+        EXPECT_EQ(std::bit_cast<uint32_t>(x[i].hyp.log_prob),
+                  std::bit_cast<uint32_t>(y[i].hyp.log_prob));
+        EXPECT_EQ(std::bit_cast<uint32_t>(x[i].hyp.score), std::bit_cast<uint32_t>(y[i].hyp.score));
+      }
+    }
+  }
 }
 
 }  // namespace

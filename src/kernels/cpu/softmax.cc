@@ -47,25 +47,29 @@ void softmax_forward(const float* x, const float* mask, float* y, int64_t rows, 
   }
 }
 
+float row_log_sum_exp(const float* x, int64_t n) {
+  const float m = row_max(x, n);
+  // Σ e^(x − m): float sums of blocks (so the loop vectorises), added up in double.
+  double sum = 0;
+  for (int64_t j0 = 0; j0 < n; j0 += 1024) {
+    const int64_t j1 = std::min<int64_t>(n, j0 + 1024);
+    float block = 0;
+#pragma omp simd reduction(+ : block)
+    for (int64_t j = j0; j < j1; ++j) block += fast_exp(x[j] - m);
+    sum += static_cast<double>(block);
+  }
+  return m + static_cast<float>(std::log(sum));
+}
+
 void log_softmax_forward(const float* x, float* y, int64_t rows, int64_t n) {
   ATTN_CHECK(rows >= 0 && n >= 1, "log_softmax: shape [{}, {}] (n must be ≥ 1)", rows, n);
 #pragma omp parallel for schedule(static) if (rows * n > kParallelMin)
   for (int64_t r = 0; r < rows; ++r) {
     const float* xr = x + r * n;  // x, y [rows, n]
     float* yr = y + r * n;
-    if (yr != xr) std::copy(xr, xr + n, yr);
-    const float m = *std::max_element(yr, yr + n);
-    // Σ e^(x − m): float sums of blocks (so the loop vectorises), added up in double.
-    double sum = 0;
-    for (int64_t j0 = 0; j0 < n; j0 += 1024) {
-      const int64_t j1 = std::min<int64_t>(n, j0 + 1024);
-      float block = 0;
-#pragma omp simd reduction(+ : block)
-      for (int64_t j = j0; j < j1; ++j) block += fast_exp(yr[j] - m);
-      sum += static_cast<double>(block);
-    }
-    const float lse = m + static_cast<float>(std::log(sum));
-    for (int64_t j = 0; j < n; ++j) yr[j] -= lse;
+    const float lse = row_log_sum_exp(xr, n);
+#pragma omp simd
+    for (int64_t j = 0; j < n; ++j) yr[j] = xr[j] - lse;
   }
 }
 
