@@ -584,6 +584,8 @@ Environment setup_environment(int threads) {
   while (!e.blas.empty() && e.blas.back() == ' ') e.blas.pop_back();
   const char* policy = std::getenv("OMP_WAIT_POLICY");
   e.omp_wait_policy = policy ? policy : "";
+  const char* spin = std::getenv("GOMP_SPINCOUNT");
+  e.gomp_spincount = spin ? spin : "";
   const char* timeout = std::getenv("OPENBLAS_THREAD_TIMEOUT");
   e.blas_thread_timeout = timeout ? timeout : "";
   return e;

@@ -162,6 +162,7 @@ struct Environment {
   int blas_threads = 0;        // OpenBLAS threads
   std::string blas;            // OpenBLAS core and build
   std::string omp_wait_policy;
+  std::string gomp_spincount;       // GOMP_SPINCOUNT (app/wait_policy.h), "" when unset
   std::string blas_thread_timeout;  // OPENBLAS_THREAD_TIMEOUT: idle workers spin 2^n cycles
 };
 // Sets OpenMP and OpenBLAS threads when threads > 0, then describes the environment.

@@ -50,10 +50,11 @@ class Report {
                small_ ? " (--small shapes)" : "", env_.cpu_model, env_.isa, env_.build_isa,
                env_.attention_simd);
     fmt::print(
-        "{} OpenMP threads, {} BLAS threads, {}, OMP_WAIT_POLICY={}, "
+        "{} OpenMP threads, {} BLAS threads, {}, OMP_WAIT_POLICY={}, GOMP_SPINCOUNT={}, "
         "OPENBLAS_THREAD_TIMEOUT={}\n",
         env_.threads, env_.blas_threads, env_.blas,
         env_.omp_wait_policy.empty() ? "(unset)" : env_.omp_wait_policy,
+        env_.gomp_spincount.empty() ? "(unset)" : env_.gomp_spincount,
         env_.blas_thread_timeout.empty() ? "(unset)" : env_.blas_thread_timeout);
     fmt::print("{:<5} {:<28} {:>13} {:>13}  {}\n", "", "", "median", "min", "");
   }
@@ -66,6 +67,7 @@ class Report {
     j["build_isa"] = env_.build_isa;
     j["attention_simd"] = env_.attention_simd;
     j["omp_wait_policy"] = env_.omp_wait_policy;
+    j["gomp_spincount"] = env_.gomp_spincount;
     j["blas_thread_timeout"] = env_.blas_thread_timeout;
     if (small_) j["small"] = true;
     if (step_weights_ != cpu::WeightFormat::kF32) {

@@ -13,6 +13,7 @@
 
 #include "app/commands.h"
 #include "app/stdout_check.h"
+#include "app/wait_policy.h"
 #include "core/error.h"
 #include "core/memory_limit.h"
 
@@ -21,13 +22,13 @@ int main(int argc, char** argv) {
   // make the many small parallel regions of a training step 10–30× slower whenever the cores are
   // shared (a build, a second process), and OpenBLAS's workers spinning (sched_yield) between
   // products take the core the OpenMP workers need for the element-wise kernels between them
-  // (W2 +7% with them asleep, docs/performance.md). So unless the user chose, wait passively: set
-  // the variables and start again, once. If exec fails, carry on as we are.
+  // (W2 +7% with them asleep, docs/performance.md). So unless the user chose, wait passively,
+  // with a short spin when every thread has a core of its own (app/wait_policy.h): set the
+  // variables and start again, once. If exec fails, carry on as we are.
   bool restart = false;
   for (const auto& [name, value] :
-       {std::pair{"OMP_WAIT_POLICY", "passive"}, std::pair{"OPENBLAS_THREAD_TIMEOUT", "4"}}) {
-    if (std::getenv(name) != nullptr) continue;
-    setenv(name, value, 1);
+       attnscope::app::wait_settings(attnscope::app::current_wait_context())) {
+    setenv(name.c_str(), value.c_str(), 1);
     restart = true;
   }
   if (restart) execv("/proc/self/exe", argv);
