@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <bit>
+#include <cmath>
 #include <cstring>
 
 #include "core/error.h"
@@ -39,16 +41,48 @@ struct PackedRows {
   std::vector<float> scale;
 };
 
+// max |v| over a row, as ref::int8_scale's loop finds it (NaN skipped), in 16 running maxima
+// so that it vectorises.
+float abs_max(const float* v, int64_t n) {
+  constexpr int64_t kLanes = 16;
+  float lanes[kLanes] = {};
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes)
+    for (int64_t k = 0; k < kLanes; ++k) {
+      const float a = std::fabs(v[i + k]);
+      lanes[k] = a > lanes[k] ? a : lanes[k];
+    }
+  for (int64_t k = 0; i + k < n; ++k) {
+    const float a = std::fabs(v[i + k]);
+    lanes[k] = a > lanes[k] ? a : lanes[k];
+  }
+  float m = 0.0f;
+  for (float a : lanes) m = a > m ? a : m;
+  return m;
+}
+
 void pack_rows(const float* x, int64_t N, const QuantizedWeight& W, PackedRows& p) {
   const int64_t in = W.in, kg = W.k_groups;
   p.x.resize(static_cast<size_t>(N * kg));
   if (W.format == WeightFormat::kInt8) p.scale.resize(static_cast<size_t>(N));
   const bool int8 = W.format == WeightFormat::kInt8;
+  // A lane's values in memory order are its inputs in order (lowest byte or half first), so on a
+  // little-endian CPU a row is written as a plain array of bytes (int8) or halves (bf16): a loop
+  // that vectorises. A decode step quantizes [rows, 256] for each of its products; scalar, that
+  // was 14% of an int8 greedy step.
+  constexpr bool kLittle = std::endian::native == std::endian::little;
 #pragma omp parallel for schedule(static) if (N * in > (1 << 15))
   for (int64_t r = 0; r < N; ++r) {
     const float* xr = x + r * in;
     uint32_t* lanes = p.x.data() + r * kg;
     if (!int8) {
+      if constexpr (kLittle) {
+        auto* halves = reinterpret_cast<uint16_t*>(lanes);
+#pragma omp simd
+        for (int64_t k = 0; k < in; ++k) halves[k] = ref::bf16_round(xr[k]);
+        for (int64_t k = in; k < 2 * kg; ++k) halves[k] = 0;
+        continue;
+      }
       for (int64_t g = 0; g < kg; ++g) {
         const int64_t k = 2 * g;
         const uint32_t lo = ref::bf16_round(xr[k]);
@@ -57,11 +91,20 @@ void pack_rows(const float* x, int64_t N, const QuantizedWeight& W, PackedRows& 
       }
       continue;
     }
-    const float s = ref::int8_scale(xr, in);
+    const float m = abs_max(xr, in);
+    const float s = m > 0.0f ? m / 127.0f : 1.0f;  // ref::int8_scale
     p.scale[static_cast<size_t>(r)] = s;
     const float inv = 1.0f / s;
     // Unsigned for vpdpbusd: q + 128, byte i of lane g holding input 4g + i (the padding past
     // `in` is 128, i.e. q = 0).
+    if constexpr (kLittle) {
+      auto* bytes = reinterpret_cast<uint8_t*>(lanes);
+#pragma omp simd
+      for (int64_t k = 0; k < in; ++k)
+        bytes[k] = static_cast<uint8_t>(ref::int8_round(xr[k], inv) + 128);
+      for (int64_t k = in; k < 4 * kg; ++k) bytes[k] = 128;
+      continue;
+    }
     for (int64_t g = 0; g < kg; ++g) {
       uint32_t lane = 0;
       for (int64_t i = 0; i < 4; ++i) {
