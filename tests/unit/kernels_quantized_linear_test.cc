@@ -6,6 +6,8 @@
 // outside y.
 #include <gtest/gtest.h>
 
+#include <bit>
+
 #include <cmath>
 #include <fstream>
 #include <string>
@@ -38,9 +40,9 @@ void reference(WeightFormat f, const std::vector<float>& x, const std::vector<fl
 // Every shape through the kernel (as currently dispatched) against the reference.
 void check_against_reference(WeightFormat f) {
   uint64_t seed = 11;
-  for (const int64_t N : {1, 2, 5, 6, 7, 13, 32})
+  for (const int64_t N : {1, 2, 5, 6, 7, 13, 17, 32})
     for (const int64_t out : {1, 15, 16, 17, 64, 65, 200})
-      for (const int64_t in : {1, 3, 5, 64, 257}) {
+      for (const int64_t in : {1, 3, 5, 64, 128, 257}) {
         const auto x = random_vector(N * in, seed++), W = random_vector(out * in, seed++),
                    b = random_vector(out, seed++);
         cpu::QuantizedWeight q;
@@ -62,16 +64,51 @@ void check_against_reference(WeightFormat f) {
 }
 
 TEST(QuantizedLinear, MatchesReferenceOnTheBestIsaAndOnTheScalarFallback) {
+  using cpu::QuantizedIsaLimit;
   for (const WeightFormat f : {WeightFormat::kBf16, WeightFormat::kInt8}) {
     SCOPED_TRACE(cpu::weight_format_name(f));
-    cpu::force_quantized_linear_scalar(false);
-    SCOPED_TRACE(cpu::quantized_linear_isa(f));
-    check_against_reference(f);
-    cpu::force_quantized_linear_scalar(true);
-    EXPECT_EQ(cpu::quantized_linear_isa(f), "scalar");
-    check_against_reference(f);
+    for (const QuantizedIsaLimit limit :
+         {QuantizedIsaLimit::kBest, QuantizedIsaLimit::kAvx512, QuantizedIsaLimit::kScalar}) {
+      cpu::limit_quantized_linear_isa(limit);
+      SCOPED_TRACE(cpu::quantized_linear_isa(f));
+      if (limit == QuantizedIsaLimit::kScalar) {
+        EXPECT_EQ(cpu::quantized_linear_isa(f), "scalar");
+      }
+      if (limit == QuantizedIsaLimit::kAvx512) {
+        EXPECT_NE(cpu::quantized_linear_isa(f), "amx-int8");
+      }
+      check_against_reference(f);
+    }
   }
-  cpu::force_quantized_linear_scalar(false);
+  cpu::limit_quantized_linear_isa(cpu::QuantizedIsaLimit::kBest);
+}
+
+// AMX's tiles and AVX512-VNNI sum the same integers, and share the epilogue: the same floats, bit
+// for bit, on a decode step's shapes (rows past a tile of 16, inputs a multiple of 64 and not).
+TEST(QuantizedLinear, AmxTilesGiveVnnisFloatsExactly) {
+  if (cpu::quantized_linear_isa(WeightFormat::kInt8) != "amx-int8")
+    GTEST_SKIP() << "no AMX-INT8 here (" << cpu::quantized_linear_isa(WeightFormat::kInt8) << ")";
+  uint64_t seed = 41;
+  for (const int64_t N : {1, 15, 16, 17, 31, 32, 33, 64, 128})
+    for (const int64_t out : {1, 16, 31, 64, 65, 256, 1000})
+      for (const int64_t in : {64, 256, 320, 1024, 100}) {
+        const auto x = random_vector(N * in, seed++), W = random_vector(out * in, seed++),
+                   b = random_vector(out, seed++);
+        cpu::QuantizedWeight q;
+        cpu::quantize_weight(W.data(), out, in, WeightFormat::kInt8, q);
+        Guarded<float> amx(N * out, -99.0f), vnni(N * out, -99.0f);
+        cpu::limit_quantized_linear_isa(cpu::QuantizedIsaLimit::kBest);
+        cpu::quantized_linear_forward(x.data(), q, b.data(), amx.data(), N);
+        cpu::limit_quantized_linear_isa(cpu::QuantizedIsaLimit::kAvx512);
+        cpu::quantized_linear_forward(x.data(), q, b.data(), vnni.data(), N);
+        const std::string what =
+            "N " + std::to_string(N) + " out " + std::to_string(out) + " in " + std::to_string(in);
+        for (int64_t i = 0; i < N * out; ++i)
+          ASSERT_EQ(std::bit_cast<uint32_t>(amx[i]), std::bit_cast<uint32_t>(vnni[i]))
+              << what << " element " << i;
+        amx.expect_guards_intact(what);
+      }
+  cpu::limit_quantized_linear_isa(cpu::QuantizedIsaLimit::kBest);
 }
 
 // The CPU's flags as Linux lists them ("avx512_vnni", "avx512_bf16"), empty where unknown.
@@ -89,7 +126,10 @@ TEST(QuantizedLinear, ACpuWithVnniOrBf16RunsItsAvx512Kernels) {
   const bool avx512 = flags.find(" avx512bw ") != std::string::npos;
   const bool vnni = avx512 && flags.find(" avx512_vnni ") != std::string::npos;
   const bool bf16 = avx512 && flags.find(" avx512_bf16 ") != std::string::npos;
-  EXPECT_EQ(cpu::quantized_linear_isa(WeightFormat::kInt8), vnni ? "avx512-vnni" : "scalar");
+  const bool amx = vnni && flags.find(" amx_tile ") != std::string::npos &&
+                   flags.find(" amx_int8 ") != std::string::npos;
+  EXPECT_EQ(cpu::quantized_linear_isa(WeightFormat::kInt8),
+            amx ? "amx-int8" : (vnni ? "avx512-vnni" : "scalar"));
   EXPECT_EQ(cpu::quantized_linear_isa(WeightFormat::kBf16), bf16 ? "avx512-bf16" : "scalar");
 }
 

@@ -18,6 +18,8 @@
 #define ATTNSCOPE_QUANT_X86 1
 #include <cpuid.h>
 #include <immintrin.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #else
 #define ATTNSCOPE_QUANT_X86 0
 #endif
@@ -27,6 +29,7 @@ namespace attnscope::cpu {
 namespace {
 
 constexpr int64_t kPanel = 16;
+constexpr int64_t kTileRowsAmx = 16;  // AMX: rows and k-groups of a tile
 constexpr int kRows = 6;
 constexpr int kPanels = 4;
 
@@ -297,8 +300,132 @@ void avx512_group(const PackedRows& xr, int64_t N, const QuantizedWeight& W, con
                          std::min(kPanel, g.cols - p * kPanel));
 }
 
+// ---- AMX (int8) ---------------------------------------------------------------------------------
+//
+// TDPBUSD multiplies a tile of 16 rows × 64 unsigned bytes (16 rows of x, 16 k-groups) by a tile
+// of 16 k-groups × 16 columns of 4 signed bytes into 16 × 16 int32 sums: 16,384 products an
+// instruction, against vpdpbusd's 256. A panel's 16 consecutive k-groups are exactly such a B tile
+// (rows of 64 bytes, 64 apart), so the VNNI packing serves both. The sums are the same integers
+// in any order, and the epilogue is tile_int8's, so AMX gives VNNI's floats bit for bit.
+// Used when k_groups is a multiple of 16 (in a multiple of 64: every Transformer width); the rows
+// are padded to a multiple of 16 with 128 bytes (q = 0), whose sums are never stored.
+
+#define ATTNSCOPE_AMX __attribute__((target("amx-tile,amx-int8,avx512f,avx512bw,avx512vnni")))
+
+constexpr int64_t kTileRows = kTileRowsAmx;
+
+// Tiles 0–3: C (2 row blocks × 2 panels), 4–5: A (row blocks), 6–7: B (panels); all 16 × 64 bytes.
+struct alignas(64) TileConfig {
+  uint8_t palette = 1, start_row = 0;
+  uint8_t reserved[14] = {};
+  uint16_t colsb[16] = {};
+  uint8_t rows[16] = {};
+};
+
+constexpr TileConfig tile_config() {
+  TileConfig c;
+  for (int t = 0; t < 8; ++t) {
+    c.colsb[t] = 64;
+    c.rows[t] = kTileRows;
+  }
+  return c;
+}
+// In static storage: GCC 12 does not see that ldtilecfg reads a local object's bytes and drops the
+// stores to it (the tiles were then left unconfigured).
+constexpr TileConfig kTileConfig = tile_config();
+
+ATTNSCOPE_AMX void amx_configure() {
+  _tile_loadconfig(&kTileConfig);
+}
+
+// y[rows, cols] of one C tile's sums (16 × 16 int32, as stored), with the int8 epilogue.
+ATTNSCOPE_AMX void amx_epilogue(const int32_t* sums, int64_t rows, const QuantizedWeight& W,
+                                const float* sx, const float* b, float* y, int64_t c0, int64_t n) {
+  const __mmask16 m = column_mask(n);
+  const __m512i shift = _mm512_slli_epi32(_mm512_maskz_loadu_epi32(m, W.col_sum.data() + c0), 7);
+  const __m512 sc = _mm512_maskz_loadu_ps(m, W.scale.data() + c0);
+  const __m512 bias = b != nullptr ? _mm512_maskz_loadu_ps(m, b + c0) : _mm512_setzero_ps();
+  for (int64_t r = 0; r < rows; ++r) {
+    const __m512i acc = _mm512_loadu_si512(sums + r * kPanel);
+    __m512 v = _mm512_cvtepi32_ps(_mm512_sub_epi32(acc, shift));
+    v = _mm512_mul_ps(v, _mm512_mul_ps(_mm512_set1_ps(sx[r]), sc));
+    _mm512_mask_storeu_ps(y + r * W.out + c0, m, _mm512_add_ps(v, bias));
+  }
+}
+
+// RB row blocks (1 or 2) × PB panels (1 or 2) from row r0 and panel `panel` of the group.
+template <int RB, int PB>
+ATTNSCOPE_AMX void amx_block(const PackedRows& xr, int64_t N, const QuantizedWeight& W,
+                             const float* b, float* y, const Group& g, int64_t r0, int64_t panel) {
+  const int64_t kg = W.k_groups, stride = kg * kPanel;
+  const auto* x = reinterpret_cast<const uint8_t*>(xr.x.data());
+  const int64_t x_stride = kg * 4;  // bytes per row
+  const uint32_t* b0 = g.panels + panel * stride;
+  _tile_zero(0);
+  if constexpr (PB == 2) _tile_zero(1);
+  if constexpr (RB == 2) _tile_zero(2);
+  if constexpr (RB == 2 && PB == 2) _tile_zero(3);
+  for (int64_t q = 0; q < kg; q += kTileRows) {
+    _tile_loadd(4, x + r0 * x_stride + q * 4, x_stride);
+    _tile_loadd(6, b0 + q * kPanel, 64);
+    _tile_dpbusd(0, 4, 6);
+    if constexpr (PB == 2) {
+      _tile_loadd(7, b0 + stride + q * kPanel, 64);
+      _tile_dpbusd(1, 4, 7);
+    }
+    if constexpr (RB == 2) {
+      _tile_loadd(5, x + (r0 + kTileRows) * x_stride + q * 4, x_stride);
+      _tile_dpbusd(2, 5, 6);
+      if constexpr (PB == 2) _tile_dpbusd(3, 5, 7);
+    }
+  }
+  alignas(64) int32_t sums[4][kTileRows * kPanel];
+  _tile_stored(0, sums[0], 64);
+  if constexpr (PB == 2) _tile_stored(1, sums[1], 64);
+  if constexpr (RB == 2) _tile_stored(2, sums[2], 64);
+  if constexpr (RB == 2 && PB == 2) _tile_stored(3, sums[3], 64);
+  for (int rb = 0; rb < RB; ++rb) {
+    const int64_t r = r0 + rb * kTileRows, rows = std::min(kTileRows, N - r);
+    if (rows <= 0) break;
+    for (int pb = 0; pb < PB; ++pb) {
+      const int64_t c0 = g.col0 + (panel + pb) * kPanel;
+      const int64_t n = std::min(kPanel, g.cols - (panel + pb) * kPanel);
+      amx_epilogue(sums[rb * 2 + pb], rows, W, xr.scale.data() + r, b, y + r * W.out, c0, n);
+    }
+  }
+}
+
+// All N rows of one group of panels (rows padded to a multiple of 16 in xr).
+ATTNSCOPE_AMX void amx_group(const PackedRows& xr, int64_t N, const QuantizedWeight& W,
+                             const float* b, float* y, const Group& g) {
+  for (int64_t r0 = 0; r0 < N; r0 += 2 * kTileRows) {
+    const bool two_rows = r0 + kTileRows < N;
+    for (int64_t p = 0; p < g.np; p += 2) {
+      const bool two_panels = p + 1 < g.np;
+      if (two_rows && two_panels)
+        amx_block<2, 2>(xr, N, W, b, y, g, r0, p);
+      else if (two_rows)
+        amx_block<2, 1>(xr, N, W, b, y, g, r0, p);
+      else if (two_panels)
+        amx_block<1, 2>(xr, N, W, b, y, g, r0, p);
+      else
+        amx_block<1, 1>(xr, N, W, b, y, g, r0, p);
+    }
+  }
+}
+
+ATTNSCOPE_AMX void amx_release() {
+  _tile_release();
+}
+
+// The OS keeps a process's tile data only once asked (Linux ≥ 5.16: arch_prctl).
+bool amx_permitted() {
+  constexpr int kReqXcompPerm = 0x1023, kXfeatureTileData = 18;
+  return syscall(SYS_arch_prctl, kReqXcompPerm, kXfeatureTileData) == 0;
+}
+
 struct CpuFeatures {
-  bool vnni = false, bf16 = false;
+  bool vnni = false, bf16 = false, amx_int8 = false;
 };
 
 CpuFeatures detect() {
@@ -306,8 +433,12 @@ CpuFeatures detect() {
   __builtin_cpu_init();
   if (!__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("avx512bw")) return f;
   unsigned a = 0, b = 0, c = 0, d = 0;
-  if (__get_cpuid_count(7, 0, &a, &b, &c, &d)) f.vnni = (c >> 11) & 1u;           // AVX512_VNNI
+  if (__get_cpuid_count(7, 0, &a, &b, &c, &d)) {
+    f.vnni = (c >> 11) & 1u;                                      // AVX512_VNNI
+    f.amx_int8 = f.vnni && ((d >> 24) & 1u) && ((d >> 25) & 1u);  // AMX-TILE, AMX-INT8
+  }
   if (a >= 1 && __get_cpuid_count(7, 1, &a, &b, &c, &d)) f.bf16 = (a >> 5) & 1u;  // AVX512_BF16
+  f.amx_int8 = f.amx_int8 && amx_permitted();
   return f;
 }
 
@@ -318,7 +449,7 @@ CpuFeatures detect() {
 #else  // not x86: the scalar version only
 
 struct CpuFeatures {
-  bool vnni = false, bf16 = false;
+  bool vnni = false, bf16 = false, amx_int8 = false;
 };
 CpuFeatures detect() {
   return {};
@@ -331,11 +462,16 @@ const CpuFeatures& features() {
   return f;
 }
 
-std::atomic<bool> g_force_scalar{false};
+std::atomic<QuantizedIsaLimit> g_limit{QuantizedIsaLimit::kBest};
 
 bool use_simd(WeightFormat f) {
-  if (g_force_scalar.load(std::memory_order_relaxed)) return false;
+  if (g_limit.load(std::memory_order_relaxed) == QuantizedIsaLimit::kScalar) return false;
   return f == WeightFormat::kInt8 ? features().vnni : features().bf16;
+}
+
+bool use_amx(const QuantizedWeight& W) {
+  return W.format == WeightFormat::kInt8 && W.k_groups % kTileRowsAmx == 0 &&
+         g_limit.load(std::memory_order_relaxed) == QuantizedIsaLimit::kBest && features().amx_int8;
 }
 
 }  // namespace
@@ -407,44 +543,67 @@ void quantized_linear_forward(const float* x, const QuantizedWeight& W, const fl
              "quantized_linear_forward: the weight is not packed");
   if (N == 0) return;
   thread_local PackedRows rows;
+  const bool amx = use_amx(W);
   pack_rows(x, N, W, rows);
+  if (amx) {  // whole tiles of rows: the padding rows hold q = 0 (byte 128)
+    const int64_t padded = (N + kTileRowsAmx - 1) / kTileRowsAmx * kTileRowsAmx;
+    rows.x.resize(static_cast<size_t>(padded * W.k_groups), 0x80808080u);
+  }
   const PackedRows& xr = rows;
   const bool simd = use_simd(W.format);
   const bool int8 = W.format == WeightFormat::kInt8;
   const int64_t groups = (num_panels + kPanels - 1) / kPanels;
   const int64_t stride = W.k_groups * kPanel;
-#pragma omp parallel for schedule(static) if (groups > 1 && N * W.out * W.in > (1 << 18))
-  for (int64_t gi = 0; gi < groups; ++gi) {
-    Group g;
-    const int64_t p0 = gi * kPanels;
-    g.np = std::min<int64_t>(kPanels, num_panels - p0);
-    g.col0 = p0 * kPanel;
-    g.cols = std::min(g.np * kPanel, W.out - g.col0);
-    g.panels = W.panels.data() + p0 * stride;
+#pragma omp parallel if (groups > 1 && N * W.out * W.in > (1 << 18))
+  {
 #if ATTNSCOPE_QUANT_X86
-    if (simd) {
-      if (int8)
-        avx512_group<true>(xr, N, W, b, y, g);
-      else
-        avx512_group<false>(xr, N, W, b, y, g);
-      continue;
-    }
-#else
-    (void)simd;
-    (void)int8;
+    if (amx) amx_configure();  // per thread: the tile registers are a thread's state
 #endif
-    scalar_group(xr, N, W, b, y, g);
+#pragma omp for schedule(static)
+    for (int64_t gi = 0; gi < groups; ++gi) {
+      Group g;
+      const int64_t p0 = gi * kPanels;
+      g.np = std::min<int64_t>(kPanels, num_panels - p0);
+      g.col0 = p0 * kPanel;
+      g.cols = std::min(g.np * kPanel, W.out - g.col0);
+      g.panels = W.panels.data() + p0 * stride;
+#if ATTNSCOPE_QUANT_X86
+      if (amx) {
+        amx_group(xr, N, W, b, y, g);
+        continue;
+      }
+      if (simd) {
+        if (int8)
+          avx512_group<true>(xr, N, W, b, y, g);
+        else
+          avx512_group<false>(xr, N, W, b, y, g);
+        continue;
+      }
+#else
+      (void)simd;
+      (void)int8;
+#endif
+      scalar_group(xr, N, W, b, y, g);
+    }
+#if ATTNSCOPE_QUANT_X86
+    if (amx) amx_release();
+#endif
   }
 }
 
 std::string quantized_linear_isa(WeightFormat f) {
   if (f == WeightFormat::kF32) return "fp32";
   if (!use_simd(f)) return "scalar";
-  return f == WeightFormat::kInt8 ? "avx512-vnni" : "avx512-bf16";
+  if (f == WeightFormat::kInt8)
+    return g_limit.load(std::memory_order_relaxed) == QuantizedIsaLimit::kBest &&
+                   features().amx_int8
+               ? "amx-int8"
+               : "avx512-vnni";
+  return "avx512-bf16";
 }
 
-void force_quantized_linear_scalar(bool scalar) {
-  g_force_scalar.store(scalar, std::memory_order_relaxed);
+void limit_quantized_linear_isa(QuantizedIsaLimit limit) {
+  g_limit.store(limit, std::memory_order_relaxed);
 }
 
 }  // namespace attnscope::cpu

@@ -5,8 +5,9 @@
 //         products summed in fp32 (AVX512-BF16 vdpbf16ps where the CPU has it).
 //   int8  W quantized per output channel (symmetric, scale = max |W[c, :]| / 127),
 //         [⌈out/16⌉][⌈in/4⌉][16][4]; x quantized per row at each call (the same rule), shifted by
-//         128 to unsigned for AVX512-VNNI vpdpbusd, the shift taken back with each channel's sum
-//         of weights; the dot products are exact in int32.
+//         128 to unsigned for AVX512-VNNI vpdpbusd (or AMX tdpbusd where the CPU and the OS
+//         allow it), the shift taken back with each channel's sum of weights; the dot products
+//         are exact in int32, so both give the same floats.
 //
 // The instruction set is chosen at run time from the CPU's features, with a portable scalar
 // version of the same arithmetic everywhere (tests force it). kernels/ref/quantized_linear.h is
@@ -38,10 +39,12 @@ void quantize_weight(const float* W, int64_t out, int64_t in, WeightFormat fmt, 
 void quantized_linear_forward(const float* x, const QuantizedWeight& W, const float* b, float* y,
                               int64_t N);
 
-// What the kernels run on here: "avx512-bf16" / "avx512-vnni" when the CPU has them, otherwise
-// "scalar"; for reports.
+// What the kernels run on here: "amx-int8" (Intel AMX tiles, for inputs a multiple of 64; VNNI
+// for the others), "avx512-vnni", "avx512-bf16" when the CPU has them, otherwise "scalar"; for
+// reports.
 std::string quantized_linear_isa(WeightFormat f);
-// Tests: force the scalar version (true) or go back to the best the CPU has (false).
-void force_quantized_linear_scalar(bool scalar);
+// Tests: the best the CPU has, AVX-512 without AMX, or the scalar version.
+enum class QuantizedIsaLimit { kBest, kAvx512, kScalar };
+void limit_quantized_linear_isa(QuantizedIsaLimit limit);
 
 }  // namespace attnscope::cpu
