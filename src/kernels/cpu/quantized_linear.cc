@@ -300,17 +300,20 @@ void avx512_group(const PackedRows& xr, int64_t N, const QuantizedWeight& W, con
                          std::min(kPanel, g.cols - p * kPanel));
 }
 
-// ---- AMX (int8) ---------------------------------------------------------------------------------
+// ---- AMX ----------------------------------------------------------------------------------------
 //
 // TDPBUSD multiplies a tile of 16 rows × 64 unsigned bytes (16 rows of x, 16 k-groups) by a tile
 // of 16 k-groups × 16 columns of 4 signed bytes into 16 × 16 int32 sums: 16,384 products an
 // instruction, against vpdpbusd's 256. A panel's 16 consecutive k-groups are exactly such a B tile
 // (rows of 64 bytes, 64 apart), so the VNNI packing serves both. The sums are the same integers
 // in any order, and the epilogue is tile_int8's, so AMX gives VNNI's floats bit for bit.
-// Used when k_groups is a multiple of 16 (in a multiple of 64: every Transformer width); the rows
-// are padded to a multiple of 16 with 128 bytes (q = 0), whose sums are never stored.
+// TDPBF16PS does the same for bf16 pairs into fp32 sums (the products of vdpbf16ps, added in
+// another order: equal to rounding). Used when k_groups is a multiple of 16 (in a multiple of 64
+// for int8, 32 for bf16: every Transformer width); the rows are padded to a multiple of 16 with
+// zeros (int8: byte 128, q = 0), whose sums are never stored.
 
-#define ATTNSCOPE_AMX __attribute__((target("amx-tile,amx-int8,avx512f,avx512bw,avx512vnni")))
+#define ATTNSCOPE_AMX \
+  __attribute__((target("amx-tile,amx-int8,amx-bf16,avx512f,avx512bw,avx512vnni")))
 
 constexpr int64_t kTileRows = kTileRowsAmx;
 
@@ -338,10 +341,20 @@ ATTNSCOPE_AMX void amx_configure() {
   _tile_loadconfig(&kTileConfig);
 }
 
-// y[rows, cols] of one C tile's sums (16 × 16 int32, as stored), with the int8 epilogue.
+// y[rows, cols] of one C tile's sums (16 × 16, as stored), with tile_int8's or tile_bf16's
+// epilogue.
+template <bool Int8>
 ATTNSCOPE_AMX void amx_epilogue(const int32_t* sums, int64_t rows, const QuantizedWeight& W,
                                 const float* sx, const float* b, float* y, int64_t c0, int64_t n) {
   const __mmask16 m = column_mask(n);
+  if constexpr (!Int8) {  // fp32 sums
+    const __m512 bias = b != nullptr ? _mm512_maskz_loadu_ps(m, b + c0) : _mm512_setzero_ps();
+    for (int64_t r = 0; r < rows; ++r) {
+      const __m512 acc = _mm512_castsi512_ps(_mm512_loadu_si512(sums + r * kPanel));
+      _mm512_mask_storeu_ps(y + r * W.out + c0, m, _mm512_add_ps(acc, bias));
+    }
+    return;
+  }
   const __m512i shift = _mm512_slli_epi32(_mm512_maskz_loadu_epi32(m, W.col_sum.data() + c0), 7);
   const __m512 sc = _mm512_maskz_loadu_ps(m, W.scale.data() + c0);
   const __m512 bias = b != nullptr ? _mm512_maskz_loadu_ps(m, b + c0) : _mm512_setzero_ps();
@@ -354,7 +367,7 @@ ATTNSCOPE_AMX void amx_epilogue(const int32_t* sums, int64_t rows, const Quantiz
 }
 
 // RB row blocks (1 or 2) × PB panels (1 or 2) from row r0 and panel `panel` of the group.
-template <int RB, int PB>
+template <bool Int8, int RB, int PB>
 ATTNSCOPE_AMX void amx_block(const PackedRows& xr, int64_t N, const QuantizedWeight& W,
                              const float* b, float* y, const Group& g, int64_t r0, int64_t panel) {
   const int64_t kg = W.k_groups, stride = kg * kPanel;
@@ -368,15 +381,28 @@ ATTNSCOPE_AMX void amx_block(const PackedRows& xr, int64_t N, const QuantizedWei
   for (int64_t q = 0; q < kg; q += kTileRows) {
     _tile_loadd(4, x + r0 * x_stride + q * 4, x_stride);
     _tile_loadd(6, b0 + q * kPanel, 64);
-    _tile_dpbusd(0, 4, 6);
+    if constexpr (Int8) {
+      _tile_dpbusd(0, 4, 6);
+    } else {
+      _tile_dpbf16ps(0, 4, 6);
+    }
     if constexpr (PB == 2) {
       _tile_loadd(7, b0 + stride + q * kPanel, 64);
-      _tile_dpbusd(1, 4, 7);
+      if constexpr (Int8) {
+        _tile_dpbusd(1, 4, 7);
+      } else {
+        _tile_dpbf16ps(1, 4, 7);
+      }
     }
     if constexpr (RB == 2) {
       _tile_loadd(5, x + (r0 + kTileRows) * x_stride + q * 4, x_stride);
-      _tile_dpbusd(2, 5, 6);
-      if constexpr (PB == 2) _tile_dpbusd(3, 5, 7);
+      if constexpr (Int8) {
+        _tile_dpbusd(2, 5, 6);
+      } else {
+        _tile_dpbf16ps(2, 5, 6);
+      }
+      if constexpr (PB == 2 && Int8) _tile_dpbusd(3, 5, 7);
+      if constexpr (PB == 2 && !Int8) _tile_dpbf16ps(3, 5, 7);
     }
   }
   alignas(64) int32_t sums[4][kTileRows * kPanel];
@@ -390,12 +416,14 @@ ATTNSCOPE_AMX void amx_block(const PackedRows& xr, int64_t N, const QuantizedWei
     for (int pb = 0; pb < PB; ++pb) {
       const int64_t c0 = g.col0 + (panel + pb) * kPanel;
       const int64_t n = std::min(kPanel, g.cols - (panel + pb) * kPanel);
-      amx_epilogue(sums[rb * 2 + pb], rows, W, xr.scale.data() + r, b, y + r * W.out, c0, n);
+      amx_epilogue<Int8>(sums[rb * 2 + pb], rows, W, Int8 ? xr.scale.data() + r : nullptr, b,
+                         y + r * W.out, c0, n);
     }
   }
 }
 
 // All N rows of one group of panels (rows padded to a multiple of 16 in xr).
+template <bool Int8>
 ATTNSCOPE_AMX void amx_group(const PackedRows& xr, int64_t N, const QuantizedWeight& W,
                              const float* b, float* y, const Group& g) {
   for (int64_t r0 = 0; r0 < N; r0 += 2 * kTileRows) {
@@ -403,13 +431,13 @@ ATTNSCOPE_AMX void amx_group(const PackedRows& xr, int64_t N, const QuantizedWei
     for (int64_t p = 0; p < g.np; p += 2) {
       const bool two_panels = p + 1 < g.np;
       if (two_rows && two_panels)
-        amx_block<2, 2>(xr, N, W, b, y, g, r0, p);
+        amx_block<Int8, 2, 2>(xr, N, W, b, y, g, r0, p);
       else if (two_rows)
-        amx_block<2, 1>(xr, N, W, b, y, g, r0, p);
+        amx_block<Int8, 2, 1>(xr, N, W, b, y, g, r0, p);
       else if (two_panels)
-        amx_block<1, 2>(xr, N, W, b, y, g, r0, p);
+        amx_block<Int8, 1, 2>(xr, N, W, b, y, g, r0, p);
       else
-        amx_block<1, 1>(xr, N, W, b, y, g, r0, p);
+        amx_block<Int8, 1, 1>(xr, N, W, b, y, g, r0, p);
     }
   }
 }
@@ -425,7 +453,7 @@ bool amx_permitted() {
 }
 
 struct CpuFeatures {
-  bool vnni = false, bf16 = false, amx_int8 = false;
+  bool vnni = false, bf16 = false, amx_int8 = false, amx_bf16 = false;
 };
 
 CpuFeatures detect() {
@@ -436,9 +464,15 @@ CpuFeatures detect() {
   if (__get_cpuid_count(7, 0, &a, &b, &c, &d)) {
     f.vnni = (c >> 11) & 1u;                                      // AVX512_VNNI
     f.amx_int8 = f.vnni && ((d >> 24) & 1u) && ((d >> 25) & 1u);  // AMX-TILE, AMX-INT8
+    f.amx_bf16 = ((d >> 24) & 1u) && ((d >> 22) & 1u);            // AMX-TILE, AMX-BF16
   }
   if (a >= 1 && __get_cpuid_count(7, 1, &a, &b, &c, &d)) f.bf16 = (a >> 5) & 1u;  // AVX512_BF16
-  f.amx_int8 = f.amx_int8 && amx_permitted();
+  f.amx_bf16 = f.amx_bf16 && f.bf16;  // the bf16 kernels' fallback and epilogue are AVX-512's
+  if (f.amx_int8 || f.amx_bf16) {
+    const bool permitted = amx_permitted();
+    f.amx_int8 = f.amx_int8 && permitted;
+    f.amx_bf16 = f.amx_bf16 && permitted;
+  }
   return f;
 }
 
@@ -449,7 +483,7 @@ CpuFeatures detect() {
 #else  // not x86: the scalar version only
 
 struct CpuFeatures {
-  bool vnni = false, bf16 = false, amx_int8 = false;
+  bool vnni = false, bf16 = false, amx_int8 = false, amx_bf16 = false;
 };
 CpuFeatures detect() {
   return {};
@@ -470,8 +504,9 @@ bool use_simd(WeightFormat f) {
 }
 
 bool use_amx(const QuantizedWeight& W) {
-  return W.format == WeightFormat::kInt8 && W.k_groups % kTileRowsAmx == 0 &&
-         g_limit.load(std::memory_order_relaxed) == QuantizedIsaLimit::kBest && features().amx_int8;
+  const bool has = W.format == WeightFormat::kInt8 ? features().amx_int8 : features().amx_bf16;
+  return has && W.k_groups % kTileRowsAmx == 0 &&
+         g_limit.load(std::memory_order_relaxed) == QuantizedIsaLimit::kBest;
 }
 
 }  // namespace
@@ -545,16 +580,20 @@ void quantized_linear_forward(const float* x, const QuantizedWeight& W, const fl
   thread_local PackedRows rows;
   const bool amx = use_amx(W);
   pack_rows(x, N, W, rows);
-  if (amx) {  // whole tiles of rows: the padding rows hold q = 0 (byte 128)
+  if (amx) {  // whole tiles of rows: the padding rows hold 0 (int8: q = 0 is byte 128)
     const int64_t padded = (N + kTileRowsAmx - 1) / kTileRowsAmx * kTileRowsAmx;
-    rows.x.resize(static_cast<size_t>(padded * W.k_groups), 0x80808080u);
+    rows.x.resize(static_cast<size_t>(padded * W.k_groups),
+                  W.format == WeightFormat::kInt8 ? 0x80808080u : 0u);
   }
   const PackedRows& xr = rows;
   const bool simd = use_simd(W.format);
   const bool int8 = W.format == WeightFormat::kInt8;
   const int64_t groups = (num_panels + kPanels - 1) / kPanels;
   const int64_t stride = W.k_groups * kPanel;
-#pragma omp parallel if (groups > 1 && N * W.out * W.in > (1 << 18))
+  // Threads pay from a few µs of work on: a decode step's [32, 256] · [256, 256] is 2 M products,
+  // 27 µs of AVX-512 FMAs but 2 µs of AMX tiles, less than waking a second thread costs.
+  const int64_t parallel_from = amx ? int64_t{1} << 25 : int64_t{1} << 18;
+#pragma omp parallel if (groups > 1 && N * W.out * W.in > parallel_from)
   {
 #if ATTNSCOPE_QUANT_X86
     if (amx) amx_configure();  // per thread: the tile registers are a thread's state
@@ -569,7 +608,10 @@ void quantized_linear_forward(const float* x, const QuantizedWeight& W, const fl
       g.panels = W.panels.data() + p0 * stride;
 #if ATTNSCOPE_QUANT_X86
       if (amx) {
-        amx_group(xr, N, W, b, y, g);
+        if (int8)
+          amx_group<true>(xr, N, W, b, y, g);
+        else
+          amx_group<false>(xr, N, W, b, y, g);
         continue;
       }
       if (simd) {
@@ -594,11 +636,9 @@ void quantized_linear_forward(const float* x, const QuantizedWeight& W, const fl
 std::string quantized_linear_isa(WeightFormat f) {
   if (f == WeightFormat::kF32) return "fp32";
   if (!use_simd(f)) return "scalar";
-  if (f == WeightFormat::kInt8)
-    return g_limit.load(std::memory_order_relaxed) == QuantizedIsaLimit::kBest &&
-                   features().amx_int8
-               ? "amx-int8"
-               : "avx512-vnni";
+  const bool best = g_limit.load(std::memory_order_relaxed) == QuantizedIsaLimit::kBest;
+  if (f == WeightFormat::kInt8) return best && features().amx_int8 ? "amx-int8" : "avx512-vnni";
+  if (best && features().amx_bf16) return "amx-bf16";
   return "avx512-bf16";
 }
 

@@ -2,7 +2,8 @@
 // packed_linear.h packs fp32 weights for decode steps) into panels of 16 output columns:
 //
 //   bf16  W rounded to bfloat16, [⌈out/16⌉][⌈in/2⌉][16][2]; x rounded to bfloat16 per call;
-//         products summed in fp32 (AVX512-BF16 vdpbf16ps where the CPU has it).
+//         products summed in fp32 (AVX512-BF16 vdpbf16ps where the CPU has it, AMX tdpbf16ps
+//         where the OS allows it too: the same products, summed in another order).
 //   int8  W quantized per output channel (symmetric, scale = max |W[c, :]| / 127),
 //         [⌈out/16⌉][⌈in/4⌉][16][4]; x quantized per row at each call (the same rule), shifted by
 //         128 to unsigned for AVX512-VNNI vpdpbusd (or AMX tdpbusd where the CPU and the OS
@@ -39,9 +40,9 @@ void quantize_weight(const float* W, int64_t out, int64_t in, WeightFormat fmt, 
 void quantized_linear_forward(const float* x, const QuantizedWeight& W, const float* b, float* y,
                               int64_t N);
 
-// What the kernels run on here: "amx-int8" (Intel AMX tiles, for inputs a multiple of 64; VNNI
-// for the others), "avx512-vnni", "avx512-bf16" when the CPU has them, otherwise "scalar"; for
-// reports.
+// What the kernels run on here: "amx-int8" / "amx-bf16" (Intel AMX tiles, for inputs a multiple
+// of 64; AVX-512 for the others), "avx512-vnni" / "avx512-bf16" when the CPU has them, otherwise
+// "scalar"; for reports.
 std::string quantized_linear_isa(WeightFormat f);
 // Tests: the best the CPU has, AVX-512 without AMX, or the scalar version.
 enum class QuantizedIsaLimit { kBest, kAvx512, kScalar };
