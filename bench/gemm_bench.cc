@@ -61,7 +61,7 @@ void BM_LinearBackward(benchmark::State& state) {
 BENCHMARK(BM_LinearBackward)->Apply(linear_shapes)->UseRealTime();
 
 // A decode step's products (one position per row: W3's 32 rows, W3b's 128) over weights packed
-// once (kernels/cpu/packed_linear.h), beside cblas_sgemm on the same shapes (BM_DecodeSgemm).
+// once (kernels/cpu/packed_linear.h), beside cblas_sgemm on the same shapes (BM_LinearForward).
 void decode_shapes(benchmark::internal::Benchmark* b) {
   const int64_t D = kW.d_model;
   b->ArgNames({"rows", "in", "out"});
@@ -88,18 +88,8 @@ void BM_DecodePacked(benchmark::State& state) {
 }
 BENCHMARK(BM_DecodePacked)->Apply(decode_shapes)->UseRealTime();
 
-void BM_DecodeSgemm(benchmark::State& state) {
-  const int64_t rows = state.range(0), in = state.range(1), out = state.range(2);
-  const auto x = random_floats(rows * in, 1), w = random_floats(out * in, 2),
-             bias = random_floats(out, 3);
-  std::vector<float> y(static_cast<size_t>(rows * out));
-  for (auto _ : state) {
-    cpu::linear_forward(x.data(), w.data(), bias.data(), y.data(), rows, in, out);
-    benchmark::DoNotOptimize(y.data());
-  }
-  set_flops(state, 2.0 * static_cast<double>(rows * in) * static_cast<double>(out));
-}
-BENCHMARK(BM_DecodeSgemm)->Apply(decode_shapes)->UseRealTime();
+// cblas_sgemm on the same shapes, for comparison.
+BENCHMARK(BM_LinearForward)->Apply(decode_shapes)->UseRealTime();
 
 }  // namespace
 }  // namespace attnscope::bench
