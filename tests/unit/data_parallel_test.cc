@@ -16,6 +16,7 @@
 #include "dist/launch.h"
 #include "nn/rnn_seq2seq_model.h"
 #include "nn/transformer.h"
+#include "tiny_transformer.h"
 #include "train/data_parallel.h"
 #include "train/gradient_reducer.h"
 #include "train/loss.h"
@@ -23,17 +24,12 @@
 namespace attnscope {
 namespace {
 
+// The shared tiny config with dropout (its masks must agree across ranks) and ModelConfig's own
+// activation.
 ModelConfig tiny() {
-  ModelConfig c;
-  c.d_model = 8;
-  c.heads = 2;
-  c.encoder_layers = 2;
-  c.decoder_layers = 2;
-  c.d_ff = 12;
-  c.src_vocab = 11;
-  c.tgt_vocab = 9;
-  c.max_len = 16;
+  ModelConfig c = test::tiny_transformer_config();
   c.dropout = 0.1f;
+  c.activation = ModelConfig{}.activation;
   return c;
 }
 
