@@ -30,7 +30,7 @@ while [ $# -gt 0 ]; do
     --jobs) jobs=$2; shift 2 ;;
     --build) build=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
     -*) echo "fuzz-long: unknown option $1" >&2; exit 2 ;;
     *) targets+=("$1"); shift ;;
   esac
@@ -65,8 +65,14 @@ fuzz_one() {
   local t=$1 bin="$build/attnscope_fuzz_$1"
   local corpus="$out/corpus/$t" artifacts="$out/artifacts/$t" log="$out/$t.log"
   mkdir -p "$corpus" "$artifacts"
-  local used=0 runs=0 start=$SECONDS
-  : >"$log"
+  local state="$out/$t.used" used=0 wall=0 runs=0 start=$SECONDS
+  [ -f "$state" ] && read -r used wall runs <"$state"
+  case "$used$wall$runs" in *[!0-9]*|'') echo "fuzz-long: $state is not 'cpu wall runs'" >&2; return 1 ;; esac
+  if [ "$used" -ge "$cpu_seconds" ]; then
+    echo "fuzz-long: $t already had ${used} CPU-s (see $summary)"
+    return 0
+  fi
+  start=$((SECONDS - wall))
   while [ "$used" -lt "$cpu_seconds" ] && [ "$runs" -lt 50 ]; do
     runs=$((runs + 1))
     echo "=== run $runs (CPU used so far: ${used}s of ${cpu_seconds}s)" >>"$log"
@@ -79,9 +85,11 @@ fuzz_one() {
       c=$(cpu_of "$pid")  # 0 once it has exited: keep the last reading
       [ "$c" -gt "$cpu" ] && cpu=$c
       if [ $((used + cpu)) -ge "$cpu_seconds" ]; then kill -INT "$pid" 2>/dev/null || true; fi
+      echo "$((used + cpu)) $((SECONDS - start)) $runs" >"$state.tmp" && mv "$state.tmp" "$state"
     done
     wait "$pid" || true
     used=$((used + cpu))  # this run's CPU at its last look (≤ 2 s short)
+    echo "$used $((SECONDS - start)) $runs" >"$state.tmp" && mv "$state.tmp" "$state"
   done
   local last execs cov ft corp crashes
   last=$(grep -E '^#[0-9]+' "$log" | tail -1 || true)
