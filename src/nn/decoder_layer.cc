@@ -89,18 +89,21 @@ void DecoderLayer::pack_step(PackedStep& p, cpu::WeightFormat format) const {
   ffn.pack_step(p.ffn, format);
 }
 
-void DecoderLayer::forward_step(const float* x, int64_t B, int64_t t, Tensor& self_kv,
-                                const Tensor& cross_kv, const uint8_t* memory_padding,
-                                Activations& a, const PackedStep* packed) const {
+void DecoderLayer::forward_step(const float* x, int64_t B, int64_t t,
+                                MultiHeadAttention::StepCache& self_cache,
+                                const MultiHeadAttention::StepCache& memory_cache, int64_t Ts,
+                                const uint8_t* memory_padding,
+                                const std::vector<cpu::StepRun>& memory_runs, Activations& a,
+                                const PackedStep* packed) const {
   self_block.forward(x, B, 0.0f, 0, a.self_block, [&](const float* u, float* y) {
-    self_attn.forward_self_step(u, y, B, t, self_kv, a.self_attn,
+    self_attn.forward_self_step(u, y, B, t, self_cache, a.self_attn,
                                 packed ? &packed->self_attn : nullptr);
   });
-  cross_block.forward(a.self_block.out.data(), B, 0.0f, 0, a.cross_block,
-                      [&](const float* u, float* y) {
-                        cross_attn.forward_cross_step(u, y, cross_kv, memory_padding, a.cross_attn,
-                                                      packed ? &packed->cross_attn : nullptr);
-                      });
+  cross_block.forward(
+      a.self_block.out.data(), B, 0.0f, 0, a.cross_block, [&](const float* u, float* y) {
+        cross_attn.forward_cross_step(u, y, B, memory_cache, Ts, memory_padding, memory_runs,
+                                      a.cross_attn, packed ? &packed->cross_attn : nullptr);
+      });
   ffn_block.forward(a.cross_block.out.data(), B, 0.0f, 0, a.ffn_block,
                     [&](const float* u, float* y) {
                       if (packed != nullptr)

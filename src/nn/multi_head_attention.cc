@@ -151,62 +151,98 @@ void project(const float* x, const float* W, const cpu::PackedWeight* packed, co
 }
 }  // namespace
 
+void MultiHeadAttention::StepCache::resize(int64_t entries, int64_t positions, int64_t d_model) {
+  const int64_t blocks = (positions + cpu::kStepKeyBlock - 1) / cpu::kStepKeyBlock;
+  k_t.resize_zero({entries, blocks, d_model, cpu::kStepKeyBlock});
+  v.resize_zero({entries, positions, d_model});
+}
+
+int64_t MultiHeadAttention::StepCache::k_t_prefix(int64_t positions) const {
+  return (positions + cpu::kStepKeyBlock - 1) / cpu::kStepKeyBlock * k_t.dim(2) *
+         cpu::kStepKeyBlock;
+}
+
+namespace {
+
+// The step kernel's view of a cache: its Kᵀ blocks and V rows.
+cpu::StepAttention step_call(MultiHeadAttention::StepCache& cache, int64_t H, int64_t Tk) {
+  const int64_t D = cache.k_t.dim(2), dh = D / H;
+  cpu::StepAttention s;
+  s.H = H, s.Tk = Tk, s.d_k = dh, s.d_v = dh, s.entries = cache.v.dim(0);
+  s.kt = cache.k_t.data();
+  s.kt_block = D * cpu::kStepKeyBlock;
+  s.kt_entry = cache.k_t.dim(1) * s.kt_block;
+  s.v = cache.v.data(), s.v_entry = cache.v.dim(1) * D, s.ldv = D;
+  return s;
+}
+
+}  // namespace
+
 void MultiHeadAttention::forward_self_step(const float* x, float* y, int64_t B, int64_t t,
-                                           Tensor& kv_cache, Activations& a,
+                                           StepCache& cache, Activations& a,
                                            const PackedStep* packed) const {
-  const int64_t D = d_model_, dh = D / heads_, capacity = kv_cache.dim(1);
+  const int64_t D = d_model_, capacity = cache.v.dim(1);
   ATTN_CHECK(t < capacity, "decoder cache holds {} positions, step {} needs more", capacity, t);
+  ATTN_CHECK(cache.v.dim(0) >= B, "decoder cache holds {} rows, the step has {}", cache.v.dim(0),
+             B);
   a.qkv.resize({B, 1, 3 * D});
   a.probs.resize({B, heads_, 1, t + 1});
   a.ctx.resize({B, 1, D});
   project(x, in_proj_weight.value.data(), packed ? &packed->in : nullptr, in_proj_bias.value.data(),
           a.qkv.data(), B, D, 3 * D);
-  // Append this position's K|V to the cache: kv_cache[b, t, :] = qkv[b, D:3D].
-  for (int64_t b = 0; b < B; ++b)
-    std::memcpy(kv_cache.data() + (b * capacity + t) * 2 * D, a.qkv.data() + b * 3 * D + D,
-                static_cast<size_t>(2 * D) * sizeof(float));
-  AttentionCall c;
-  c.B = B;
-  c.Tq = 1;
-  c.Tk = t + 1;
-  const auto s = shape_of(c, heads_, dh, scale());
-  float* kv = kv_cache.data();
-  cpu::attention_forward(s, cpu::HeadView{a.qkv.data(), 3 * D, dh, 3 * D},
-                         cpu::HeadView{kv, capacity * 2 * D, dh, 2 * D},
-                         cpu::HeadView{kv + D, capacity * 2 * D, dh, 2 * D},
-                         cpu::HeadView{a.ctx.data(), D, dh, D}, a.probs.data());
+  a.step_runs.resize(static_cast<size_t>(B));
+  for (int64_t b = 0; b < B; ++b) a.step_runs[static_cast<size_t>(b)] = cpu::StepRun{b, 1, b};
+  // Each row writes its K and V at position t, then attends over positions 0..t.
+  cpu::StepAttention s = step_call(cache, heads_, t + 1);
+  s.rows = B, s.scale = scale();
+  s.q = a.qkv.data(), s.ldq = 3 * D;
+  s.new_k = a.qkv.data() + D, s.new_v = a.qkv.data() + 2 * D, s.ld_new = 3 * D;
+  s.out = a.ctx.data(), s.ldo = D;
+  s.probs = a.probs.data();
+  cpu::attention_step_forward(s, a.step_runs);
   project(gated_input(a.ctx, B, a.gated), out_proj.weight.value.data(),
           packed ? &packed->out : nullptr, out_proj.bias.value.data(), y, B, D, D);
 }
 
 void MultiHeadAttention::project_memory(const float* memory, int64_t B, int64_t Ts,
-                                        Tensor& kv) const {
-  const int64_t D = d_model_;
-  kv.resize({B, Ts, 2 * D});
+                                        StepCache& memory_cache) const {
+  const int64_t D = d_model_, blk = cpu::kStepKeyBlock;
+  Tensor kv({B, Ts, 2 * D});
   cpu::linear_forward(memory, in_proj_weight.value.data() + D * D, in_proj_bias.value.data() + D,
                       kv.data(), B * Ts, D, 2 * D);
+  memory_cache.resize(B, Ts, D);
+  const int64_t per_entry = memory_cache.k_t.dim(1) * D * blk;
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t j = 0; j < Ts; ++j) {
+      const float* k = kv.data() + (b * Ts + j) * 2 * D;
+      float* kt = memory_cache.k_t.data() + b * per_entry + (j / blk) * D * blk + j % blk;
+      for (int64_t i = 0; i < D; ++i) kt[i * blk] = k[i];
+      std::memcpy(memory_cache.v.data() + (b * Ts + j) * D, k + D,
+                  static_cast<size_t>(D) * sizeof(float));
+    }
 }
 
-void MultiHeadAttention::forward_cross_step(const float* x, float* y, const Tensor& kv,
-                                            const uint8_t* memory_padding, Activations& a,
+void MultiHeadAttention::forward_cross_step(const float* x, float* y, int64_t B,
+                                            const StepCache& memory_cache, int64_t Ts,
+                                            const uint8_t* memory_padding,
+                                            const std::vector<cpu::StepRun>& runs, Activations& a,
                                             const PackedStep* packed) const {
-  const int64_t D = d_model_, dh = D / heads_, B = kv.dim(0), Ts = kv.dim(1);
+  const int64_t D = d_model_;
+  ATTN_CHECK(memory_cache.v.dim(1) == Ts, "cross-attention step: a memory of {} positions, not {}",
+             memory_cache.v.dim(1), Ts);
   a.qkv.resize({B, 1, D});
   a.probs.resize({B, heads_, 1, Ts});
   a.ctx.resize({B, 1, D});
   project(x, in_proj_weight.value.data(), packed ? &packed->in : nullptr, in_proj_bias.value.data(),
           a.qkv.data(), B, D, D);
-  AttentionCall c;
-  c.B = B;
-  c.Tq = 1;
-  c.Tk = Ts;
-  c.key_padding = memory_padding;
-  const auto s = shape_of(c, heads_, dh, scale());
-  float* kvp = const_cast<float*>(kv.data());  // HeadView is mutable; attention only reads K, V
-  cpu::attention_forward(s, cpu::HeadView{a.qkv.data(), D, dh, D},
-                         cpu::interleaved_heads(kvp, Ts, 2 * D, dh, 0),
-                         cpu::interleaved_heads(kvp, Ts, 2 * D, dh, D),
-                         cpu::HeadView{a.ctx.data(), D, dh, D}, a.probs.data());
+  // The kernel only reads the memory (no new_k): its view is mutable for the self step's sake.
+  cpu::StepAttention s = step_call(const_cast<StepCache&>(memory_cache), heads_, Ts);
+  s.rows = B, s.scale = scale();
+  s.q = a.qkv.data(), s.ldq = D;
+  s.key_padding = memory_padding;
+  s.out = a.ctx.data(), s.ldo = D;
+  s.probs = a.probs.data();
+  cpu::attention_step_forward(s, runs);
   project(gated_input(a.ctx, B, a.gated), out_proj.weight.value.data(),
           packed ? &packed->out : nullptr, out_proj.bias.value.data(), y, B, D, D);
 }

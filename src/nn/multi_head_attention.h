@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/cpu/attention.h"
 #include "kernels/cpu/packed_linear.h"
 #include "nn/linear.h"
 #include "nn/param.h"
@@ -42,9 +43,10 @@ class MultiHeadAttention {
     Tensor gated;      // [B, Tq, D] ctx with the head gates applied (only when there are gates)
     Tensor gate_grad;  // [B, H] ∂/∂gate[h] for each sequence, written by backward
     // backward scratch
-    Tensor d_ctx;  // [B, Tq, D]
-    Tensor d_qkv;  // like qkv
-    Tensor d_kv;   // like kv
+    Tensor d_ctx;                         // [B, Tq, D]
+    Tensor d_qkv;                         // like qkv
+    Tensor d_kv;                          // like kv
+    std::vector<cpu::StepRun> step_runs;  // forward_self_step: one run per row
   };
 
   MultiHeadAttention() = default;
@@ -75,17 +77,34 @@ class MultiHeadAttention {
   void pack_step(bool cross, PackedStep& p,
                  cpu::WeightFormat format = cpu::WeightFormat::kF32) const;
 
-  // Incremental decoding. kv_cache [B, capacity, 2·D] holds K|V of the positions before t;
-  // x [B, D] is position t of each row: its K, V are written at row t of the cache and it
-  // attends over positions 0..t (the look-ahead mask is implicit). y [B, D]. With `packed`
-  // (from pack_step) the projections read the packed weights.
-  void forward_self_step(const float* x, float* y, int64_t B, int64_t t, Tensor& kv_cache,
+  // One attention layer's keys and values during incremental decoding, per cache entry (a decoder
+  // row for self-attention, a sentence for cross-attention), laid out for the step kernel
+  // (cpu::attention_step_forward): K transposed, so a step packs nothing.
+  struct StepCache {
+    // [entries, blocks, D, kStepKeyBlock]: per block of kStepKeyBlock keys, Kᵀ of every head
+    // (head h in rows h·d_head..), key j in column j % kStepKeyBlock of block j / kStepKeyBlock
+    Tensor k_t;
+    Tensor v;  // [entries, positions, D]
+    // Makes it `entries` × `positions` keys, zero. Keys past those a step reads are never weighted.
+    void resize(int64_t entries, int64_t positions, int64_t d_model);
+    // Floats of one entry's Kᵀ that hold its first `positions` keys (a contiguous prefix).
+    int64_t k_t_prefix(int64_t positions) const;
+  };
+
+  // Incremental decoding. cache holds K, V of positions 0..t−1 of each of the B rows (entry r is
+  // row r); x [B, D] is position t of each row: its K and V are written at position t and it
+  // attends over positions 0..t (the look-ahead mask is implicit). y [B, D]. With `packed` (from
+  // pack_step) the projections read the packed weights.
+  void forward_self_step(const float* x, float* y, int64_t B, int64_t t, StepCache& cache,
                          Activations& a, const PackedStep* packed = nullptr) const;
-  // K|V of the encoder memory [B, Ts, D], once per sentence: kv [B, Ts, 2·D].
-  void project_memory(const float* memory, int64_t B, int64_t Ts, Tensor& kv) const;
-  // x [B, D] attends over a projected memory kv [B, Ts, 2·D] → y [B, D].
-  void forward_cross_step(const float* x, float* y, const Tensor& kv, const uint8_t* memory_padding,
-                          Activations& a, const PackedStep* packed = nullptr) const;
+  // K, V of the encoder memory [B, Ts, D], once per sentence: memory_cache gets B entries of Ts.
+  void project_memory(const float* memory, int64_t B, int64_t Ts, StepCache& memory_cache) const;
+  // x [B, D] attends over the projected memory → y [B, D]: the rows of runs[i] read entry
+  // runs[i].entry of memory_cache, whose padded positions memory_padding [entries, Ts] marks.
+  void forward_cross_step(const float* x, float* y, int64_t B, const StepCache& memory_cache,
+                          int64_t Ts, const uint8_t* memory_padding,
+                          const std::vector<cpu::StepRun>& runs, Activations& a,
+                          const PackedStep* packed = nullptr) const;
 
   // The value vectors of the full forward whose activations `a` holds (forward_self, or
   // forward_cross when cross): v [B, H, Tk, d_head], v^h_j = x_j·W_V^h + b_V^h, read out of the

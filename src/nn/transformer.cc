@@ -314,45 +314,64 @@ void Transformer::backward_reporting(const Tensor& d_logits, const ParamVisitor&
   if (tables) report(src_positions_);
 }
 
+void DecoderCache::update_memory_runs() {
+  memory_runs.clear();
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t entry = memory_of[static_cast<size_t>(r)];
+    if (!memory_runs.empty() && memory_runs.back().entry == entry)
+      ++memory_runs.back().count;
+    else
+      memory_runs.push_back(cpu::StepRun{r, 1, entry});
+  }
+}
+
 void DecoderCache::reorder(const std::vector<int64_t>& from) {
   const auto n = static_cast<int64_t>(from.size());
   ATTN_CHECK(n >= 1, "cache reorder: no rows left (a cache of {})", rows);
-  // Greedy decoding, and beams that keep their rows, ask for no move: nothing to copy.
-  bool identity = n == rows;
-  for (int64_t r = 0; r < n && identity; ++r) identity = from[static_cast<size_t>(r)] == r;
-  if (identity) return;
   for (int64_t f : from)
     ATTN_CHECK(f >= 0 && f < rows, "cache reorder: row {} of a cache of {}", f, rows);
-  // tensors [rows, positions, ·] → [n, positions, ·]; only the first `used` positions are copied,
-  // into the spare buffer, which then takes the tensor's place.
-  auto gather = [&](std::vector<Tensor>& tensors, std::vector<Tensor>& spares,
-                    int64_t used_positions) {
-    spares.resize(tensors.size());
-    for (size_t i = 0; i < tensors.size(); ++i) {
-      Tensor& t = tensors[i];
-      Tensor& out = spares[i];
-      const int64_t row = t.numel() / rows;  // floats per row
-      const int64_t used = row / t.dim(1) * used_positions;
-      out.resize({n, t.dim(1), t.dim(2)});
-      for (int64_t r = 0; r < n; ++r)
-        std::memcpy(out.data() + r * row, t.data() + from[static_cast<size_t>(r)] * row,
-                    static_cast<size_t>(used) * sizeof(float));
-      std::swap(t, out);
-    }
-  };
-  gather(self_kv, spare_self, steps);
-  // With as many rows as before, beam search moves beams only within a sentence: the rows of one
-  // sentence share its memory, so the cross-attention K|V and the memory padding stay. With fewer
-  // (finished sentences dropped from the batch), rows move between sentences: gather those too.
-  if (n != rows) {
-    gather(cross_kv, spare_cross, src_len);
-    std::vector<uint8_t> padding(static_cast<size_t>(n * src_len));
-    for (int64_t r = 0; r < n; ++r)
-      std::copy_n(memory_padding.begin() + from[static_cast<size_t>(r)] * src_len, src_len,
-                  padding.begin() + r * src_len);
-    memory_padding = std::move(padding);
+  const auto at = [&](int64_t r) { return from[static_cast<size_t>(r)]; };
+  // Rows that change (r ← from[r] ≠ r), and among their sources those that are themselves
+  // overwritten: these are saved first, so every row is read before it is written.
+  std::vector<int64_t> moved, saved_slot(static_cast<size_t>(rows), -1);
+  int64_t saved = 0;
+  for (int64_t r = 0; r < n; ++r)
+    if (at(r) != r) moved.push_back(r);
+  for (int64_t r : moved) {
+    const int64_t src = at(r);
+    if (src < n && at(src) != src && saved_slot[static_cast<size_t>(src)] < 0)
+      saved_slot[static_cast<size_t>(src)] = saved++;
   }
+  std::vector<int64_t> next_memory_of(static_cast<size_t>(n));
+  for (int64_t r = 0; r < n; ++r)
+    next_memory_of[static_cast<size_t>(r)] = memory_of[static_cast<size_t>(at(r))];
+  // Each layer: the Kᵀ blocks and V rows of the fed positions, a contiguous prefix of each row.
+  for (MultiHeadAttention::StepCache& c : self) {
+    if (moved.empty()) break;
+    const int64_t kt_row = c.k_t.numel() / c.k_t.dim(0), v_row = c.v.numel() / c.v.dim(0);
+    const int64_t kt_used = c.k_t_prefix(steps), v_used = steps * c.v.dim(2);
+    saved_k_t.resize({std::max<int64_t>(saved, 1), kt_used});
+    saved_v.resize({std::max<int64_t>(saved, 1), v_used});
+    const auto copy = [](float* dst, const float* src, int64_t count) {
+      std::memcpy(dst, src, static_cast<size_t>(count) * sizeof(float));
+    };
+    for (int64_t r = 0; r < rows; ++r) {
+      const int64_t slot = saved_slot[static_cast<size_t>(r)];
+      if (slot < 0) continue;
+      copy(saved_k_t.data() + slot * kt_used, c.k_t.data() + r * kt_row, kt_used);
+      copy(saved_v.data() + slot * v_used, c.v.data() + r * v_row, v_used);
+    }
+    for (int64_t r : moved) {
+      const int64_t src = at(r), slot = saved_slot[static_cast<size_t>(src)];
+      copy(c.k_t.data() + r * kt_row,
+           slot >= 0 ? saved_k_t.data() + slot * kt_used : c.k_t.data() + src * kt_row, kt_used);
+      copy(c.v.data() + r * v_row,
+           slot >= 0 ? saved_v.data() + slot * v_used : c.v.data() + src * v_row, v_used);
+    }
+  }
+  memory_of = std::move(next_memory_of);
   rows = n;
+  update_memory_runs();
 }
 
 std::unique_ptr<DecoderState> Transformer::start_decoding(const TokenBatch& src, int64_t expand,
@@ -376,20 +395,15 @@ std::unique_ptr<DecoderState> Transformer::start_decoding(const TokenBatch& src,
   cache.rows = B * expand;
   cache.src_len = Ts;
   cache.capacity = max_steps;
-  cache.memory_padding.resize(static_cast<size_t>(cache.rows * Ts));
-  for (int64_t r = 0; r < cache.rows; ++r)
-    std::memcpy(cache.memory_padding.data() + r * Ts, act_.src_padding.data() + (r / expand) * Ts,
-                static_cast<size_t>(Ts));
-  Tensor kv;
-  for (const DecoderLayer& layer : decoder_) {
-    cache.self_kv.emplace_back(Shape{cache.rows, max_steps, 2 * D});
-    layer.cross_attn.project_memory(act_.memory.data(), B, Ts, kv);  // [B, Ts, 2D]
-    Tensor expanded({cache.rows, Ts, 2 * D});
-    const int64_t per_row = Ts * 2 * D;
-    for (int64_t r = 0; r < cache.rows; ++r)
-      std::memcpy(expanded.data() + r * per_row, kv.data() + (r / expand) * per_row,
-                  static_cast<size_t>(per_row) * sizeof(float));
-    cache.cross_kv.push_back(std::move(expanded));
+  cache.memory_padding = act_.src_padding;
+  cache.memory_of.resize(static_cast<size_t>(cache.rows));
+  for (int64_t r = 0; r < cache.rows; ++r) cache.memory_of[static_cast<size_t>(r)] = r / expand;
+  cache.update_memory_runs();
+  cache.self.resize(decoder_.size());
+  cache.memory.resize(decoder_.size());
+  for (size_t l = 0; l < decoder_.size(); ++l) {
+    cache.self[l].resize(cache.rows, max_steps, D);
+    decoder_[l].cross_attn.project_memory(act_.memory.data(), B, Ts, cache.memory[l]);
   }
   return state;
 }
@@ -427,8 +441,8 @@ const Tensor& Transformer::decode_step(DecoderState& state, const std::vector<in
   }
   const float* x = act_.step_embedded.data();
   for (size_t l = 0; l < decoder_.size(); ++l) {
-    decoder_[l].forward_step(x, R, t, cache.self_kv[l], cache.cross_kv[l],
-                             cache.memory_padding.data(), act_.decoder[l],
+    decoder_[l].forward_step(x, R, t, cache.self[l], cache.memory[l], cache.src_len,
+                             cache.memory_padding.data(), cache.memory_runs, act_.decoder[l],
                              packed ? &packed_layers_[l] : nullptr);
     x = act_.decoder[l].out().data();
   }

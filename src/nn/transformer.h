@@ -26,23 +26,27 @@
 namespace attnscope {
 
 // The state of incremental decoding for `rows` decoder rows (sentences × beams): per decoder
-// layer, the self-attention K|V of the positions fed so far and the cross-attention K|V of the
-// encoder memory (computed once per sentence).
+// layer, the self-attention K, V of the positions fed so far (entry r: row r) and the
+// cross-attention K, V of each sentence's encoder memory, computed once per sentence: the rows of
+// a sentence (its beams) read the same entry, so it is stored once, not once per beam.
 struct DecoderCache : DecoderState {
   int64_t rows = 0;
-  int64_t src_len = 0;                  // Ts
-  int64_t steps = 0;                    // positions fed so far
-  int64_t capacity = 0;                 // positions the self cache can hold
-  std::vector<Tensor> self_kv;          // per layer [rows, capacity, 2·D]
-  std::vector<Tensor> cross_kv;         // per layer [rows, Ts, 2·D]
-  std::vector<uint8_t> memory_padding;  // [rows, Ts] 1 = padded source position
-  // reorder's destination buffers, swapped with the tensors they replace: a step that moves
-  // rows allocates (and zero-fills) nothing once they have their size. Positions ≥ steps of a
-  // row hold stale values there; a step writes its position before attending to it.
-  std::vector<Tensor> spare_self, spare_cross;
+  int64_t src_len = 0;                                // Ts
+  int64_t steps = 0;                                  // positions fed so far
+  int64_t capacity = 0;                               // positions the self cache can hold
+  std::vector<MultiHeadAttention::StepCache> self;    // per layer: ≥ rows entries × capacity
+  std::vector<MultiHeadAttention::StepCache> memory;  // per layer: sentences × Ts
+  std::vector<uint8_t> memory_padding;                // [sentences, Ts] 1 = padded source position
+  std::vector<int64_t> memory_of;                     // [rows] the sentence of each row
+  std::vector<cpu::StepRun> memory_runs;              // runs of rows of one sentence (memory_of)
+  // reorder's copies of rows that are overwritten while another row still continues them
+  Tensor saved_k_t, saved_v;
   // The cache becomes from.size() rows, row r being old row from[r]: beam search follows its
-  // backpointers (as many rows, each within its sentence) and drops finished sentences (fewer).
+  // backpointers (as many rows) and drops finished sentences (fewer). Only rows that change are
+  // copied, in place, and only their fed positions; a row's sentence follows it without a copy.
   void reorder(const std::vector<int64_t>& from) override;
+  // memory_runs from memory_of.
+  void update_memory_runs();
 };
 
 class Transformer : public Seq2SeqModel {

@@ -282,50 +282,119 @@ TEST_P(BeamCapture, MapsEqualForcedForwardOverTheOutput) {
 
 INSTANTIATE_TEST_SUITE_P(BeamSizes, BeamCapture, ::testing::Values(1, 4));
 
-TEST(DecoderCacheReorder, MovesRowsKeepsIdentityAndRejectsBadRows) {
-  // Two rows, one layer, capacity 3, 2·D = 2 floats per position; 2 positions fed.
+// Where element (r, i, j) of row r's Kᵀ lives: column j of row i of block j / kStepKeyBlock.
+int64_t kt_index(const DecoderCache& cache, int64_t r, int64_t i, int64_t j) {
+  const Tensor& kt = cache.self[0].k_t;  // [rows, blocks, D, kStepKeyBlock]
+  const int64_t blk = cpu::kStepKeyBlock;
+  return ((r * kt.dim(1) + j / blk) * kt.dim(2) + i) * blk + j % blk;
+}
+
+// A cache of `rows` rows, one layer, d_model D, `steps` positions fed of `capacity`: element
+// (r, i, j) of Kᵀ is 1000·r + 10·i + j and of V 1000·r + 100 + 10·j + i, so a value names its row.
+DecoderCache numbered_cache(int64_t rows, int64_t D, int64_t steps, int64_t capacity) {
   DecoderCache cache;
-  cache.rows = 2;
-  cache.steps = 2;
-  cache.capacity = 3;
-  cache.self_kv.emplace_back(Shape{2, 3, 2});
-  float* kv = cache.self_kv[0].data();
-  for (int64_t i = 0; i < 12; ++i) kv[i] = static_cast<float>(i);
-  const float* before = cache.self_kv[0].data();
-  cache.reorder({0, 1});  // greedy: nothing moves, nothing is copied
-  EXPECT_EQ(cache.self_kv[0].data(), before);
-  EXPECT_EQ(cache.self_kv[0].data()[7], 7.0f);
+  cache.rows = rows, cache.steps = steps, cache.capacity = capacity, cache.src_len = 1;
+  cache.self.resize(1);
+  cache.self[0].resize(rows, capacity, D);
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t i = 0; i < D; ++i)
+      for (int64_t j = 0; j < capacity; ++j)
+        cache.self[0].k_t.data()[kt_index(cache, r, i, j)] =
+            static_cast<float>(1000 * r + 10 * i + j);
+    for (int64_t j = 0; j < capacity; ++j)
+      for (int64_t i = 0; i < D; ++i)
+        cache.self[0].v.data()[(r * capacity + j) * D + i] =
+            static_cast<float>(1000 * r + 100 + 10 * j + i);
+  }
+  for (int64_t r = 0; r < rows; ++r) cache.memory_of.push_back(r);
+  cache.update_memory_runs();
+  return cache;
+}
+
+// Whether row r of the cache holds, at every fed position, what row `old` of numbered_cache held.
+void expect_row_continues(const DecoderCache& cache, int64_t r, int64_t old) {
+  const int64_t D = cache.self[0].k_t.dim(2), cap = cache.self[0].v.dim(1);
+  for (int64_t i = 0; i < D; ++i)
+    for (int64_t j = 0; j < cache.steps; ++j) {
+      EXPECT_EQ(cache.self[0].k_t.data()[kt_index(cache, r, i, j)],
+                static_cast<float>(1000 * old + 10 * i + j))
+          << "Kᵀ of row " << r << " at (" << i << ", " << j << ")";
+      EXPECT_EQ(cache.self[0].v.data()[(r * cap + j) * D + i],
+                static_cast<float>(1000 * old + 100 + 10 * j + i))
+          << "V of row " << r << " at (" << j << ", " << i << ")";
+    }
+}
+
+TEST(DecoderCacheReorder, MovesRowsKeepsIdentityAndRejectsBadRows) {
+  DecoderCache cache = numbered_cache(2, 2, 2, 3);
+  const float* before = cache.self[0].k_t.data();
+  cache.reorder({0, 1});  // greedy: nothing moves
+  EXPECT_EQ(cache.self[0].k_t.data(), before);
+  expect_row_continues(cache, 0, 0);
+  expect_row_continues(cache, 1, 1);
   cache.reorder({1, 1});  // both rows continue old row 1 (its fed positions 0 and 1)
-  const float* t = cache.self_kv[0].data();
-  for (int64_t r = 0; r < 2; ++r)
-    for (int64_t i = 0; i < 4; ++i) EXPECT_EQ(t[r * 6 + i], static_cast<float>(6 + i)) << r;
+  expect_row_continues(cache, 0, 1);
+  expect_row_continues(cache, 1, 1);
+  EXPECT_EQ(cache.memory_of, (std::vector<int64_t>{1, 1}));
+  ASSERT_EQ(cache.memory_runs.size(), 1u);
+  EXPECT_EQ(cache.memory_runs[0].count, 2);
   EXPECT_THROW(cache.reorder({0, 2}), Error);
   EXPECT_THROW(cache.reorder({}), Error);
 }
 
-TEST(DecoderCacheReorder, FewerRowsDropSentencesWithTheirMemory) {
-  // Three rows (sentences), source length 2: dropping row 0 moves rows 1 and 2 up, with their
-  // self K|V, cross K|V and memory padding.
-  DecoderCache cache;
-  cache.rows = 3, cache.steps = 1, cache.capacity = 2, cache.src_len = 2;
-  cache.self_kv.emplace_back(Shape{3, 2, 2});
-  cache.cross_kv.emplace_back(Shape{3, 2, 2});
-  for (int64_t i = 0; i < 12; ++i) {
-    cache.self_kv[0].data()[i] = static_cast<float>(i);
-    cache.cross_kv[0].data()[i] = static_cast<float>(100 + i);
+TEST(DecoderCacheReorder, SwapsAndCyclesAreCopiedInPlaceLikeAGather) {
+  // Every row is overwritten while another still continues it: the in-place copy must read each
+  // row before writing it. Random backpointers, fewer rows included, against a plain gather.
+  Rng rng(7);
+  for (int trial = 0; trial < 300; ++trial) {
+    const auto rows = static_cast<int64_t>(1 + rng.next_u64() % 7);
+    const auto steps = static_cast<int64_t>(rng.next_u64() % 40);  // up to three key blocks
+    const auto n = static_cast<int64_t>(1 + rng.next_u64() % static_cast<uint64_t>(rows));
+    DecoderCache cache = numbered_cache(rows, 3, steps, 40 + static_cast<int64_t>(trial % 20));
+    std::vector<int64_t> from(static_cast<size_t>(n));
+    for (int64_t& f : from) f = static_cast<int64_t>(rng.next_u64() % static_cast<uint64_t>(rows));
+    if (trial % 3 == 0)  // a permutation: cycles of rows
+      for (int64_t r = 0; r < n; ++r) from[static_cast<size_t>(r)] = (r + 1 + trial) % rows;
+    cache.reorder(from);
+    ASSERT_EQ(cache.rows, n);
+    for (int64_t r = 0; r < n; ++r) {
+      SCOPED_TRACE(testing::Message() << "trial " << trial << ", row " << r);
+      expect_row_continues(cache, r, from[static_cast<size_t>(r)]);
+      EXPECT_EQ(cache.memory_of[static_cast<size_t>(r)], from[static_cast<size_t>(r)]);
+    }
+    int64_t covered = 0;  // the runs cover the rows in order, each run one sentence
+    for (const cpu::StepRun& run : cache.memory_runs) {
+      EXPECT_EQ(run.first, covered);
+      for (int64_t r = run.first; r < run.first + run.count; ++r)
+        EXPECT_EQ(cache.memory_of[static_cast<size_t>(r)], run.entry);
+      covered += run.count;
+    }
+    EXPECT_EQ(covered, n);
   }
-  cache.memory_padding = {0, 0, 0, 1, 1, 1};
-  cache.reorder({1, 2});
-  ASSERT_EQ(cache.rows, 2);
-  ASSERT_EQ(cache.self_kv[0].shape(), (Shape{2, 2, 2}));
-  ASSERT_EQ(cache.cross_kv[0].shape(), (Shape{2, 2, 2}));
-  for (int64_t r = 0; r < 2; ++r) {
-    for (int64_t i = 0; i < 2; ++i)  // the one fed position
-      EXPECT_EQ(cache.self_kv[0].data()[r * 4 + i], static_cast<float>((r + 1) * 4 + i));
-    for (int64_t i = 0; i < 4; ++i)  // every source position
-      EXPECT_EQ(cache.cross_kv[0].data()[r * 4 + i], static_cast<float>(100 + (r + 1) * 4 + i));
-  }
-  EXPECT_EQ(cache.memory_padding, (std::vector<uint8_t>{0, 1, 1, 1}));
+}
+
+TEST(DecoderCacheReorder, FewerRowsDropSentencesWithoutCopyingTheirMemory) {
+  // Three sentences of two beams: dropping sentence 0 moves its rows' sentences along, and the
+  // encoder memory (one entry per sentence) stays where it is.
+  DecoderCache cache = numbered_cache(6, 2, 1, 2);
+  cache.memory_of = {0, 0, 1, 1, 2, 2};
+  cache.update_memory_runs();
+  ASSERT_EQ(cache.memory_runs.size(), 3u);
+  cache.memory.resize(1);
+  cache.memory[0].resize(3, 2, 2);
+  const float* memory = cache.memory[0].k_t.data();
+  cache.reorder({3, 2, 4, 4});
+  ASSERT_EQ(cache.rows, 4);
+  EXPECT_EQ(cache.memory_of, (std::vector<int64_t>{1, 1, 2, 2}));
+  ASSERT_EQ(cache.memory_runs.size(), 2u);
+  EXPECT_EQ(cache.memory_runs[0].entry, 1);
+  EXPECT_EQ(cache.memory_runs[1].first, 2);
+  EXPECT_EQ(cache.memory_runs[1].count, 2);
+  EXPECT_EQ(cache.memory[0].k_t.data(), memory);
+  expect_row_continues(cache, 0, 3);
+  expect_row_continues(cache, 1, 2);
+  expect_row_continues(cache, 2, 4);
+  expect_row_continues(cache, 3, 4);
 }
 
 // Sentences that finish early leave the batch; the others must translate exactly as alone:

@@ -94,4 +94,66 @@ void attention_backward(const AttentionShape& s, const HeadView& q, const HeadVi
   }
 }
 
+void attention_step_forward(const StepAttention& a, const std::vector<StepRun>& runs) {
+  ATTN_CHECK(a.rows >= 0 && a.H >= 0 && a.Tk >= 0 && a.d_k >= 0 && a.d_v >= 0 && a.entries >= 0,
+             "step attention: negative shape rows={} H={} Tk={} d_k={} d_v={} entries={}", a.rows,
+             a.H, a.Tk, a.d_k, a.d_v, a.entries);
+  ATTN_CHECK(a.kt_block >= a.H * a.d_k * kStepKeyBlock && a.ldq >= a.H * a.d_k &&
+                 a.ldv >= a.H * a.d_v && a.ldo >= a.H * a.d_v,
+             "step attention: a stride is smaller than its heads (Kᵀ block {}, q {}, v {}, out {})",
+             a.kt_block, a.ldq, a.ldv, a.ldo);
+  const bool append = a.new_k != nullptr || a.new_v != nullptr;
+  ATTN_CHECK(
+      !append || (a.new_k && a.new_v && a.Tk >= 1 && a.ld_new >= a.H * std::max(a.d_k, a.d_v)),
+      "step attention: a new key needs its value, a position and a row stride");
+  std::vector<uint8_t> written(append ? static_cast<size_t>(a.entries) : 0, 0);
+  int64_t next = 0;  // the runs cover rows 0, 1, … in order
+  for (const StepRun& run : runs) {
+    ATTN_CHECK(run.first == next && run.count >= 1 && run.entry >= 0 && run.entry < a.entries,
+               "step attention: run of rows [{}, {}) reading entry {} (expected row {}, {} "
+               "entries)",
+               run.first, run.first + run.count, run.entry, next, a.entries);
+    if (append) {  // each entry is written by one row only
+      ATTN_CHECK(run.count == 1 && !written[static_cast<size_t>(run.entry)],
+                 "step attention: entry {} would be written by more than one row", run.entry);
+      written[static_cast<size_t>(run.entry)] = 1;
+    }
+    next += run.count;
+  }
+  ATTN_CHECK(next == a.rows, "step attention: the runs cover {} of {} rows", next, a.rows);
+  if (a.rows == 0 || a.H == 0) return;
+  const auto n = static_cast<int64_t>(runs.size());
+  const int64_t work = n * a.H;
+  const int64_t last = a.Tk - 1;  // the appended position
+  // Everything that can throw is checked above: nothing below throws inside the parallel region.
+#pragma omp parallel for schedule(static) if (work > 1)
+  for (int64_t i = 0; i < work; ++i) {
+    const StepRun& run = runs[static_cast<size_t>(i / a.H)];
+    const int64_t h = i % a.H;
+    float* kt = a.kt + run.entry * a.kt_entry + h * a.d_k * kStepKeyBlock;
+    float* v = a.v + run.entry * a.v_entry + h * a.d_v;
+    if (append) {
+      const float* k_new = a.new_k + run.first * a.ld_new + h * a.d_k;
+      float* col = kt + (last / kStepKeyBlock) * a.kt_block + last % kStepKeyBlock;
+      for (int64_t c = 0; c < a.d_k; ++c) col[c * kStepKeyBlock] = k_new[c];
+      std::copy_n(a.new_v + run.first * a.ld_new + h * a.d_v, a.d_v, v + last * a.ldv);
+    }
+    StepHeadTask t;
+    t.q = a.q + run.first * a.ldq + h * a.d_k;
+    t.ldq = a.ldq;
+    t.rows = run.count;
+    t.kt = kt;
+    t.kt_block = a.kt_block;
+    t.v = v;
+    t.ldv = a.ldv;
+    t.key_padding = a.key_padding ? a.key_padding + run.entry * a.Tk : nullptr;
+    t.Tk = a.Tk, t.d_k = a.d_k, t.d_v = a.d_v, t.scale = a.scale;
+    t.out = a.out + run.first * a.ldo + h * a.d_v;
+    t.ldo = a.ldo;
+    t.probs = a.probs ? a.probs + (run.first * a.H + h) * a.Tk : nullptr;
+    t.ldp = a.H * a.Tk;
+    attention_step_head_forward(t);
+  }
+}
+
 }  // namespace attnscope::cpu

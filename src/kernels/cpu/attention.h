@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 namespace attnscope::cpu {
 
@@ -53,5 +54,46 @@ void attention_forward(const AttentionShape& s, const HeadView& q, const HeadVie
 void attention_backward(const AttentionShape& s, const HeadView& q, const HeadView& k,
                         const HeadView& v, const float* probs, const HeadView& dout,
                         const HeadView& dq, const HeadView& dk, const HeadView& dv);
+
+// Decode steps: each decoder row has one query position and attends to a cache that keeps K
+// transposed in blocks of kStepKeyBlock keys (per block, Kᵀ [H·d_k, kStepKeyBlock]): a step packs
+// nothing, its scores are products without horizontal sums, and the keys of the first t positions
+// are one contiguous range. Rows that read the same cache entry (the beams of one sentence reading
+// its encoder memory) are scored together, each key loaded once for all of them.
+inline constexpr int64_t kStepKeyBlock = 16;
+
+// Query rows [first, first + count) read cache entry `entry`.
+struct StepRun {
+  int64_t first = 0, count = 0, entry = 0;
+};
+
+struct StepAttention {
+  int64_t rows = 0, H = 0, Tk = 0, d_k = 0, d_v = 0, entries = 0;
+  float scale = 1.0f;
+  const float* q = nullptr;  // (row, h, i) at q[row·ldq + h·d_k + i]
+  int64_t ldq = 0;
+  // (entry, h, i, j) at kt[entry·kt_entry + (j / kStepKeyBlock)·kt_block + (h·d_k +
+  // i)·kStepKeyBlock
+  // + j % kStepKeyBlock]
+  float* kt = nullptr;
+  int64_t kt_entry = 0, kt_block = 0;
+  float* v = nullptr;  // (entry, h, j, c) at v[entry·v_entry + j·ldv + h·d_v + c]
+  int64_t v_entry = 0, ldv = 0;
+  const uint8_t* key_padding = nullptr;  // [entries, Tk] nonzero = masked, or null
+  // A self-attention step: when set, each row first writes its new key and value, (row, h, i) at
+  // new_k / new_v[row·ld_new + h·d_k + i], at position Tk − 1 of its entry (runs of one row, each
+  // its own entry), inside the same parallel pass.
+  const float* new_k = nullptr;
+  const float* new_v = nullptr;
+  int64_t ld_new = 0;
+  float* out = nullptr;  // (row, h, c) at out[row·ldo + h·d_v + c]
+  int64_t ldo = 0;
+  float* probs = nullptr;  // [rows, H, 1, Tk] the weights, or null
+};
+
+// out = softmax(scale · q·Kᵀ, masked) · V for every row and head; runs cover each row once.
+// Masked keys (padding) get weight 0; a row whose keys are all masked gets zeros. Checks the runs
+// and strides, then runs (run, head) pairs in parallel.
+void attention_step_forward(const StepAttention& a, const std::vector<StepRun>& runs);
 
 }  // namespace attnscope::cpu

@@ -79,8 +79,9 @@ HWY_INLINE V FastExp(D d, V x) {
   return hn::IfThenZeroElse(underflow, hn::Mul(p, hn::BitCast(d, exponent)));
 }
 
-// S [R, ncols] = scale · Q [R, d_k] · Kt [d_k, ncols] + bias [ncols]; ncols is a multiple of the
-// vector length. Q rows are read in place (stride ldq), one broadcast element at a time.
+// S [R, ncols] = scale · Q [R, d_k] · Kt [d_k, ncols] + bias [ncols] (none when null); ncols is a
+// multiple of the vector length. Q rows are read in place (stride ldq), one broadcast element at a
+// time.
 template <int R>
 HWY_INLINE void ScoreRows(const float* q, int64_t ldq, const float* kt, int64_t ldkt, int64_t d_k,
                           int64_t ncols, float scale, const float* bias, float* S, int64_t lds) {
@@ -100,7 +101,8 @@ HWY_INLINE void ScoreRows(const float* q, int64_t ldq, const float* kt, int64_t 
         a1[r] = hn::MulAdd(qr, k1, a1[r]);
       }
     }
-    const V b0 = hn::LoadU(d, bias + j), b1 = hn::LoadU(d, bias + j + N);
+    const V b0 = bias ? hn::LoadU(d, bias + j) : hn::Zero(d);
+    const V b1 = bias ? hn::LoadU(d, bias + j + N) : hn::Zero(d);
     for (int r = 0; r < R; ++r) {
       hn::StoreU(hn::MulAdd(a0[r], vscale, b0), d, S + r * lds + j);
       hn::StoreU(hn::MulAdd(a1[r], vscale, b1), d, S + r * lds + j + N);
@@ -114,7 +116,7 @@ HWY_INLINE void ScoreRows(const float* q, int64_t ldq, const float* kt, int64_t 
       const V k0 = hn::LoadU(d, kp);
       for (int r = 0; r < R; ++r) a[r] = hn::MulAdd(hn::Set(d, q[r * ldq + p]), k0, a[r]);
     }
-    const V b0 = hn::LoadU(d, bias + j);
+    const V b0 = bias ? hn::LoadU(d, bias + j) : hn::Zero(d);
     for (int r = 0; r < R; ++r) hn::StoreU(hn::MulAdd(a[r], vscale, b0), d, S + r * lds + j);
   }
 }
@@ -538,6 +540,171 @@ void AttentionHeadBackward(const HeadGradTask& t) {
   }
 }
 
+// Calls fn.template operator()<R>() with R = rows (1 ≤ rows ≤ kScoreRows) as a constant.
+template <int R = kScoreRows, class Fn>
+HWY_INLINE void WithRows(int64_t rows, Fn&& fn) {
+  if constexpr (R > 1) {
+    if (rows < R) return WithRows<R - 1>(rows, fn);
+  }
+  fn.template operator()<R>();
+}
+
+// A decode step has few query rows, so the register-blocked products above would run few FMA
+// chains, each as long as d_k or Tk: latency-bound. These split the sum into kSplit partial sums
+// so that about 8 independent chains are in flight, then add the parts.
+constexpr int StepSplit(int chains) {
+  return chains >= 8 ? 1 : 8 / chains;
+}
+
+// S [R, C vectors from column j] = scale · Q [R, d_k] · Kt [d_k, ·].
+template <int R, int C>
+HWY_INLINE void StepScoreColumns(const float* q, int64_t ldq, const float* kt, int64_t ldkt,
+                                 int64_t d_k, int64_t j, float scale, float* S, int64_t lds) {
+  constexpr int kSplit = StepSplit(R * C);
+  const D d;
+  const int64_t N = lanes();
+  V acc[kSplit][R][C];
+  for (int s = 0; s < kSplit; ++s)
+    for (int r = 0; r < R; ++r)
+      for (int c = 0; c < C; ++c) acc[s][r][c] = hn::Zero(d);
+  int64_t p = 0;
+  for (; p + kSplit <= d_k; p += kSplit)
+    for (int s = 0; s < kSplit; ++s) {
+      const float* kp = kt + (p + s) * ldkt + j;
+      V k[C];
+      for (int c = 0; c < C; ++c) k[c] = hn::LoadU(d, kp + c * N);
+      for (int r = 0; r < R; ++r) {
+        const V qr = hn::Set(d, q[r * ldq + p + s]);
+        for (int c = 0; c < C; ++c) acc[s][r][c] = hn::MulAdd(qr, k[c], acc[s][r][c]);
+      }
+    }
+  for (; p < d_k; ++p)
+    for (int r = 0; r < R; ++r)
+      for (int c = 0; c < C; ++c)
+        acc[0][r][c] = hn::MulAdd(hn::Set(d, q[r * ldq + p]),
+                                  hn::LoadU(d, kt + p * ldkt + j + c * N), acc[0][r][c]);
+  const V vscale = hn::Set(d, scale);
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < C; ++c) {
+      V sum = acc[0][r][c];
+      for (int s = 1; s < kSplit; ++s) sum = hn::Add(sum, acc[s][r][c]);
+      hn::StoreU(hn::Mul(sum, vscale), d, S + r * lds + j + c * N);
+    }
+}
+
+// O [R, NC vectors] = P [R, nk] · V [nk, NC vectors].
+template <int R, int NC>
+HWY_INLINE void StepValueColumns(const float* P, int64_t ldp, const float* v, int64_t ldv,
+                                 int64_t nk, float* O, int64_t ldo) {
+  constexpr int kSplit = StepSplit(R * NC);
+  const D d;
+  const int64_t N = lanes();
+  V acc[kSplit][R][NC];
+  for (int s = 0; s < kSplit; ++s)
+    for (int r = 0; r < R; ++r)
+      for (int c = 0; c < NC; ++c) acc[s][r][c] = hn::Zero(d);
+  int64_t j = 0;
+  for (; j + kSplit <= nk; j += kSplit)
+    for (int s = 0; s < kSplit; ++s) {
+      V vj[NC];
+      for (int c = 0; c < NC; ++c) vj[c] = hn::LoadU(d, v + (j + s) * ldv + c * N);
+      for (int r = 0; r < R; ++r) {
+        const V pr = hn::Set(d, P[r * ldp + j + s]);
+        for (int c = 0; c < NC; ++c) acc[s][r][c] = hn::MulAdd(pr, vj[c], acc[s][r][c]);
+      }
+    }
+  for (; j < nk; ++j)
+    for (int r = 0; r < R; ++r)
+      for (int c = 0; c < NC; ++c)
+        acc[0][r][c] =
+            hn::MulAdd(hn::Set(d, P[r * ldp + j]), hn::LoadU(d, v + j * ldv + c * N), acc[0][r][c]);
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < NC; ++c) {
+      V sum = acc[0][r][c];
+      for (int s = 1; s < kSplit; ++s) sum = hn::Add(sum, acc[s][r][c]);
+      hn::StoreU(sum, d, O + r * ldo + c * N);
+    }
+}
+
+// R rows of a decode step (StepHeadTask), from row r0: scores against Kᵀ read in place, the
+// softmax of one tile (every key fits), the weights, and out = P·V / l.
+template <int R>
+void StepRows(const StepHeadTask& t, int64_t r0, float* S, int64_t lds, const float* vals,
+              int64_t ldvals, float* O, int64_t dv_pad) {
+  const D d;
+  const int64_t N = lanes(), Tk = t.Tk, ncols = round_up(Tk, N), nvec = dv_pad / N;
+  static_assert(kStepKeyBlock % HWY_LANES(float) == 0, "a block of keys is whole vectors");
+  const float* q = t.q + r0 * t.ldq;
+  for (int64_t b0 = 0; b0 < ncols; b0 += kStepKeyBlock) {  // S[:, b0 ..] from one block of Kᵀ
+    const float* ktb = t.kt + (b0 / kStepKeyBlock) * t.kt_block;
+    const int64_t width = std::min(kStepKeyBlock, ncols - b0);
+    int64_t j = 0;
+    for (; j + 2 * N <= width; j += 2 * N)
+      StepScoreColumns<R, 2>(q, t.ldq, ktb, kStepKeyBlock, t.d_k, j, t.scale, S + b0, lds);
+    if (j < width)
+      StepScoreColumns<R, 1>(q, t.ldq, ktb, kStepKeyBlock, t.d_k, j, t.scale, S + b0, lds);
+  }
+  float l[R];
+  for (int r = 0; r < R; ++r) {
+    float* row = S + r * lds;
+    // Masked keys are set to −∞ (not offset by it), so a non-finite score there cannot leak in.
+    std::fill(row + Tk, row + ncols, kNegInf);
+    if (t.key_padding)
+      for (int64_t k = 0; k < Tk; ++k)
+        if (t.key_padding[k]) row[k] = kNegInf;
+    float m = kNegInf;
+    l[r] = 0.0f;
+    OnlineSoftmaxRow(row, ncols, m, l[r]);  // row = e^(S − max): zeros when every key is masked
+    if (!t.probs) continue;
+    float* pr = t.probs + (r0 + r) * t.ldp;
+    const float inv = l[r] > 0.0f ? 1.0f / l[r] : 0.0f;
+    const V vinv = hn::Set(d, inv);
+    int64_t c = 0;
+    for (; c + N <= Tk; c += N) hn::StoreU(hn::Mul(hn::LoadU(d, row + c), vinv), d, pr + c);
+    for (; c < Tk; ++c) pr[c] = row[c] * inv;
+  }
+  // O = P·V, kValueRows rows and kValueVectors vectors of d_v at a time
+  int r = 0;
+  const auto values = [&]<int RR>(int64_t r1) {
+    for (int64_t c = 0; c < nvec; c += kValueVectors)
+      WithVectors(std::min<int64_t>(kValueVectors, nvec - c), [&]<int NC>() {
+        StepValueColumns<RR, NC>(S + r1 * lds, lds, vals + c * N, ldvals, Tk,
+                                 O + r1 * dv_pad + c * N, dv_pad);
+      });
+  };
+  for (; r + kValueRows <= R; r += kValueRows) values.template operator()<kValueRows>(r);
+  for (; r < R; ++r) values.template operator()<1>(r);
+  for (r = 0; r < R; ++r) {
+    const float inv = l[r] > 0.0f ? 1.0f / l[r] : 0.0f;
+    const float* o = O + r * dv_pad;
+    float* out = t.out + (r0 + r) * t.ldo;
+    const V vinv = hn::Set(d, inv);
+    int64_t c = 0;
+    for (; c + N <= t.d_v; c += N) hn::StoreU(hn::Mul(hn::LoadU(d, o + c), vinv), d, out + c);
+    for (; c < t.d_v; ++c) out[c] = o[c] * inv;
+  }
+}
+
+void AttentionStepHeadForward(const StepHeadTask& t) {
+  const int64_t N = lanes(), ncols = round_up(t.Tk, N), dv_pad = round_up(t.d_v, N);
+  // Scratch: S [kScoreRows, ncols] | O [kScoreRows, dv_pad] | Vp [Tk, dv_pad] (d_v not whole
+  // vectors only)
+  static thread_local std::vector<float> buf;
+  const bool pack_v = t.d_v != dv_pad;
+  float* S = scratch(buf, kScoreRows * (ncols + dv_pad) + (pack_v ? t.Tk * dv_pad : 0));
+  float* O = S + kScoreRows * ncols;
+  const float* vals = t.v;
+  int64_t ldvals = t.ldv;
+  if (pack_v) {
+    float* Vp = O + kScoreRows * dv_pad;
+    PackRows(t.v, t.ldv, t.Tk, t.d_v, Vp, dv_pad);
+    vals = Vp, ldvals = dv_pad;
+  }
+  for (int64_t r0 = 0; r0 < t.rows; r0 += kScoreRows)
+    WithRows(std::min<int64_t>(kScoreRows, t.rows - r0),
+             [&]<int R>() { StepRows<R>(t, r0, S, ncols, vals, ldvals, O, dv_pad); });
+}
+
 int64_t CompiledTarget() {
   return HWY_TARGET;
 }
@@ -551,6 +718,7 @@ namespace attnscope::cpu {
 
 HWY_EXPORT(AttentionHeadForward);
 HWY_EXPORT(AttentionHeadBackward);
+HWY_EXPORT(AttentionStepHeadForward);
 HWY_EXPORT(CompiledTarget);
 
 void attention_head_forward(const HeadTask& task) {
@@ -559,6 +727,10 @@ void attention_head_forward(const HeadTask& task) {
 
 void attention_head_backward(const HeadGradTask& task) {
   HWY_DYNAMIC_DISPATCH(AttentionHeadBackward)(task);
+}
+
+void attention_step_head_forward(const StepHeadTask& task) {
+  HWY_DYNAMIC_DISPATCH(AttentionStepHeadForward)(task);
 }
 
 std::vector<std::string> attention_simd_targets() {

@@ -64,6 +64,29 @@ struct HeadGradTask : HeadInputs {
 // causal diagonal; the same SIMD kernels and dispatch as the forward.
 void attention_head_backward(const HeadGradTask& task);
 
+// One head of a decode step (cpu::attention_step_forward): `rows` query rows that read the same
+// keys and values, all of which fit one tile. K comes transposed, as the decoder's caches keep it,
+// so nothing is packed per step: S [rows, Tk] = scale · Q·Kᵀ (columns ≥ Tk and padding keys
+// masked), P = softmax(S) per row, out = P·V. probs (row stride ldp) gets P, or is null.
+struct StepHeadTask {
+  const float* q = nullptr;  // [rows, d_k], row stride ldq
+  int64_t ldq = 0, rows = 0;
+  // Kᵀ in blocks of kStepKeyBlock keys: (i, j) at kt[(j / kStepKeyBlock)·kt_block +
+  // i·kStepKeyBlock + j % kStepKeyBlock]; the block of key Tk − 1 is read whole
+  const float* kt = nullptr;
+  int64_t kt_block = 0;
+  const float* v = nullptr;  // V [Tk, d_v], row stride ldv
+  int64_t ldv = 0;
+  const uint8_t* key_padding = nullptr;  // [Tk], nonzero = masked, or null
+  int64_t Tk = 0, d_k = 0, d_v = 0;
+  float scale = 1.0f;
+  float* out = nullptr;  // [rows, d_v], row stride ldo
+  int64_t ldo = 0;
+  float* probs = nullptr;  // [rows, Tk], row stride ldp, or null
+  int64_t ldp = 0;
+};
+void attention_step_head_forward(const StepHeadTask& task);
+
 // The instruction sets attention_head_forward was compiled for that this CPU can run, best first
 // (Highway's names: "AVX3_DL", "AVX3", "AVX2", "SSE4", "EMU128", …).
 std::vector<std::string> attention_simd_targets();
