@@ -556,10 +556,11 @@ constexpr int StepSplit(int chains) {
   return chains >= 8 ? 1 : 8 / chains;
 }
 
-// S [R, C vectors from column j] = scale · Q [R, d_k] · Kt [d_k, ·].
+// Out [R, C vectors] = scale · A [R, n] · B [n, C vectors]: a step's scores (A = Q, B = Kᵀ, n =
+// d_k) and its weighted values (A = P, B = V, n = keys, scale 1).
 template <int R, int C>
-HWY_INLINE void StepScoreColumns(const float* q, int64_t ldq, const float* kt, int64_t ldkt,
-                                 int64_t d_k, int64_t j, float scale, float* S, int64_t lds) {
+HWY_INLINE void StepProduct(const float* A, int64_t lda, const float* B, int64_t ldb, int64_t n,
+                            float scale, float* out, int64_t ldo) {
   constexpr int kSplit = StepSplit(R * C);
   const D d;
   const int64_t N = lanes();
@@ -568,61 +569,26 @@ HWY_INLINE void StepScoreColumns(const float* q, int64_t ldq, const float* kt, i
     for (int r = 0; r < R; ++r)
       for (int c = 0; c < C; ++c) acc[s][r][c] = hn::Zero(d);
   int64_t p = 0;
-  for (; p + kSplit <= d_k; p += kSplit)
+  for (; p + kSplit <= n; p += kSplit)
     for (int s = 0; s < kSplit; ++s) {
-      const float* kp = kt + (p + s) * ldkt + j;
-      V k[C];
-      for (int c = 0; c < C; ++c) k[c] = hn::LoadU(d, kp + c * N);
+      V b[C];
+      for (int c = 0; c < C; ++c) b[c] = hn::LoadU(d, B + (p + s) * ldb + c * N);
       for (int r = 0; r < R; ++r) {
-        const V qr = hn::Set(d, q[r * ldq + p + s]);
-        for (int c = 0; c < C; ++c) acc[s][r][c] = hn::MulAdd(qr, k[c], acc[s][r][c]);
+        const V ar = hn::Set(d, A[r * lda + p + s]);
+        for (int c = 0; c < C; ++c) acc[s][r][c] = hn::MulAdd(ar, b[c], acc[s][r][c]);
       }
     }
-  for (; p < d_k; ++p)
+  for (; p < n; ++p)
     for (int r = 0; r < R; ++r)
       for (int c = 0; c < C; ++c)
-        acc[0][r][c] = hn::MulAdd(hn::Set(d, q[r * ldq + p]),
-                                  hn::LoadU(d, kt + p * ldkt + j + c * N), acc[0][r][c]);
+        acc[0][r][c] =
+            hn::MulAdd(hn::Set(d, A[r * lda + p]), hn::LoadU(d, B + p * ldb + c * N), acc[0][r][c]);
   const V vscale = hn::Set(d, scale);
   for (int r = 0; r < R; ++r)
     for (int c = 0; c < C; ++c) {
       V sum = acc[0][r][c];
       for (int s = 1; s < kSplit; ++s) sum = hn::Add(sum, acc[s][r][c]);
-      hn::StoreU(hn::Mul(sum, vscale), d, S + r * lds + j + c * N);
-    }
-}
-
-// O [R, NC vectors] = P [R, nk] · V [nk, NC vectors].
-template <int R, int NC>
-HWY_INLINE void StepValueColumns(const float* P, int64_t ldp, const float* v, int64_t ldv,
-                                 int64_t nk, float* O, int64_t ldo) {
-  constexpr int kSplit = StepSplit(R * NC);
-  const D d;
-  const int64_t N = lanes();
-  V acc[kSplit][R][NC];
-  for (int s = 0; s < kSplit; ++s)
-    for (int r = 0; r < R; ++r)
-      for (int c = 0; c < NC; ++c) acc[s][r][c] = hn::Zero(d);
-  int64_t j = 0;
-  for (; j + kSplit <= nk; j += kSplit)
-    for (int s = 0; s < kSplit; ++s) {
-      V vj[NC];
-      for (int c = 0; c < NC; ++c) vj[c] = hn::LoadU(d, v + (j + s) * ldv + c * N);
-      for (int r = 0; r < R; ++r) {
-        const V pr = hn::Set(d, P[r * ldp + j + s]);
-        for (int c = 0; c < NC; ++c) acc[s][r][c] = hn::MulAdd(pr, vj[c], acc[s][r][c]);
-      }
-    }
-  for (; j < nk; ++j)
-    for (int r = 0; r < R; ++r)
-      for (int c = 0; c < NC; ++c)
-        acc[0][r][c] =
-            hn::MulAdd(hn::Set(d, P[r * ldp + j]), hn::LoadU(d, v + j * ldv + c * N), acc[0][r][c]);
-  for (int r = 0; r < R; ++r)
-    for (int c = 0; c < NC; ++c) {
-      V sum = acc[0][r][c];
-      for (int s = 1; s < kSplit; ++s) sum = hn::Add(sum, acc[s][r][c]);
-      hn::StoreU(sum, d, O + r * ldo + c * N);
+      hn::StoreU(hn::Mul(sum, vscale), d, out + r * ldo + c * N);
     }
 }
 
@@ -640,9 +606,9 @@ void StepRows(const StepHeadTask& t, int64_t r0, float* S, int64_t lds, const fl
     const int64_t width = std::min(kStepKeyBlock, ncols - b0);
     int64_t j = 0;
     for (; j + 2 * N <= width; j += 2 * N)
-      StepScoreColumns<R, 2>(q, t.ldq, ktb, kStepKeyBlock, t.d_k, j, t.scale, S + b0, lds);
+      StepProduct<R, 2>(q, t.ldq, ktb + j, kStepKeyBlock, t.d_k, t.scale, S + b0 + j, lds);
     if (j < width)
-      StepScoreColumns<R, 1>(q, t.ldq, ktb, kStepKeyBlock, t.d_k, j, t.scale, S + b0, lds);
+      StepProduct<R, 1>(q, t.ldq, ktb + j, kStepKeyBlock, t.d_k, t.scale, S + b0 + j, lds);
   }
   float l[R];
   for (int r = 0; r < R; ++r) {
@@ -668,8 +634,8 @@ void StepRows(const StepHeadTask& t, int64_t r0, float* S, int64_t lds, const fl
   const auto values = [&]<int RR>(int64_t r1) {
     for (int64_t c = 0; c < nvec; c += kValueVectors)
       WithVectors(std::min<int64_t>(kValueVectors, nvec - c), [&]<int NC>() {
-        StepValueColumns<RR, NC>(S + r1 * lds, lds, vals + c * N, ldvals, Tk,
-                                 O + r1 * dv_pad + c * N, dv_pad);
+        StepProduct<RR, NC>(S + r1 * lds, lds, vals + c * N, ldvals, Tk, 1.0f,
+                            O + r1 * dv_pad + c * N, dv_pad);
       });
   };
   for (; r + kValueRows <= R; r += kValueRows) values.template operator()<kValueRows>(r);
