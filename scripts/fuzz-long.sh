@@ -14,7 +14,8 @@
 #   TARGET...         default: every tests/fuzz/*_fuzz.cc
 #
 # OUT/summary.tsv gets one line per target: target, cpu_s, wall_s, runs, execs, cov, ft, corpus
-# (inputs), crashes; OUT/<target>.log is libFuzzer's output; OUT/artifacts/<target>/ the crashing
+# (inputs), crashes (not slow-unit-… inputs: a starved, niced fuzzer writes those too; the log line
+# counts them); OUT/<target>.log is libFuzzer's output; OUT/artifacts/<target>/ the crashing
 # inputs (replay one: build-asan/attnscope_fuzz_<target> OUT/artifacts/<target>/crash-…).
 # Run it in the background under `nice -n 19` on a machine that does other work.
 set -euo pipefail
@@ -91,16 +92,19 @@ fuzz_one() {
     used=$((used + cpu))  # this run's CPU at its last look (≤ 2 s short)
     echo "$used $((SECONDS - start)) $runs" >"$state.tmp" && mv "$state.tmp" "$state"
   done
-  local last execs cov ft corp crashes
+  local last execs cov ft corp crashes slow
   last=$(grep -E '^#[0-9]+' "$log" | tail -1 || true)
   execs=$(grep -h 'stat::number_of_executed_units' "$log" | awk '{s += $2} END {print s + 0}')
   cov=$(sed -n 's/.* cov: \([0-9]*\) .*/\1/p' <<<"$last")
   ft=$(sed -n 's/.* ft: \([0-9]*\) .*/\1/p' <<<"$last")
   corp=$(find "$corpus" -type f | wc -l)
-  crashes=$(find "$artifacts" -type f | wc -l)
+  # slow-unit-… files are inputs that took long on the wall clock (a starved, niced process writes
+  # them too): kept, reported, not counted as crashes; replay one to judge it.
+  crashes=$(find "$artifacts" -type f ! -name 'slow-unit-*' | wc -l)
+  slow=$(find "$artifacts" -type f -name 'slow-unit-*' | wc -l)
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$t" "$used" $((SECONDS - start)) "$runs" \
     "$execs" "${cov:-?}" "${ft:-?}" "$corp" "$crashes" >>"$summary"
-  echo "fuzz-long: $t: ${used} CPU-s, $execs executions, cov ${cov:-?}, ft ${ft:-?}, $crashes crash(es)"
+  echo "fuzz-long: $t: ${used} CPU-s, $execs executions, cov ${cov:-?}, ft ${ft:-?}, $crashes crash(es), $slow slow unit(s)"
 }
 
 running=0
