@@ -190,8 +190,11 @@ void MultiHeadAttention::forward_self_step(const float* x, float* y, int64_t B, 
   a.ctx.resize({B, 1, D});
   project(x, in_proj_weight.value.data(), packed ? &packed->in : nullptr, in_proj_bias.value.data(),
           a.qkv.data(), B, D, 3 * D);
-  a.step_runs.resize(static_cast<size_t>(B));
-  for (int64_t b = 0; b < B; ++b) a.step_runs[static_cast<size_t>(b)] = cpu::StepRun{b, 1, b};
+  // One run per row, reading its own entry: rebuilt only when the number of rows changes.
+  if (a.step_runs.size() != static_cast<size_t>(B)) {
+    a.step_runs.resize(static_cast<size_t>(B));
+    for (int64_t b = 0; b < B; ++b) a.step_runs[static_cast<size_t>(b)] = cpu::StepRun{b, 1, b};
+  }
   // Each row writes its K and V at position t, then attends over positions 0..t.
   cpu::StepAttention s = step_call(cache, heads_, t + 1);
   s.rows = B, s.scale = scale();
