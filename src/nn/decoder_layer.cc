@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "kernels/cpu/activation.h"
 #include "nn/dropout_sites.h"
 
 namespace attnscope {
@@ -95,22 +96,25 @@ void DecoderLayer::forward_step(const float* x, int64_t B, int64_t t,
                                 const uint8_t* memory_padding,
                                 const std::vector<cpu::StepRun>& memory_runs, Activations& a,
                                 const PackedStep* packed) const {
-  self_block.forward(x, B, 0.0f, 0, a.self_block, [&](const float* u, float* y) {
+  // Each block's residual is added by its sub-layer's last product (ResidualBlock::forward_fused).
+  self_block.forward_fused(x, B, a.self_block, [&](const float* u, const float* r, float* y) {
     self_attn.forward_self_step(u, y, B, t, self_cache, a.self_attn,
-                                packed ? &packed->self_attn : nullptr);
+                                packed ? &packed->self_attn : nullptr, r);
   });
-  cross_block.forward(
-      a.self_block.out.data(), B, 0.0f, 0, a.cross_block, [&](const float* u, float* y) {
+  cross_block.forward_fused(
+      a.self_block.out.data(), B, a.cross_block, [&](const float* u, const float* r, float* y) {
         cross_attn.forward_cross_step(u, y, B, memory_cache, Ts, memory_padding, memory_runs,
-                                      a.cross_attn, packed ? &packed->cross_attn : nullptr);
+                                      a.cross_attn, packed ? &packed->cross_attn : nullptr, r);
       });
-  ffn_block.forward(a.cross_block.out.data(), B, 0.0f, 0, a.ffn_block,
-                    [&](const float* u, float* y) {
-                      if (packed != nullptr)
-                        ffn.forward_step(u, y, B, packed->ffn, a.ffn);
-                      else
-                        ffn.forward(u, y, B, 0.0f, 0, a.ffn);
-                    });
+  ffn_block.forward_fused(a.cross_block.out.data(), B, a.ffn_block,
+                          [&](const float* u, const float* r, float* y) {
+                            if (packed != nullptr) {
+                              ffn.forward_step(u, y, B, packed->ffn, a.ffn, r);
+                            } else {
+                              ffn.forward(u, y, B, 0.0f, 0, a.ffn);
+                              if (r != nullptr) cpu::add(r, y, y, B * ffn.linear2.out());
+                            }
+                          });
 }
 
 void DecoderLayer::visit_params(const ParamVisitor& f) {

@@ -43,13 +43,16 @@ void FeedForward::pack_step(PackedStep& p, cpu::WeightFormat format) const {
 }
 
 void FeedForward::forward_step(const float* x, float* y, int64_t N, const PackedStep& p,
-                               Activations& a) const {
+                               Activations& a, const float* residual) const {
   const int64_t F = linear1.out();
-  a.pre.resize({N, F});
   a.hidden.resize({N, F});
-  cpu::packed_linear_forward(x, p.w1, linear1.bias.value.data(), a.pre.data(), N);
-  cpu::activation_forward(act_, a.pre.data(), a.hidden.data(), N * F);
-  cpu::packed_linear_forward(a.hidden.data(), p.w2, linear2.bias.value.data(), y, N);
+  cpu::Epilogue hidden_epilogue;
+  hidden_epilogue.activate = true, hidden_epilogue.act = act_;
+  cpu::packed_linear_forward(x, p.w1, linear1.bias.value.data(), a.hidden.data(), N,
+                             hidden_epilogue);
+  cpu::Epilogue out_epilogue;
+  out_epilogue.residual = residual;
+  cpu::packed_linear_forward(a.hidden.data(), p.w2, linear2.bias.value.data(), y, N, out_epilogue);
 }
 
 void FeedForward::visit_params(const ParamVisitor& f) {

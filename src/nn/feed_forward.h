@@ -32,8 +32,11 @@ class FeedForward {
     cpu::PackedWeight w1, w2;
   };
   void pack_step(PackedStep& p, cpu::WeightFormat format = cpu::WeightFormat::kF32) const;
-  // x [N, D] → y [N, D] without dropout, through the packed weights.
-  void forward_step(const float* x, float* y, int64_t N, const PackedStep& p, Activations& a) const;
+  // x [N, D] → y [N, D] = residual + FFN(x) without dropout, through the packed weights (the
+  // activation and the residual added as each block of a product is done; residual may be null).
+  // Writes a.hidden, not a.pre.
+  void forward_step(const float* x, float* y, int64_t N, const PackedStep& p, Activations& a,
+                    const float* residual = nullptr) const;
   void visit_params(const ParamVisitor& f);
 
   Linear linear1;  // [d_ff, D]

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "core/error.h"
+#include "kernels/cpu/activation.h"
 #include "kernels/cpu/attention.h"
 #include "kernels/cpu/gemm.h"
 
@@ -141,13 +142,18 @@ void MultiHeadAttention::pack_step(bool cross, PackedStep& p, cpu::WeightFormat 
 }
 
 namespace {
-// y [N, out] = x · Wᵀ + b, through the packed weight when there is one.
+// y [N, out] = residual + x · Wᵀ + b (residual [N, out] or null), through the packed weight when
+// there is one (which adds the residual while each block of y is in cache).
 void project(const float* x, const float* W, const cpu::PackedWeight* packed, const float* b,
-             float* y, int64_t N, int64_t in, int64_t out) {
-  if (packed != nullptr)
-    cpu::packed_linear_forward(x, *packed, b, y, N);
-  else
+             float* y, int64_t N, int64_t in, int64_t out, const float* residual = nullptr) {
+  cpu::Epilogue epilogue;
+  epilogue.residual = residual;
+  if (packed != nullptr) {
+    cpu::packed_linear_forward(x, *packed, b, y, N, epilogue);
+  } else {
     cpu::linear_forward(x, W, b, y, N, in, out);
+    if (residual != nullptr) cpu::add(residual, y, y, N * out);
+  }
 }
 }  // namespace
 
@@ -180,7 +186,7 @@ cpu::StepAttention step_call(MultiHeadAttention::StepCache& cache, int64_t H, in
 
 void MultiHeadAttention::forward_self_step(const float* x, float* y, int64_t B, int64_t t,
                                            StepCache& cache, Activations& a,
-                                           const PackedStep* packed) const {
+                                           const PackedStep* packed, const float* residual) const {
   const int64_t D = d_model_, capacity = cache.v.dim(1);
   ATTN_CHECK(t < capacity, "decoder cache holds {} positions, step {} needs more", capacity, t);
   ATTN_CHECK(cache.v.dim(0) >= B, "decoder cache holds {} rows, the step has {}", cache.v.dim(0),
@@ -204,7 +210,7 @@ void MultiHeadAttention::forward_self_step(const float* x, float* y, int64_t B, 
   s.probs = a.probs.data();
   cpu::attention_step_forward(s, a.step_runs);
   project(gated_input(a.ctx, B, a.gated), out_proj.weight.value.data(),
-          packed ? &packed->out : nullptr, out_proj.bias.value.data(), y, B, D, D);
+          packed ? &packed->out : nullptr, out_proj.bias.value.data(), y, B, D, D, residual);
 }
 
 void MultiHeadAttention::project_memory(const float* memory, int64_t B, int64_t Ts,
@@ -229,7 +235,7 @@ void MultiHeadAttention::forward_cross_step(const float* x, float* y, int64_t B,
                                             const StepCache& memory_cache, int64_t Ts,
                                             const uint8_t* memory_padding,
                                             const std::vector<cpu::StepRun>& runs, Activations& a,
-                                            const PackedStep* packed) const {
+                                            const PackedStep* packed, const float* residual) const {
   const int64_t D = d_model_;
   ATTN_CHECK(memory_cache.v.dim(1) == Ts, "cross-attention step: a memory of {} positions, not {}",
              memory_cache.v.dim(1), Ts);
@@ -247,7 +253,7 @@ void MultiHeadAttention::forward_cross_step(const float* x, float* y, int64_t B,
   s.probs = a.probs.data();
   cpu::attention_step_forward(s, runs);
   project(gated_input(a.ctx, B, a.gated), out_proj.weight.value.data(),
-          packed ? &packed->out : nullptr, out_proj.bias.value.data(), y, B, D, D);
+          packed ? &packed->out : nullptr, out_proj.bias.value.data(), y, B, D, D, residual);
 }
 
 void MultiHeadAttention::set_head_gates(std::vector<float> gates) {

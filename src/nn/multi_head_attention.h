@@ -93,18 +93,22 @@ class MultiHeadAttention {
 
   // Incremental decoding. cache holds K, V of positions 0..t−1 of each of the B rows (entry r is
   // row r); x [B, D] is position t of each row: its K and V are written at position t and it
-  // attends over positions 0..t (the look-ahead mask is implicit). y [B, D]. With `packed` (from
-  // pack_step) the projections read the packed weights.
+  // attends over positions 0..t (the look-ahead mask is implicit). y [B, D], plus residual
+  // [B, D] when not null (added by the output projection). With `packed` (from pack_step) the
+  // projections read the packed weights.
   void forward_self_step(const float* x, float* y, int64_t B, int64_t t, StepCache& cache,
-                         Activations& a, const PackedStep* packed = nullptr) const;
+                         Activations& a, const PackedStep* packed = nullptr,
+                         const float* residual = nullptr) const;
   // K, V of the encoder memory [B, Ts, D], once per sentence: memory_cache gets B entries of Ts.
   void project_memory(const float* memory, int64_t B, int64_t Ts, StepCache& memory_cache) const;
   // x [B, D] attends over the projected memory → y [B, D]: the rows of runs[i] read entry
   // runs[i].entry of memory_cache, whose padded positions memory_padding [entries, Ts] marks.
+  // residual as in forward_self_step.
   void forward_cross_step(const float* x, float* y, int64_t B, const StepCache& memory_cache,
                           int64_t Ts, const uint8_t* memory_padding,
                           const std::vector<cpu::StepRun>& runs, Activations& a,
-                          const PackedStep* packed = nullptr) const;
+                          const PackedStep* packed = nullptr,
+                          const float* residual = nullptr) const;
 
   // The value vectors of the full forward whose activations `a` holds (forward_self, or
   // forward_cross when cross): v [B, H, Tk, d_head], v^h_j = x_j·W_V^h + b_V^h, read out of the

@@ -61,6 +61,23 @@ class ResidualBlock {
     }
   }
 
+  // Inference (no dropout) with the residual added by the sub-layer's last product while its
+  // output is in cache: sublayer(u, residual, y) computes y [N, D] = residual + F(u), residual
+  // being x [N, D] or null (the learner's switch residual = false). The same floats as forward.
+  template <typename Sublayer>
+  void forward_fused(const float* x, int64_t N, Activations& a, Sublayer&& sublayer) const {
+    a.out.resize({N, d_});
+    const float* residual = residual_ ? x : nullptr;
+    if (placement_ == NormPlacement::kPre) {
+      a.normed.resize({N, d_});
+      norm.forward(x, a.normed.data(), N, a.ln);
+      sublayer(a.normed.data(), residual, a.out.data());
+    } else {
+      a.sum.resize({N, d_});
+      sublayer(x, residual, a.sum.data());
+      norm.forward(a.sum.data(), a.out.data(), N, a.ln);
+    }
+  }
   // Accumulates dx [N, D] from d_out [N, D]. sublayer_backward(u, d_y, d_u) accumulates d_u.
   template <typename SublayerBackward>
   void backward(const float* x, const float* d_out, float* dx, int64_t N, float p, uint64_t seed,

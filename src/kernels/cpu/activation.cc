@@ -106,6 +106,36 @@ void add_bias(float* y, const float* b, int64_t rows, int64_t n) {
   }
 }
 
+void apply_epilogue(const Epilogue& e, float* y, int64_t rows, int64_t ld, int64_t c0,
+                    int64_t cols) {
+  for (int64_t r = 0; r < rows; ++r) {
+    float* yr = y + r * ld + c0;
+    if (e.activate) {
+      switch (e.act) {
+        case Activation::kRelu:
+#pragma omp simd
+          for (int64_t j = 0; j < cols; ++j) yr[j] = yr[j] > 0.0f ? yr[j] : 0.0f;
+          break;
+        case Activation::kGelu:
+          for (int64_t j = 0; j < cols; ++j) yr[j] = gelu(yr[j]);
+          break;
+        case Activation::kGeluTanh:
+          for (int64_t j = 0; j < cols; ++j) yr[j] = gelu_tanh(yr[j]);
+          break;
+        case Activation::kSilu:
+#pragma omp simd
+          for (int64_t j = 0; j < cols; ++j) yr[j] = silu(yr[j]);
+          break;
+      }
+    }
+    if (e.residual != nullptr) {
+      const float* rr = e.residual + r * ld + c0;
+#pragma omp simd
+      for (int64_t j = 0; j < cols; ++j) yr[j] = rr[j] + yr[j];
+    }
+  }
+}
+
 void add(const float* a, const float* b, float* y, int64_t n) {
   ATTN_CHECK(n >= 0, "add: negative size {}", n);
 #pragma omp parallel for simd schedule(static) if (n > kParallelMin)

@@ -99,7 +99,7 @@ HWY_INLINE void Rows(const float* x, int64_t N, int64_t in, const float* panels,
 }
 
 void PackedLinearForward(const float* x, const float* panels, int64_t out, int64_t in,
-                         const float* b, float* y, int64_t N) {
+                         const float* b, float* y, int64_t N, const Epilogue* epilogue) {
   const int64_t num_panels = (out + kPackedPanel - 1) / kPackedPanel;
   const int64_t groups = (num_panels + kPanels - 1) / kPanels;
   const int64_t panel_stride = in * kPackedPanel;
@@ -119,6 +119,7 @@ void PackedLinearForward(const float* x, const float* panels, int64_t out, int64
                 y + col0 + c0, out, c);
       }
     }
+    if (epilogue != nullptr) apply_epilogue(*epilogue, y, N, out, col0, cols);
   }
 }
 
@@ -163,18 +164,19 @@ void pack_weight(const float* W, int64_t out, int64_t in, PackedWeight& p, Weigh
 }
 
 void packed_linear_forward(const float* x, const PackedWeight& W, const float* b, float* y,
-                           int64_t N) {
+                           int64_t N, const Epilogue& epilogue) {
   ATTN_CHECK(N >= 0 && W.out > 0 && W.in > 0, "packed_linear_forward: [{}, {}] · [{}, {}]ᵀ", N,
              W.in, W.out, W.in);
   if (W.format != WeightFormat::kF32) {
-    quantized_linear_forward(x, W.q, b, y, N);
+    quantized_linear_forward(x, W.q, b, y, N, epilogue);
     return;
   }
   ATTN_CHECK(static_cast<int64_t>(W.panels.size()) ==
                  (W.out + kPackedPanel - 1) / kPackedPanel * W.in * kPackedPanel,
              "packed_linear_forward: the weight is not packed");
   if (N == 0) return;
-  HWY_DYNAMIC_DISPATCH(PackedLinearForward)(x, W.panels.data(), W.out, W.in, b, y, N);
+  HWY_DYNAMIC_DISPATCH(PackedLinearForward)
+  (x, W.panels.data(), W.out, W.in, b, y, N, epilogue.empty() ? nullptr : &epilogue);
 }
 
 const char* packed_linear_simd_target() {

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "kernels/cpu/activation.h"
 #include "kernels/cpu/quantized_linear.h"
 
 namespace attnscope::cpu {
@@ -29,9 +30,10 @@ struct PackedWeight {
 // Packs W [out, in] into p in the given format (its storage reused when large enough).
 void pack_weight(const float* W, int64_t out, int64_t in, PackedWeight& p,
                  WeightFormat format = WeightFormat::kF32);
-// y[N, out] = x[N, in] · Wᵀ + b (b [out] or null), W as packed by pack_weight (in its format).
+// y[N, out] = x[N, in] · Wᵀ + b (b [out] or null), W as packed by pack_weight (in its format),
+// then the epilogue on each block of columns as it is finished (activation.h).
 void packed_linear_forward(const float* x, const PackedWeight& W, const float* b, float* y,
-                           int64_t N);
+                           int64_t N, const Epilogue& epilogue = {});
 // The instruction set the kernel dispatches to ("AVX3", "AVX2", …), for reports.
 const char* packed_linear_simd_target();
 

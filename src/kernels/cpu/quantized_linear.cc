@@ -639,7 +639,7 @@ void quantize_weight(const float* W, int64_t out, int64_t in, WeightFormat fmt,
 }
 
 void quantized_linear_forward(const float* x, const QuantizedWeight& W, const float* b, float* y,
-                              int64_t N) {
+                              int64_t N, const Epilogue& epilogue) {
   ATTN_CHECK(N >= 0 && W.out > 0 && W.in > 0 && W.format != WeightFormat::kF32,
              "quantized_linear_forward: [{}, {}] · [{}, {}]ᵀ ({})", N, W.in, W.out, W.in,
              weight_format_name(W.format));
@@ -682,20 +682,20 @@ void quantized_linear_forward(const float* x, const QuantizedWeight& W, const fl
           amx_group<true>(xr, N, W, b, y, g);
         else
           amx_group<false>(xr, N, W, b, y, g);
-        continue;
-      }
-      if (simd) {
+      } else if (simd) {
         if (int8)
           avx512_group<true>(xr, N, W, b, y, g);
         else
           avx512_group<false>(xr, N, W, b, y, g);
-        continue;
+      } else {
+        scalar_group(xr, N, W, b, y, g);
       }
 #else
       (void)simd;
       (void)int8;
-#endif
       scalar_group(xr, N, W, b, y, g);
+#endif
+      if (!epilogue.empty()) apply_epilogue(epilogue, y, N, W.out, g.col0, g.cols);
     }
 #if ATTNSCOPE_QUANT_X86
     if (amx) amx_release();

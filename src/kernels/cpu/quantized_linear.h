@@ -19,6 +19,8 @@
 #include <string>
 #include <vector>
 
+#include "kernels/cpu/activation.h"
+
 namespace attnscope::cpu {
 
 enum class WeightFormat { kF32, kBf16, kInt8 };
@@ -36,9 +38,10 @@ struct QuantizedWeight {
 
 // Packs W [out, in] (fmt: kBf16 or kInt8) into q, its storage reused when large enough.
 void quantize_weight(const float* W, int64_t out, int64_t in, WeightFormat fmt, QuantizedWeight& q);
-// y[N, out] = x · Wᵀ + b (b [out] or null).
+// y[N, out] = x · Wᵀ + b (b [out] or null), then the epilogue on each block of columns as it is
+// finished (activation.h).
 void quantized_linear_forward(const float* x, const QuantizedWeight& W, const float* b, float* y,
-                              int64_t N);
+                              int64_t N, const Epilogue& epilogue = {});
 
 // What the kernels run on here: "amx-int8" / "amx-bf16" (Intel AMX tiles, for inputs a multiple
 // of 64; AVX-512 for the others), "avx512-vnni" / "avx512-bf16" when the CPU has them, otherwise
