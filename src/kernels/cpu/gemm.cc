@@ -65,15 +65,17 @@ void gemm_batched(int64_t batch, bool trans_a, bool trans_b, int64_t M, int64_t 
 
 void linear_forward(const float* x, const float* W, const float* b, float* y, int64_t N, int64_t in,
                     int64_t out) {
-  // y [N, out] = x [N, in] · Wᵀ, W [out, in]
-  gemm(false, true, N, out, in, 1.0f, x, std::max<int64_t>(in, 1), W, std::max<int64_t>(in, 1),
-       0.0f, y, std::max<int64_t>(out, 1));
-  if (!b) return;
+  // y [N, out] = x [N, in] · Wᵀ (+ b), W [out, in]. With a bias, y starts as b in every row and
+  // the product is added to it (beta = 1): OpenBLAS then neither zeroes y first nor does a pass
+  // of its own for the bias.
+  float beta = 0.0f;
+  if (b != nullptr) {
+    beta = 1.0f;
 #pragma omp parallel for schedule(static) if (N * out > (1 << 15))
-  for (int64_t r = 0; r < N; ++r) {
-    float* yr = y + r * out;
-    for (int64_t o = 0; o < out; ++o) yr[o] += b[o];
+    for (int64_t r = 0; r < N; ++r) std::copy(b, b + out, y + r * out);
   }
+  gemm(false, true, N, out, in, 1.0f, x, std::max<int64_t>(in, 1), W, std::max<int64_t>(in, 1),
+       beta, y, std::max<int64_t>(out, 1));
 }
 
 void linear_backward(const float* x, const float* W, const float* dy, float* dx, float* dW,
