@@ -146,7 +146,7 @@ void pack_weight(const float* W, int64_t out, int64_t in, PackedWeight& p, Weigh
   p.in = in;
   p.format = format;
   if (format != WeightFormat::kF32) {
-    p.panels = std::vector<float>{};  // one copy of the weights at a time
+    p.panels = decltype(p.panels){};  // one copy of the weights at a time
     quantize_weight(W, out, in, format, p.q);
     return;
   }

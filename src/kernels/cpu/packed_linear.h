@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "core/huge_page_allocator.h"
 #include "kernels/cpu/activation.h"
 #include "kernels/cpu/quantized_linear.h"
 
@@ -23,8 +24,8 @@ inline constexpr int64_t kPackedPanel = 16;  // output columns per panel (AVX-51
 struct PackedWeight {
   int64_t out = 0, in = 0;
   WeightFormat format = WeightFormat::kF32;
-  std::vector<float> panels;  // fp32: [⌈out/16⌉ · in · 16]
-  QuantizedWeight q;          // bf16, int8
+  std::vector<float, HugePageAllocator<float>> panels;  // fp32: [⌈out/16⌉ · in · 16]
+  QuantizedWeight q;                                    // bf16, int8
 };
 
 // Packs W [out, in] into p in the given format (its storage reused when large enough).

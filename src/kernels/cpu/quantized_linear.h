@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "core/huge_page_allocator.h"
 #include "kernels/cpu/activation.h"
 
 namespace attnscope::cpu {
@@ -30,8 +31,9 @@ const char* weight_format_name(WeightFormat f);
 struct QuantizedWeight {
   WeightFormat format = WeightFormat::kBf16;
   int64_t out = 0, in = 0;
-  int64_t k_groups = 0;          // ⌈in/2⌉ (bf16) or ⌈in/4⌉ (int8): 32-bit lanes per column
-  std::vector<uint32_t> panels;  // [⌈out/16⌉][k_groups][16]: 2 bf16 or 4 int8 per lane
+  int64_t k_groups = 0;  // ⌈in/2⌉ (bf16) or ⌈in/4⌉ (int8): 32-bit lanes per column
+  // [⌈out/16⌉][k_groups][16]: 2 bf16 or 4 int8 per lane
+  std::vector<uint32_t, HugePageAllocator<uint32_t>> panels;
   std::vector<float> scale;      // int8: [out] per-channel scale
   std::vector<int32_t> col_sum;  // int8: [out] Σ_k q[c, k] (for the unsigned shift)
 };
