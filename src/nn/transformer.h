@@ -129,8 +129,8 @@ class Transformer : public Seq2SeqModel {
   const ModelConfig& transformer_config() const { return cfg_; }
 
  private:
-  // With `reduced`, the encoder's projections read packed_encoder_ (bf16 / int8 decoding).
-  void encode(const TokenBatch& src, const ForwardOptions& o, bool reduced = false);
+  // With `packed`, the encoder's projections read packed_encoder_ (decoding, at every precision).
+  void encode(const TokenBatch& src, const ForwardOptions& o, bool packed = false);
   void decode(const TokenBatch& tgt_in, const ForwardOptions& o);
   StackCall encoder_call() const;
   StackCall decoder_call() const;
@@ -165,7 +165,7 @@ class Transformer : public Seq2SeqModel {
   cpu::PackedWeight packed_generator_;
   std::vector<DecoderLayer::PackedStep> packed_layers_;
   bool packed_valid_ = false;
-  // The encoder's projections in step_format_ when that is bf16 or int8 (start_decoding).
+  // The encoder's projections in step_format_, packed by start_decoding (any format).
   std::vector<EncoderLayer::Packed> packed_encoder_;
   bool packed_encoder_valid_ = false;
   cpu::WeightFormat packed_encoder_format_ = cpu::WeightFormat::kF32;
