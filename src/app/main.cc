@@ -1,6 +1,7 @@
 // attnscope: train, translate and see the attention of encoder–decoder Transformers.
 #include <fmt/core.h>
 
+#include <malloc.h>
 #include <unistd.h>
 #include <CLI/CLI.hpp>
 
@@ -32,6 +33,12 @@ int main(int argc, char** argv) {
     restart = true;
   }
   if (restart) execv("/proc/self/exe", argv);
+  // Keep freed memory for the next use instead of handing it back to the kernel: decoding
+  // allocates its caches (megabytes) for every batch, and with glibc's defaults each batch gets
+  // fresh pages that fault and are zeroed one 4 KiB page at a time. Blocks under 64 MiB come from
+  // the heap, and the heap's free top is returned to the system only beyond 256 MiB.
+  mallopt(M_MMAP_THRESHOLD, 64 << 20);
+  mallopt(M_TRIM_THRESHOLD, 256 << 20);
   attnscope::app::install_checked_stdout();
   CLI::App app{
       "attnscope — train and run encoder–decoder Transformers and see every attention map.\n"
