@@ -61,11 +61,12 @@ void BM_LinearBackward(benchmark::State& state) {
 BENCHMARK(BM_LinearBackward)->Apply(linear_shapes)->UseRealTime();
 
 // A decode step's products (one position per row: W3's 32 rows, W3b's 128) over weights packed
-// once (kernels/cpu/packed_linear.h), beside cblas_sgemm on the same shapes (BM_LinearForward).
+// once (kernels/cpu/packed_linear.h), and an encoder's (2,048 rows: decoding runs the encoder
+// through the packed weights too), beside cblas_sgemm on the same shapes (BM_LinearForward).
 void decode_shapes(benchmark::internal::Benchmark* b) {
   const int64_t D = kW.d_model;
   b->ArgNames({"rows", "in", "out"});
-  for (int64_t rows : {kW.decode_batch, 4 * kW.decode_batch}) {
+  for (int64_t rows : {kW.decode_batch, 4 * kW.decode_batch, int64_t{2048}}) {
     b->Args({rows, D, D});         // a projection
     b->Args({rows, D, kW.d_ff});   // FFN linear1
     b->Args({rows, kW.d_ff, D});   // FFN linear2
