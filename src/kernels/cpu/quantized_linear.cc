@@ -660,10 +660,10 @@ void quantized_linear_forward(const float* x, const QuantizedWeight& W, const fl
   const bool int8 = W.format == WeightFormat::kInt8;
   const int64_t groups = (num_panels + kPanels - 1) / kPanels;
   const int64_t stride = W.k_groups * kPanel;
-  // Threads pay from a few µs of work on: a decode step's [32, 256] · [256, 256] is 2 M products,
-  // 27 µs of AVX-512 FMAs but 2 µs of AMX tiles, less than waking a second thread costs.
-  const int64_t parallel_from = amx ? int64_t{1} << 25 : int64_t{1} << 18;
-#pragma omp parallel if (groups > 1 && N * W.out * W.in > parallel_from)
+  // Threads pay from a quarter of a million products on, AMX too: a decode step's [32, 256] ·
+  // [256, 1024] is 1 µs of AMX arithmetic, but its weights come from L3 at one core's bandwidth;
+  // two cores each read half (int8 W3 +13%, W3b +12% over running products below 2^25 on one).
+#pragma omp parallel if (groups > 1 && N * W.out * W.in > (int64_t{1} << 18))
   {
 #if ATTNSCOPE_QUANT_X86
     if (amx) amx_configure();  // per thread: the tile registers are a thread's state
