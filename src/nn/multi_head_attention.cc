@@ -213,12 +213,19 @@ void MultiHeadAttention::forward_self_step(const float* x, float* y, int64_t B, 
           packed ? &packed->out : nullptr, out_proj.bias.value.data(), y, B, D, D, residual);
 }
 
+void MultiHeadAttention::pack_memory_projection(cpu::PackedWeight& kv,
+                                                cpu::WeightFormat format) const {
+  const int64_t D = d_model_;
+  cpu::pack_weight(in_proj_weight.value.data() + D * D, 2 * D, D, kv, format);
+}
+
 void MultiHeadAttention::project_memory(const float* memory, int64_t B, int64_t Ts,
-                                        StepCache& memory_cache) const {
+                                        StepCache& memory_cache,
+                                        const cpu::PackedWeight* packed_kv) const {
   const int64_t D = d_model_, blk = cpu::kStepKeyBlock;
   Tensor kv({B, Ts, 2 * D});
-  cpu::linear_forward(memory, in_proj_weight.value.data() + D * D, in_proj_bias.value.data() + D,
-                      kv.data(), B * Ts, D, 2 * D);
+  project(memory, in_proj_weight.value.data() + D * D, packed_kv, in_proj_bias.value.data() + D,
+          kv.data(), B * Ts, D, 2 * D);
   memory_cache.resize(B, Ts, D);
   const int64_t per_entry = memory_cache.k_t.dim(1) * D * blk;
   for (int64_t b = 0; b < B; ++b)

@@ -99,8 +99,13 @@ class MultiHeadAttention {
   void forward_self_step(const float* x, float* y, int64_t B, int64_t t, StepCache& cache,
                          Activations& a, const PackedStep* packed = nullptr,
                          const float* residual = nullptr) const;
+  // Cross-attention's K|V projection (rows D..3D of in_proj, [2D, D]) packed for project_memory.
+  void pack_memory_projection(cpu::PackedWeight& kv,
+                              cpu::WeightFormat format = cpu::WeightFormat::kF32) const;
   // K, V of the encoder memory [B, Ts, D], once per sentence: memory_cache gets B entries of Ts.
-  void project_memory(const float* memory, int64_t B, int64_t Ts, StepCache& memory_cache) const;
+  // With `packed_kv` (from pack_memory_projection) the product reads the packed weight.
+  void project_memory(const float* memory, int64_t B, int64_t Ts, StepCache& memory_cache,
+                      const cpu::PackedWeight* packed_kv = nullptr) const;
   // x [B, D] attends over the projected memory → y [B, D]: the rows of runs[i] read entry
   // runs[i].entry of memory_cache, whose padded positions memory_padding [entries, Ts] marks.
   // residual as in forward_self_step.

@@ -167,6 +167,8 @@ class Transformer : public Seq2SeqModel {
   bool packed_valid_ = false;
   // The encoder's projections in step_format_, packed by start_decoding (any format).
   std::vector<EncoderLayer::Packed> packed_encoder_;
+  // Per decoder layer, cross-attention's K|V projection of the memory, packed with the encoder.
+  std::vector<cpu::PackedWeight> packed_memory_kv_;
   bool packed_encoder_valid_ = false;
   cpu::WeightFormat packed_encoder_format_ = cpu::WeightFormat::kF32;
   cpu::WeightFormat packed_format_ = cpu::WeightFormat::kF32;
