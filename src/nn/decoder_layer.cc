@@ -92,13 +92,14 @@ void DecoderLayer::pack_step(PackedStep& p, cpu::WeightFormat format) const {
 
 void DecoderLayer::forward_step(const float* x, int64_t B, int64_t t,
                                 MultiHeadAttention::StepCache& self_cache,
+                                const std::vector<cpu::StepRun>& self_runs,
                                 const MultiHeadAttention::StepCache& memory_cache, int64_t Ts,
                                 const uint8_t* memory_padding,
                                 const std::vector<cpu::StepRun>& memory_runs, Activations& a,
                                 const PackedStep* packed) const {
   // Each block's residual is added by its sub-layer's last product (ResidualBlock::forward_fused).
   self_block.forward_fused(x, B, a.self_block, [&](const float* u, const float* r, float* y) {
-    self_attn.forward_self_step(u, y, B, t, self_cache, a.self_attn,
+    self_attn.forward_self_step(u, y, B, t, self_cache, self_runs, a.self_attn,
                                 packed ? &packed->self_attn : nullptr, r);
   });
   cross_block.forward_fused(

@@ -33,10 +33,13 @@ class DecoderLayer {
   };
   void pack_step(PackedStep& p, cpu::WeightFormat format = cpu::WeightFormat::kF32) const;
   // Incremental decoding of position t for B rows: x [B, D] → a.out() [B, D]. self_cache is this
-  // layer's self-attention cache (entry r: row r), memory_cache its projected encoder memory (Ts
-  // positions per sentence; memory_padding [sentences, Ts]), which the rows of memory_runs[i] read
-  // at entry memory_runs[i].entry. No dropout, no backward. With `packed` the projections read it.
+  // layer's self-attention cache, row r's keys and values in entry self_runs[r].entry (runs of one
+  // row each, in order; MultiHeadAttention::forward_self_step), memory_cache its projected encoder
+  // memory (Ts positions per sentence; memory_padding [sentences, Ts]), which the rows of
+  // memory_runs[i] read at entry memory_runs[i].entry. No dropout, no backward. With `packed` the
+  // projections read it.
   void forward_step(const float* x, int64_t B, int64_t t, MultiHeadAttention::StepCache& self_cache,
+                    const std::vector<cpu::StepRun>& self_runs,
                     const MultiHeadAttention::StepCache& memory_cache, int64_t Ts,
                     const uint8_t* memory_padding, const std::vector<cpu::StepRun>& memory_runs,
                     Activations& a, const PackedStep* packed = nullptr) const;

@@ -185,8 +185,9 @@ cpu::StepAttention step_call(MultiHeadAttention::StepCache& cache, int64_t H, in
 }  // namespace
 
 void MultiHeadAttention::forward_self_step(const float* x, float* y, int64_t B, int64_t t,
-                                           StepCache& cache, Activations& a,
-                                           const PackedStep* packed, const float* residual) const {
+                                           StepCache& cache, const std::vector<cpu::StepRun>& runs,
+                                           Activations& a, const PackedStep* packed,
+                                           const float* residual) const {
   const int64_t D = d_model_, capacity = cache.v.dim(1);
   ATTN_CHECK(t < capacity, "decoder cache holds {} positions, step {} needs more", capacity, t);
   ATTN_CHECK(cache.v.dim(0) >= B, "decoder cache holds {} rows, the step has {}", cache.v.dim(0),
@@ -196,11 +197,6 @@ void MultiHeadAttention::forward_self_step(const float* x, float* y, int64_t B, 
   a.ctx.resize({B, 1, D});
   project(x, in_proj_weight.value.data(), packed ? &packed->in : nullptr, in_proj_bias.value.data(),
           a.qkv.data(), B, D, 3 * D);
-  // One run per row, reading its own entry: rebuilt only when the number of rows changes.
-  if (a.step_runs.size() != static_cast<size_t>(B)) {
-    a.step_runs.resize(static_cast<size_t>(B));
-    for (int64_t b = 0; b < B; ++b) a.step_runs[static_cast<size_t>(b)] = cpu::StepRun{b, 1, b};
-  }
   // Each row writes its K and V at position t, then attends over positions 0..t.
   cpu::StepAttention s = step_call(cache, heads_, t + 1);
   s.rows = B, s.scale = scale();
@@ -208,7 +204,7 @@ void MultiHeadAttention::forward_self_step(const float* x, float* y, int64_t B, 
   s.new_k = a.qkv.data() + D, s.new_v = a.qkv.data() + 2 * D, s.ld_new = 3 * D;
   s.out = a.ctx.data(), s.ldo = D;
   s.probs = a.probs.data();
-  cpu::attention_step_forward(s, a.step_runs);
+  cpu::attention_step_forward(s, runs);
   project(gated_input(a.ctx, B, a.gated), out_proj.weight.value.data(),
           packed ? &packed->out : nullptr, out_proj.bias.value.data(), y, B, D, D, residual);
 }

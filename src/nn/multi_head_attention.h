@@ -43,10 +43,9 @@ class MultiHeadAttention {
     Tensor gated;      // [B, Tq, D] ctx with the head gates applied (only when there are gates)
     Tensor gate_grad;  // [B, H] ∂/∂gate[h] for each sequence, written by backward
     // backward scratch
-    Tensor d_ctx;                         // [B, Tq, D]
-    Tensor d_qkv;                         // like qkv
-    Tensor d_kv;                          // like kv
-    std::vector<cpu::StepRun> step_runs;  // forward_self_step: one run per row
+    Tensor d_ctx;  // [B, Tq, D]
+    Tensor d_qkv;  // like qkv
+    Tensor d_kv;   // like kv
   };
 
   MultiHeadAttention() = default;
@@ -91,14 +90,15 @@ class MultiHeadAttention {
     int64_t k_t_prefix(int64_t positions) const;
   };
 
-  // Incremental decoding. cache holds K, V of positions 0..t−1 of each of the B rows (entry r is
-  // row r); x [B, D] is position t of each row: its K and V are written at position t and it
+  // Incremental decoding. cache holds K, V of positions 0..t−1 of each of the B rows, row r in
+  // entry runs[r].entry (runs {r, 1, entry}, in order, no entry twice); x [B, D] is position t of
+  // each row: its K and V are written at position t and it
   // attends over positions 0..t (the look-ahead mask is implicit). y [B, D], plus residual
   // [B, D] when not null (added by the output projection). With `packed` (from pack_step) the
   // projections read the packed weights.
   void forward_self_step(const float* x, float* y, int64_t B, int64_t t, StepCache& cache,
-                         Activations& a, const PackedStep* packed = nullptr,
-                         const float* residual = nullptr) const;
+                         const std::vector<cpu::StepRun>& runs, Activations& a,
+                         const PackedStep* packed = nullptr, const float* residual = nullptr) const;
   // Cross-attention's K|V projection (rows D..3D of in_proj, [2D, D]) packed for project_memory.
   void pack_memory_projection(cpu::PackedWeight& kv,
                               cpu::WeightFormat format = cpu::WeightFormat::kF32) const;

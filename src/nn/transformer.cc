@@ -325,50 +325,62 @@ void DecoderCache::update_memory_runs() {
   }
 }
 
+void DecoderCache::reset_self_runs() {
+  self_runs.resize(static_cast<size_t>(rows));
+  for (int64_t r = 0; r < rows; ++r) self_runs[static_cast<size_t>(r)] = cpu::StepRun{r, 1, r};
+}
+
 void DecoderCache::reorder(const std::vector<int64_t>& from) {
   const auto n = static_cast<int64_t>(from.size());
-  ATTN_CHECK(n >= 1, "cache reorder: no rows left (a cache of {})", rows);
+  const int64_t entries = self.empty() ? rows : self.front().v.dim(0);
+  ATTN_CHECK(n >= 1 && n <= entries, "cache reorder: {} rows of a cache of {} entries", n, entries);
   for (int64_t f : from)
     ATTN_CHECK(f >= 0 && f < rows, "cache reorder: row {} of a cache of {}", f, rows);
-  const auto at = [&](int64_t r) { return from[static_cast<size_t>(r)]; };
-  // Rows that change (r ← from[r] ≠ r), and among their sources those that are themselves
-  // overwritten: these are saved first, so every row is read before it is written.
-  std::vector<int64_t> moved, saved_slot(static_cast<size_t>(rows), -1);
-  int64_t saved = 0;
-  for (int64_t r = 0; r < n; ++r)
-    if (at(r) != r) moved.push_back(r);
-  for (int64_t r : moved) {
-    const int64_t src = at(r);
-    if (src < n && at(src) != src && saved_slot[static_cast<size_t>(src)] < 0)
-      saved_slot[static_cast<size_t>(src)] = saved++;
+  // Row r continues old row from[r]. The first to do so takes over that row's entry; the others
+  // (beam search's second continuations of one hypothesis) get entries that no row holds any more.
+  std::vector<uint8_t> taken(static_cast<size_t>(rows), 0), held(static_cast<size_t>(entries), 0);
+  std::vector<cpu::StepRun> next(static_cast<size_t>(n));
+  std::vector<int64_t> copied;  // rows that need a copy of their old row
+  for (int64_t r = 0; r < n; ++r) {
+    const auto old = static_cast<size_t>(from[static_cast<size_t>(r)]);
+    if (taken[old]) {
+      copied.push_back(r);
+      continue;
+    }
+    taken[old] = 1;
+    next[static_cast<size_t>(r)] = cpu::StepRun{r, 1, self_runs[old].entry};
+    held[static_cast<size_t>(self_runs[old].entry)] = 1;
   }
+  // (source entry, destination entry): sources are held, destinations free, so none overlap.
+  std::vector<std::pair<int64_t, int64_t>> copies;
+  int64_t free_entry = 0;
+  for (int64_t r : copied) {
+    while (held[static_cast<size_t>(free_entry)]) ++free_entry;
+    held[static_cast<size_t>(free_entry)] = 1;
+    next[static_cast<size_t>(r)] = cpu::StepRun{r, 1, free_entry};
+    copies.emplace_back(self_runs[static_cast<size_t>(from[static_cast<size_t>(r)])].entry,
+                        free_entry);
+  }
+  // Each copy: the Kᵀ blocks and V rows of the fed positions, a contiguous prefix of each entry.
+  const auto layers = static_cast<int64_t>(self.size());
+  const auto pairs = static_cast<int64_t>(copies.size()) * layers;
+  const int64_t floats_per_pair =
+      self.empty() ? 0 : self.front().k_t_prefix(steps) + steps * self.front().v.dim(2);
+#pragma omp parallel for schedule(static) if (pairs > 1 && pairs * floats_per_pair > (1 << 16))
+  for (int64_t i = 0; i < pairs; ++i) {
+    MultiHeadAttention::StepCache& c = self[static_cast<size_t>(i % layers)];
+    const auto [src, dst] = copies[static_cast<size_t>(i / layers)];
+    const int64_t kt_entry = c.k_t.numel() / c.k_t.dim(0), v_entry = c.v.numel() / c.v.dim(0);
+    std::memcpy(c.k_t.data() + dst * kt_entry, c.k_t.data() + src * kt_entry,
+                static_cast<size_t>(c.k_t_prefix(steps)) * sizeof(float));
+    std::memcpy(c.v.data() + dst * v_entry, c.v.data() + src * v_entry,
+                static_cast<size_t>(steps * c.v.dim(2)) * sizeof(float));
+  }
+  self_runs = std::move(next);
   std::vector<int64_t> next_memory_of(static_cast<size_t>(n));
   for (int64_t r = 0; r < n; ++r)
-    next_memory_of[static_cast<size_t>(r)] = memory_of[static_cast<size_t>(at(r))];
-  // Each layer: the Kᵀ blocks and V rows of the fed positions, a contiguous prefix of each row.
-  for (MultiHeadAttention::StepCache& c : self) {
-    if (moved.empty()) break;
-    const int64_t kt_row = c.k_t.numel() / c.k_t.dim(0), v_row = c.v.numel() / c.v.dim(0);
-    const int64_t kt_used = c.k_t_prefix(steps), v_used = steps * c.v.dim(2);
-    saved_k_t.resize({std::max<int64_t>(saved, 1), kt_used});
-    saved_v.resize({std::max<int64_t>(saved, 1), v_used});
-    const auto copy = [](float* dst, const float* src, int64_t count) {
-      std::memcpy(dst, src, static_cast<size_t>(count) * sizeof(float));
-    };
-    for (int64_t r = 0; r < rows; ++r) {
-      const int64_t slot = saved_slot[static_cast<size_t>(r)];
-      if (slot < 0) continue;
-      copy(saved_k_t.data() + slot * kt_used, c.k_t.data() + r * kt_row, kt_used);
-      copy(saved_v.data() + slot * v_used, c.v.data() + r * v_row, v_used);
-    }
-    for (int64_t r : moved) {
-      const int64_t src = at(r), slot = saved_slot[static_cast<size_t>(src)];
-      copy(c.k_t.data() + r * kt_row,
-           slot >= 0 ? saved_k_t.data() + slot * kt_used : c.k_t.data() + src * kt_row, kt_used);
-      copy(c.v.data() + r * v_row,
-           slot >= 0 ? saved_v.data() + slot * v_used : c.v.data() + src * v_row, v_used);
-    }
-  }
+    next_memory_of[static_cast<size_t>(r)] =
+        memory_of[static_cast<size_t>(from[static_cast<size_t>(r)])];
   memory_of = std::move(next_memory_of);
   rows = n;
   update_memory_runs();
@@ -403,6 +415,7 @@ std::unique_ptr<DecoderState> Transformer::start_decoding(const TokenBatch& src,
   cache.memory_of.resize(static_cast<size_t>(cache.rows));
   for (int64_t r = 0; r < cache.rows; ++r) cache.memory_of[static_cast<size_t>(r)] = r / expand;
   cache.update_memory_runs();
+  cache.reset_self_runs();
   cache.self.resize(decoder_.size());
   cache.memory.resize(decoder_.size());
   for (size_t l = 0; l < decoder_.size(); ++l) {
@@ -446,9 +459,9 @@ const Tensor& Transformer::decode_step(DecoderState& state, const std::vector<in
   }
   const float* x = act_.step_embedded.data();
   for (size_t l = 0; l < decoder_.size(); ++l) {
-    decoder_[l].forward_step(x, R, t, cache.self[l], cache.memory[l], cache.src_len,
-                             cache.memory_padding.data(), cache.memory_runs, act_.decoder[l],
-                             packed ? &packed_layers_[l] : nullptr);
+    decoder_[l].forward_step(x, R, t, cache.self[l], cache.self_runs, cache.memory[l],
+                             cache.src_len, cache.memory_padding.data(), cache.memory_runs,
+                             act_.decoder[l], packed ? &packed_layers_[l] : nullptr);
     x = act_.decoder[l].out().data();
   }
   act_.decoded.resize({R, D});

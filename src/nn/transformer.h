@@ -31,20 +31,24 @@ namespace attnscope {
 // a sentence (its beams) read the same entry, so it is stored once, not once per beam.
 struct DecoderCache : DecoderState {
   int64_t rows = 0;
-  int64_t src_len = 0;                                // Ts
-  int64_t steps = 0;                                  // positions fed so far
-  int64_t capacity = 0;                               // positions the self cache can hold
-  std::vector<MultiHeadAttention::StepCache> self;    // per layer: ≥ rows entries × capacity
+  int64_t src_len = 0;                              // Ts
+  int64_t steps = 0;                                // positions fed so far
+  int64_t capacity = 0;                             // positions the self cache can hold
+  std::vector<MultiHeadAttention::StepCache> self;  // per layer: ≥ rows entries × capacity
+  // [rows] {r, 1, entry}: the self-cache entry that holds row r's keys and values (the same in
+  // every layer). Beam search moves rows by handing over entries rather than copying them.
+  std::vector<cpu::StepRun> self_runs;
   std::vector<MultiHeadAttention::StepCache> memory;  // per layer: sentences × Ts
   std::vector<uint8_t> memory_padding;                // [sentences, Ts] 1 = padded source position
   std::vector<int64_t> memory_of;                     // [rows] the sentence of each row
   std::vector<cpu::StepRun> memory_runs;              // runs of rows of one sentence (memory_of)
-  // reorder's copies of rows that are overwritten while another row still continues them
-  Tensor saved_k_t, saved_v;
   // The cache becomes from.size() rows, row r being old row from[r]: beam search follows its
-  // backpointers (as many rows) and drops finished sentences (fewer). Only rows that change are
-  // copied, in place, and only their fed positions; a row's sentence follows it without a copy.
+  // backpointers (as many rows) and drops finished sentences (fewer). The first row to continue
+  // an old row takes over its entry; only each further continuation is copied (its fed
+  // positions, into an entry no row holds any more). A row's sentence follows it without a copy.
   void reorder(const std::vector<int64_t>& from) override;
+  // self_runs of rows 0..rows−1 in entries 0..rows−1 (a new cache).
+  void reset_self_runs();
   // memory_runs from memory_of.
   void update_memory_runs();
 };

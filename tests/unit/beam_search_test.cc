@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <numeric>
 #include <vector>
 
 #include "core/error.h"
@@ -282,11 +283,11 @@ TEST_P(BeamCapture, MapsEqualForcedForwardOverTheOutput) {
 
 INSTANTIATE_TEST_SUITE_P(BeamSizes, BeamCapture, ::testing::Values(1, 4));
 
-// Where element (r, i, j) of row r's Kᵀ lives: column j of row i of block j / kStepKeyBlock.
-int64_t kt_index(const DecoderCache& cache, int64_t r, int64_t i, int64_t j) {
-  const Tensor& kt = cache.self[0].k_t;  // [rows, blocks, D, kStepKeyBlock]
+// Where element (e, i, j) of entry e's Kᵀ lives: column j of row i of block j / kStepKeyBlock.
+int64_t kt_index(const DecoderCache& cache, int64_t e, int64_t i, int64_t j) {
+  const Tensor& kt = cache.self[0].k_t;  // [entries, blocks, D, kStepKeyBlock]
   const int64_t blk = cpu::kStepKeyBlock;
-  return ((r * kt.dim(1) + j / blk) * kt.dim(2) + i) * blk + j % blk;
+  return ((e * kt.dim(1) + j / blk) * kt.dim(2) + i) * blk + j % blk;
 }
 
 // A cache of `rows` rows, one layer, d_model D, `steps` positions fed of `capacity`: element
@@ -308,18 +309,24 @@ DecoderCache numbered_cache(int64_t rows, int64_t D, int64_t steps, int64_t capa
   }
   for (int64_t r = 0; r < rows; ++r) cache.memory_of.push_back(r);
   cache.update_memory_runs();
+  cache.reset_self_runs();
   return cache;
 }
 
 // Whether row r of the cache holds, at every fed position, what row `old` of numbered_cache held.
 void expect_row_continues(const DecoderCache& cache, int64_t r, int64_t old) {
   const int64_t D = cache.self[0].k_t.dim(2), cap = cache.self[0].v.dim(1);
+  ASSERT_EQ(cache.self_runs.size(), static_cast<size_t>(cache.rows));
+  const cpu::StepRun run = cache.self_runs[static_cast<size_t>(r)];
+  ASSERT_EQ(run.first, r);
+  ASSERT_EQ(run.count, 1);
+  const int64_t e = run.entry;
   for (int64_t i = 0; i < D; ++i)
     for (int64_t j = 0; j < cache.steps; ++j) {
-      EXPECT_EQ(cache.self[0].k_t.data()[kt_index(cache, r, i, j)],
+      EXPECT_EQ(cache.self[0].k_t.data()[kt_index(cache, e, i, j)],
                 static_cast<float>(1000 * old + 10 * i + j))
           << "Kᵀ of row " << r << " at (" << i << ", " << j << ")";
-      EXPECT_EQ(cache.self[0].v.data()[(r * cap + j) * D + i],
+      EXPECT_EQ(cache.self[0].v.data()[(e * cap + j) * D + i],
                 static_cast<float>(1000 * old + 100 + 10 * j + i))
           << "V of row " << r << " at (" << j << ", " << i << ")";
     }
@@ -370,6 +377,72 @@ TEST(DecoderCacheReorder, SwapsAndCyclesAreCopiedInPlaceLikeAGather) {
       covered += run.count;
     }
     EXPECT_EQ(covered, n);
+  }
+}
+
+TEST(DecoderCacheReorder, RowsKeepTheirHistoriesOverManyStepsAndPermutationsCopyNothing) {
+  // A search's life: every step writes a position of each row in its entry, then the rows follow
+  // random backpointers (fewer rows at times, pure permutations at others). Each row must hold
+  // its own history, no entry may serve two rows, and a permutation only hands entries over.
+  constexpr int64_t D = 2, kCapacity = 40;
+  Rng rng(11);
+  for (int trial = 0; trial < 60; ++trial) {
+    int64_t rows = static_cast<int64_t>(1 + rng.next_u64() % 8);
+    DecoderCache cache = numbered_cache(rows, D, 0, kCapacity);
+    std::vector<std::vector<float>> history(static_cast<size_t>(rows));  // per row, per position
+    float tag = 0;
+    for (int64_t step = 0; step < kCapacity; ++step) {
+      for (int64_t r = 0; r < rows; ++r) {  // what a decode step appends at position `step`
+        const int64_t e = cache.self_runs[static_cast<size_t>(r)].entry;
+        tag += 1;
+        for (int64_t i = 0; i < D; ++i) {
+          cache.self[0].k_t.data()[kt_index(cache, e, i, step)] = tag;
+          cache.self[0].v.data()[(e * kCapacity + step) * D + i] = -tag;
+        }
+        history[static_cast<size_t>(r)].push_back(tag);
+      }
+      cache.steps = step + 1;
+      const bool permutation = rng.next_u64() % 3 == 0;
+      const int64_t n =
+          permutation ? rows
+                      : static_cast<int64_t>(1 + rng.next_u64() % static_cast<uint64_t>(rows));
+      std::vector<int64_t> from(static_cast<size_t>(n));
+      if (permutation) {
+        std::iota(from.begin(), from.end(), 0);
+        for (int64_t r = n - 1; r > 0; --r)
+          std::swap(from[static_cast<size_t>(r)],
+                    from[rng.next_u64() % static_cast<uint64_t>(r + 1)]);
+      } else {
+        for (int64_t& f : from)
+          f = static_cast<int64_t>(rng.next_u64() % static_cast<uint64_t>(rows));
+      }
+      const std::vector<float> kt_before(cache.self[0].k_t.data(),
+                                         cache.self[0].k_t.data() + cache.self[0].k_t.numel());
+      cache.reorder(from);
+      if (permutation) {
+        EXPECT_TRUE(std::equal(kt_before.begin(), kt_before.end(), cache.self[0].k_t.data()))
+            << "a permutation copied keys (trial " << trial << ", step " << step << ")";
+      }
+      std::vector<std::vector<float>> next(static_cast<size_t>(n));
+      for (int64_t r = 0; r < n; ++r)
+        next[static_cast<size_t>(r)] = history[static_cast<size_t>(from[static_cast<size_t>(r)])];
+      history = std::move(next);
+      rows = n;
+      std::vector<uint8_t> used(static_cast<size_t>(cache.self[0].v.dim(0)), 0);
+      for (int64_t r = 0; r < rows; ++r) {
+        const cpu::StepRun run = cache.self_runs[static_cast<size_t>(r)];
+        ASSERT_EQ(run.first, r);
+        ASSERT_FALSE(used[static_cast<size_t>(run.entry)]) << "entry " << run.entry << " twice";
+        used[static_cast<size_t>(run.entry)] = 1;
+        for (int64_t j = 0; j <= step; ++j)
+          for (int64_t i = 0; i < D; ++i) {
+            const float want = history[static_cast<size_t>(r)][static_cast<size_t>(j)];
+            ASSERT_EQ(cache.self[0].k_t.data()[kt_index(cache, run.entry, i, j)], want)
+                << "trial " << trial << ", step " << step << ", row " << r << ", position " << j;
+            ASSERT_EQ(cache.self[0].v.data()[(run.entry * kCapacity + j) * D + i], -want);
+          }
+      }
+    }
   }
 }
 
