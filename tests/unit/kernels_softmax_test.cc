@@ -4,9 +4,11 @@
 
 #include <cmath>
 #include <limits>
+#include <string>
 #include <vector>
 
 #include "grad_check.h"
+#include "kernels/cpu/attention_tiles.h"
 #include "kernels/cpu/row_max.h"
 #include "kernels/cpu/softmax.h"
 #include "kernels/ref/softmax.h"
@@ -159,6 +161,31 @@ TEST(KernelsRowMax, EqualsThePlainMaximum) {
     if (n > 0) {
       x[static_cast<size_t>(n - 1)] = 1e30f;  // the tail after the last block counts
       EXPECT_EQ(cpu::row_max(x.data(), n), 1e30f) << n;
+    }
+  }
+}
+
+// row_log_sum_exp on every instruction set Highway built it for and this CPU runs, against
+// log Σ e^x in double: at every length around the vector blocks and the 1,024-entry blocks, with
+// −∞ entries (banned tokens), and a row that is all −∞.
+TEST(KernelsRowLogSumExp, EqualsTheDoubleSumOnEveryTarget) {
+  struct Restore {
+    ~Restore() { cpu::force_attention_simd_target(""); }
+  } restore;
+  for (const std::string& target : cpu::attention_simd_targets()) {
+    ASSERT_TRUE(cpu::force_attention_simd_target(target)) << target;
+    for (int64_t n : {1, 2, 7, 15, 16, 17, 31, 32, 33, 63, 100, 1023, 1024, 1025, 2049, 8000}) {
+      auto x = random_vector(n, static_cast<uint64_t>(n) + 3, -30.0, 30.0);
+      for (int64_t i = 1; i < n; i += 7) x[static_cast<size_t>(i)] = -kInf;
+      double m = -kInf;
+      for (const float v : x) m = std::max(m, static_cast<double>(v));
+      double sum = 0;
+      for (const float v : x) sum += std::exp(static_cast<double>(v) - m);
+      const double expected = m + std::log(sum);
+      EXPECT_NEAR(cpu::row_log_sum_exp(x.data(), n), expected, 2e-6 * std::abs(expected) + 1e-6)
+          << target << ", n = " << n;
+      std::vector<float> banned(static_cast<size_t>(n), -kInf);
+      EXPECT_EQ(cpu::row_log_sum_exp(banned.data(), n), -kInf) << target << ", n = " << n;
     }
   }
 }

@@ -31,6 +31,7 @@
 #include "core/rng.h"
 #include "kernels/cpu/attention_tiles.h"
 #include "kernels/cpu/fast_exp.h"
+#include "kernels/cpu/fast_exp_simd.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace attnscope::cpu {
@@ -60,23 +61,6 @@ int64_t lanes() {
 }
 int64_t round_up(int64_t n, int64_t m) {
   return (n + m - 1) / m * m;
-}
-
-// fast_exp (fast_exp.h) on a vector: the same method and constants, so −∞ gives exactly 0.
-HWY_INLINE V FastExp(D d, V x) {
-  using namespace fast_exp_constants;
-  const hn::RebindToSigned<D> di;
-  const auto underflow = hn::Lt(x, hn::Set(d, kLo));
-  x = hn::Min(hn::Max(x, hn::Set(d, kLo)), hn::Set(d, kHi));
-  const V t = hn::MulAdd(x, hn::Set(d, kLog2e), hn::Set(d, kShifter));
-  const V n = hn::Sub(t, hn::Set(d, kShifter));
-  const V r = hn::NegMulAdd(n, hn::Set(d, kLn2Lo), hn::NegMulAdd(n, hn::Set(d, kLn2Hi), x));
-  V p = hn::Set(d, kPoly[0]);
-  for (int i = 1; i < 6; ++i) p = hn::MulAdd(p, r, hn::Set(d, kPoly[i]));
-  p = hn::MulAdd(p, hn::Mul(r, r), hn::Add(r, hn::Set(d, 1.0f)));
-  const auto exponent = hn::ShiftLeft<23>(
-      hn::Add(hn::Sub(hn::BitCast(di, t), hn::Set(di, kShifterBits)), hn::Set(di, 127)));
-  return hn::IfThenZeroElse(underflow, hn::Mul(p, hn::BitCast(d, exponent)));
 }
 
 // S [R, ncols] = scale · Q [R, d_k] · Kt [d_k, ncols] + bias [ncols] (none when null); ncols is a

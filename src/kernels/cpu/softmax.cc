@@ -47,20 +47,6 @@ void softmax_forward(const float* x, const float* mask, float* y, int64_t rows, 
   }
 }
 
-float row_log_sum_exp(const float* x, int64_t n) {
-  const float m = row_max(x, n);
-  // Σ e^(x − m): float sums of blocks (so the loop vectorises), added up in double.
-  double sum = 0;
-  for (int64_t j0 = 0; j0 < n; j0 += 1024) {
-    const int64_t j1 = std::min<int64_t>(n, j0 + 1024);
-    float block = 0;
-#pragma omp simd reduction(+ : block)
-    for (int64_t j = j0; j < j1; ++j) block += fast_exp(x[j] - m);
-    sum += static_cast<double>(block);
-  }
-  return m + static_cast<float>(std::log(sum));
-}
-
 void log_softmax_forward(const float* x, float* y, int64_t rows, int64_t n) {
   ATTN_CHECK(rows >= 0 && n >= 1, "log_softmax: shape [{}, {}] (n must be ≥ 1)", rows, n);
 #pragma omp parallel for schedule(static) if (rows * n > kParallelMin)
