@@ -45,7 +45,7 @@ struct PackedRows {
 };
 
 #if ATTNSCOPE_QUANT_X86
-// AVX-512 versions of pack_rows's loops (below, with the kernels), for the CPUs that run those.
+// AVX-512 versions of pack_row's loops (below, with the kernels), for the CPUs that run those.
 float abs_max_avx512(const float* v, int64_t n);
 void int8_row_avx512(const float* x, int64_t in, float inv, uint8_t* bytes);
 void bf16_row_avx512(const float* x, int64_t in, uint16_t* halves);
@@ -71,72 +71,77 @@ float abs_max(const float* v, int64_t n) {
   return m;
 }
 
-// simd: the AVX-512 kernels will run (so the CPU has AVX512-BW): quantize with them too.
-void pack_rows(const float* x, int64_t N, const QuantizedWeight& W, PackedRows& p, bool simd) {
+// Sizes p for N rows of W's inputs (padded_rows ≥ N of them: the AMX kernels read whole tiles of
+// rows; the padding rows hold 0, for int8 q = 0, which is byte 128).
+void size_rows(int64_t N, int64_t padded_rows, const QuantizedWeight& W, PackedRows& p) {
+  const bool int8 = W.format == WeightFormat::kInt8;
+  p.x.resize(static_cast<size_t>(N * W.k_groups));
+  p.x.resize(static_cast<size_t>(padded_rows * W.k_groups), int8 ? 0x80808080u : 0u);
+  if (int8) p.scale.resize(static_cast<size_t>(N));
+}
+
+// Quantizes row r of x [N, W.in] into p (sized by size_rows). simd: the AVX-512 kernels will run
+// (so the CPU has AVX512-BW): quantize with them too. A decode step quantizes [rows, 256] for each
+// of its products, so the rows are shared out inside the product's parallel region.
+void pack_row(const float* x, int64_t r, const QuantizedWeight& W, PackedRows& p, bool simd) {
   const int64_t in = W.in, kg = W.k_groups;
-  p.x.resize(static_cast<size_t>(N * kg));
-  if (W.format == WeightFormat::kInt8) p.scale.resize(static_cast<size_t>(N));
   const bool int8 = W.format == WeightFormat::kInt8;
   // A lane's values in memory order are its inputs in order (lowest byte or half first), so on a
   // little-endian CPU a row is written as a plain array of bytes (int8) or halves (bf16), 16 at a
-  // time with AVX-512. A decode step quantizes [rows, 256] for each of its products; one value at
-  // a time, that was 13–14% of an int8 greedy step.
+  // time with AVX-512 (one value at a time, quantizing was 13–14% of an int8 greedy step).
   constexpr bool kLittle = std::endian::native == std::endian::little;
-#pragma omp parallel for schedule(static) if (N * in > (1 << 15))
-  for (int64_t r = 0; r < N; ++r) {
-    const float* xr = x + r * in;
-    uint32_t* lanes = p.x.data() + r * kg;
-    if (!int8) {
-      if constexpr (kLittle) {
-        auto* halves = reinterpret_cast<uint16_t*>(lanes);
-#if ATTNSCOPE_QUANT_X86
-        if (simd)
-          bf16_row_avx512(xr, in, halves);
-        else
-#endif
-          for (int64_t k = 0; k < in; ++k) halves[k] = ref::bf16_round(xr[k]);
-        for (int64_t k = in; k < 2 * kg; ++k) halves[k] = 0;
-        continue;
-      }
-      for (int64_t g = 0; g < kg; ++g) {
-        const int64_t k = 2 * g;
-        const uint32_t lo = ref::bf16_round(xr[k]);
-        const uint32_t hi = k + 1 < in ? ref::bf16_round(xr[k + 1]) : 0u;
-        lanes[g] = lo | (hi << 16);
-      }
-      continue;
-    }
-#if ATTNSCOPE_QUANT_X86
-    const float m = simd ? abs_max_avx512(xr, in) : abs_max(xr, in);
-#else
-    const float m = abs_max(xr, in);
-#endif
-    const float s = m > 0.0f ? m / 127.0f : 1.0f;  // ref::int8_scale
-    p.scale[static_cast<size_t>(r)] = s;
-    const float inv = 1.0f / s;
-    // Unsigned for vpdpbusd: q + 128, byte i of lane g holding input 4g + i (the padding past
-    // `in` is 128, i.e. q = 0).
+  const float* xr = x + r * in;
+  uint32_t* lanes = p.x.data() + r * kg;
+  if (!int8) {
     if constexpr (kLittle) {
-      auto* bytes = reinterpret_cast<uint8_t*>(lanes);
+      auto* halves = reinterpret_cast<uint16_t*>(lanes);
 #if ATTNSCOPE_QUANT_X86
       if (simd)
-        int8_row_avx512(xr, in, inv, bytes);
+        bf16_row_avx512(xr, in, halves);
       else
 #endif
-        for (int64_t k = 0; k < in; ++k)
-          bytes[k] = static_cast<uint8_t>(ref::int8_round(xr[k], inv) + 128);
-      for (int64_t k = in; k < 4 * kg; ++k) bytes[k] = 128;
-      continue;
+        for (int64_t k = 0; k < in; ++k) halves[k] = ref::bf16_round(xr[k]);
+      for (int64_t k = in; k < 2 * kg; ++k) halves[k] = 0;
+      return;
     }
     for (int64_t g = 0; g < kg; ++g) {
-      uint32_t lane = 0;
-      for (int64_t i = 0; i < 4; ++i) {
-        const int64_t k = 4 * g + i;
-        const int32_t q = k < in ? ref::int8_round(xr[k], inv) : 0;
-        lane |= static_cast<uint32_t>(q + 128) << (8 * i);
-      }
-      lanes[g] = lane;
+      const int64_t k = 2 * g;
+      const uint32_t lo = ref::bf16_round(xr[k]);
+      const uint32_t hi = k + 1 < in ? ref::bf16_round(xr[k + 1]) : 0u;
+      lanes[g] = lo | (hi << 16);
     }
+    return;
+  }
+#if ATTNSCOPE_QUANT_X86
+  const float m = simd ? abs_max_avx512(xr, in) : abs_max(xr, in);
+#else
+  const float m = abs_max(xr, in);
+#endif
+  const float s = m > 0.0f ? m / 127.0f : 1.0f;  // ref::int8_scale
+  p.scale[static_cast<size_t>(r)] = s;
+  const float inv = 1.0f / s;
+  // Unsigned for vpdpbusd: q + 128, byte i of lane g holding input 4g + i (the padding past
+  // `in` is 128, i.e. q = 0).
+  if constexpr (kLittle) {
+    auto* bytes = reinterpret_cast<uint8_t*>(lanes);
+#if ATTNSCOPE_QUANT_X86
+    if (simd)
+      int8_row_avx512(xr, in, inv, bytes);
+    else
+#endif
+      for (int64_t k = 0; k < in; ++k)
+        bytes[k] = static_cast<uint8_t>(ref::int8_round(xr[k], inv) + 128);
+    for (int64_t k = in; k < 4 * kg; ++k) bytes[k] = 128;
+    return;
+  }
+  for (int64_t g = 0; g < kg; ++g) {
+    uint32_t lane = 0;
+    for (int64_t i = 0; i < 4; ++i) {
+      const int64_t k = 4 * g + i;
+      const int32_t q = k < in ? ref::int8_round(xr[k], inv) : 0;
+      lane |= static_cast<uint32_t>(q + 128) << (8 * i);
+    }
+    lanes[g] = lane;
   }
 }
 
@@ -649,13 +654,8 @@ void quantized_linear_forward(const float* x, const QuantizedWeight& W, const fl
   if (N == 0) return;
   thread_local PackedRows rows;
   const bool amx = use_amx(W);
-  pack_rows(x, N, W, rows, use_simd(W.format));
-  if (amx) {  // whole tiles of rows: the padding rows hold 0 (int8: q = 0 is byte 128)
-    const int64_t padded = (N + kTileRowsAmx - 1) / kTileRowsAmx * kTileRowsAmx;
-    rows.x.resize(static_cast<size_t>(padded * W.k_groups),
-                  W.format == WeightFormat::kInt8 ? 0x80808080u : 0u);
-  }
-  const PackedRows& xr = rows;
+  size_rows(N, amx ? (N + kTileRowsAmx - 1) / kTileRowsAmx * kTileRowsAmx : N, W, rows);
+  PackedRows& xr = rows;  // the calling thread's, shared with the region's threads
   const bool simd = use_simd(W.format);
   const bool int8 = W.format == WeightFormat::kInt8;
   const int64_t groups = (num_panels + kPanels - 1) / kPanels;
@@ -665,6 +665,8 @@ void quantized_linear_forward(const float* x, const QuantizedWeight& W, const fl
   // two cores each read half (int8 W3 +13%, W3b +12% over running products below 2^25 on one).
 #pragma omp parallel if (groups > 1 && N * W.out * W.in > (int64_t{1} << 18))
   {
+#pragma omp for schedule(static)
+    for (int64_t r = 0; r < N; ++r) pack_row(x, r, W, xr, simd);
 #if ATTNSCOPE_QUANT_X86
     if (amx) amx_configure();  // per thread: the tile registers are a thread's state
 #endif
