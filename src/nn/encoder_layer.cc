@@ -37,20 +37,24 @@ void EncoderLayer::forward(const float* x, const StackCall& c, Activations& a,
              "encoder layer {}: packed weights are for inference (no dropout)", index_);
   const int64_t N = c.B * c.T;
   const AttentionCall call = self_call(c);
+  if (packed != nullptr) {  // inference: each residual added by its sub-layer's last product
+    attn_block.forward_fused(x, N, a.attn_block, [&](const float* u, const float* r, float* y) {
+      self_attn.forward_self(u, y, call, a.attn, &packed->self_attn, r);
+    });
+    ffn_block.forward_fused(a.attn_block.out.data(), N, a.ffn_block,
+                            [&](const float* u, const float* r, float* y) {
+                              ffn.forward_step(u, y, N, packed->ffn, a.ffn, r);
+                            });
+    return;
+  }
   attn_block.forward(
       x, N, c.dropout, site_seed(c.step_seed, encoder_site(index_, DropoutSite::kSelfAttnResidual)),
-      a.attn_block, [&](const float* u, float* y) {
-        self_attn.forward_self(u, y, call, a.attn, packed ? &packed->self_attn : nullptr);
-      });
+      a.attn_block, [&](const float* u, float* y) { self_attn.forward_self(u, y, call, a.attn); });
   const uint64_t ffn_seed = site_seed(c.step_seed, encoder_site(index_, DropoutSite::kFfnHidden));
-  ffn_block.forward(a.attn_block.out.data(), N, c.dropout,
-                    site_seed(c.step_seed, encoder_site(index_, DropoutSite::kFfnResidual)),
-                    a.ffn_block, [&](const float* u, float* y) {
-                      if (packed != nullptr)
-                        ffn.forward_step(u, y, N, packed->ffn, a.ffn);
-                      else
-                        ffn.forward(u, y, N, c.dropout, ffn_seed, a.ffn);
-                    });
+  ffn_block.forward(
+      a.attn_block.out.data(), N, c.dropout,
+      site_seed(c.step_seed, encoder_site(index_, DropoutSite::kFfnResidual)), a.ffn_block,
+      [&](const float* u, float* y) { ffn.forward(u, y, N, c.dropout, ffn_seed, a.ffn); });
 }
 
 void EncoderLayer::backward(const float* x, const float* d_out, float* dx, const StackCall& c,

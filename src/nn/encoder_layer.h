@@ -37,7 +37,8 @@ class EncoderLayer {
     FeedForward::PackedStep ffn;
   };
   void pack(Packed& p, cpu::WeightFormat format) const;
-  // x [B, T, D] → a.out() [B, T, D]; with `packed` (no dropout) through those weights.
+  // x [B, T, D] → a.out() [B, T, D]; with `packed` (no dropout) through those weights, each
+  // residual added by its sub-layer's last product (ResidualBlock::forward_fused).
   void forward(const float* x, const StackCall& c, Activations& a,
                const Packed* packed = nullptr) const;
   // Accumulates dx [B, T, D] from d_out [B, T, D].

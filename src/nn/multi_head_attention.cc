@@ -43,8 +43,25 @@ cpu::AttentionShape shape_of(const AttentionCall& c, int64_t heads, int64_t d_he
 }
 }  // namespace
 
+namespace {
+// y [N, out] = residual + x · Wᵀ + b (residual [N, out] or null), through the packed weight when
+// there is one (which adds the residual while each block of y is in cache).
+void project(const float* x, const float* W, const cpu::PackedWeight* packed, const float* b,
+             float* y, int64_t N, int64_t in, int64_t out, const float* residual = nullptr) {
+  cpu::Epilogue epilogue;
+  epilogue.residual = residual;
+  if (packed != nullptr) {
+    cpu::packed_linear_forward(x, *packed, b, y, N, epilogue);
+  } else {
+    cpu::linear_forward(x, W, b, y, N, in, out);
+    if (residual != nullptr) cpu::add(residual, y, y, N * out);
+  }
+}
+}  // namespace
+
 void MultiHeadAttention::forward_self(const float* x, float* y, const AttentionCall& c,
-                                      Activations& a, const PackedStep* packed) const {
+                                      Activations& a, const PackedStep* packed,
+                                      const float* residual) const {
   const int64_t D = d_model_, dh = D / heads_, N = c.B * c.Tq;
   a.qkv.resize({c.B, c.Tq, 3 * D});
   a.probs.resize({c.B, heads_, c.Tq, c.Tk});
@@ -62,10 +79,13 @@ void MultiHeadAttention::forward_self(const float* x, float* y, const AttentionC
                          cpu::interleaved_heads(qkv, c.Tk, 3 * D, dh, 2 * D),
                          cpu::interleaved_heads(a.ctx.data(), c.Tq, D, dh), a.probs.data());
   const float* ctx = gated_input(a.ctx, N, a.gated);  // heads masked by their gates
-  if (packed != nullptr)
-    cpu::packed_linear_forward(ctx, packed->out, out_proj.bias.value.data(), y, N);
-  else
+  if (packed != nullptr) {
+    project(ctx, out_proj.weight.value.data(), &packed->out, out_proj.bias.value.data(), y, N, D, D,
+            residual);
+  } else {
     out_proj.forward(ctx, y, N);
+    if (residual != nullptr) cpu::add(residual, y, y, N * D);
+  }
 }
 
 void MultiHeadAttention::backward_self(const float* x, const float* dy, float* dx,
@@ -140,22 +160,6 @@ void MultiHeadAttention::pack_step(bool cross, PackedStep& p, cpu::WeightFormat 
   cpu::pack_weight(in_proj_weight.value.data(), cross ? D : 3 * D, D, p.in, format);
   cpu::pack_weight(out_proj.weight.value.data(), D, D, p.out, format);
 }
-
-namespace {
-// y [N, out] = residual + x · Wᵀ + b (residual [N, out] or null), through the packed weight when
-// there is one (which adds the residual while each block of y is in cache).
-void project(const float* x, const float* W, const cpu::PackedWeight* packed, const float* b,
-             float* y, int64_t N, int64_t in, int64_t out, const float* residual = nullptr) {
-  cpu::Epilogue epilogue;
-  epilogue.residual = residual;
-  if (packed != nullptr) {
-    cpu::packed_linear_forward(x, *packed, b, y, N, epilogue);
-  } else {
-    cpu::linear_forward(x, W, b, y, N, in, out);
-    if (residual != nullptr) cpu::add(residual, y, y, N * out);
-  }
-}
-}  // namespace
 
 void MultiHeadAttention::StepCache::resize(int64_t entries, int64_t positions, int64_t d_model) {
   const int64_t blocks = (positions + cpu::kStepKeyBlock - 1) / cpu::kStepKeyBlock;

@@ -52,10 +52,11 @@ class MultiHeadAttention {
   MultiHeadAttention(const std::string& prefix, int64_t d_model, int64_t heads, bool scale_scores);
 
   struct PackedStep;
-  // x [B, T, D] → y [B, T, D]. With `packed` (pack_step(false, …): bf16 or int8 weights for a
-  // decoding's encoder) the two projections read the packed weights.
+  // x [B, T, D] → y [B, T, D], plus residual [B, T, D] when not null. With `packed` (pack_step(
+  // false, …): a decoding's encoder, in the decode steps' format) the two projections read the
+  // packed weights, and the output projection adds the residual to each block it computes.
   void forward_self(const float* x, float* y, const AttentionCall& c, Activations& a,
-                    const PackedStep* packed = nullptr) const;
+                    const PackedStep* packed = nullptr, const float* residual = nullptr) const;
   // Accumulates dx [B, T, D].
   void backward_self(const float* x, const float* dy, float* dx, const AttentionCall& c,
                      Activations& a);
