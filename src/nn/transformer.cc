@@ -336,6 +336,9 @@ void DecoderCache::reorder(const std::vector<int64_t>& from) {
   ATTN_CHECK(n >= 1 && n <= entries, "cache reorder: {} rows of a cache of {} entries", n, entries);
   for (int64_t f : from)
     ATTN_CHECK(f >= 0 && f < rows, "cache reorder: row {} of a cache of {}", f, rows);
+  ATTN_CHECK(static_cast<int64_t>(self_runs.size()) == rows,
+             "cache reorder: {} rows have a self-attention entry, the cache has {}",
+             self_runs.size(), rows);
   // Row r continues old row from[r]. The first to do so takes over that row's entry; the others
   // (beam search's second continuations of one hypothesis) get entries that no row holds any more.
   std::vector<uint8_t> taken(static_cast<size_t>(rows), 0), held(static_cast<size_t>(entries), 0);
