@@ -67,11 +67,8 @@ void MultiHeadAttention::forward_self(const float* x, float* y, const AttentionC
   a.probs.resize({c.B, heads_, c.Tq, c.Tk});
   a.ctx.resize({c.B, c.Tq, D});
   // qkv [B, T, 3D] = x [B, T, D] · in_projᵀ + b
-  if (packed != nullptr)
-    cpu::packed_linear_forward(x, packed->in, in_proj_bias.value.data(), a.qkv.data(), N);
-  else
-    cpu::linear_forward(x, in_proj_weight.value.data(), in_proj_bias.value.data(), a.qkv.data(), N,
-                        D, 3 * D);
+  project(x, in_proj_weight.value.data(), packed ? &packed->in : nullptr, in_proj_bias.value.data(),
+          a.qkv.data(), N, D, 3 * D);
   float* qkv = a.qkv.data();
   const auto s = shape_of(c, heads_, dh, scale());
   cpu::attention_forward(s, cpu::interleaved_heads(qkv, c.Tq, 3 * D, dh, 0),
@@ -79,13 +76,8 @@ void MultiHeadAttention::forward_self(const float* x, float* y, const AttentionC
                          cpu::interleaved_heads(qkv, c.Tk, 3 * D, dh, 2 * D),
                          cpu::interleaved_heads(a.ctx.data(), c.Tq, D, dh), a.probs.data());
   const float* ctx = gated_input(a.ctx, N, a.gated);  // heads masked by their gates
-  if (packed != nullptr) {
-    project(ctx, out_proj.weight.value.data(), &packed->out, out_proj.bias.value.data(), y, N, D, D,
-            residual);
-  } else {
-    out_proj.forward(ctx, y, N);
-    if (residual != nullptr) cpu::add(residual, y, y, N * D);
-  }
+  project(ctx, out_proj.weight.value.data(), packed ? &packed->out : nullptr,
+          out_proj.bias.value.data(), y, N, D, D, residual);
 }
 
 void MultiHeadAttention::backward_self(const float* x, const float* dy, float* dx,
